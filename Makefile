@@ -1,0 +1,74 @@
+# mailfs - mail as a file system. `make` builds ./mailfs; `make run` mounts
+# ./mnt over ./spool; `make check` runs every test (installing missing
+# Debian packages first when run as root); `make check SANITIZE=1` runs
+# them under ASan/UBSan; `make bench` compares with Postfix.
+
+PKGS	= fuse3 openssl libcares libevent libevent_openssl libevent_pthreads gmime-3.0
+CC	?= cc
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -I. -MMD -MP
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS	+= $(PKG_LIBS) -lpthread
+
+ifeq ($(SANITIZE),1)
+B	= build/asan
+CFLAGS	+= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+else
+B	= build/plain
+endif
+
+SRCS	= $(filter-out %_test.c,$(wildcard lib/*.c queue/*.c smtp/*.c fs/*.c))
+OBJS	= $(SRCS:%.c=$(B)/%.o)
+UNITS	= $(patsubst %.c,$(B)/%,$(wildcard lib/*_test.c queue/*_test.c smtp/*_test.c fs/*_test.c))
+VERSION	= 0.1.0
+
+MNT	?= mnt
+SPOOL	?= spool
+
+all: mailfs
+
+mailfs: $(B)/mailfs
+	@[ "$(B)" = build/plain ] && cp $(B)/mailfs mailfs || true
+
+$(B)/mailfs: $(B)/mailfs.o $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/%_test: $(B)/%_test.o $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DMAILFS_VERSION='"$(VERSION)"' -c -o $@ $<
+
+units: $(UNITS)
+
+deps:
+	@sh tests/deps.sh
+
+# The sub-make re-reads pkg-config after deps.sh installed what was missing.
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: $(B)/mailfs units
+	@MAILFS=$(CURDIR)/$(B)/mailfs UNITS="$(UNITS)" sh tests/run.sh
+
+run: deps
+	@$(MAKE) --no-print-directory mailfs
+	@mkdir -p $(MNT) $(SPOOL)
+	@mountpoint -q $(MNT) && fusermount3 -u $(MNT) || true
+	./mailfs -f -o spool=$(CURDIR)/$(SPOOL),listen=127.0.0.1:2525,domains=localhost $(MNT)
+
+bench: deps
+	@$(MAKE) --no-print-directory mailfs
+	@sh tests/bench.sh
+
+lint:
+	mandoc -Tlint -Wwarning man/*
+
+clean:
+	rm -rf build mailfs
+
+.PHONY: all mailfs units deps check check-run run bench lint clean
+-include $(OBJS:.o=.d) $(B)/mailfs.d

@@ -1,0 +1,15 @@
+/*
+ * fs.h - the FUSE face of mailfs (low-level API): the synthetic tree of
+ * interface.md over queue/, the inbox and the event log.
+ */
+#ifndef MAILFS_FS_H
+#define MAILFS_FS_H
+
+struct fuse_lowlevel_ops;
+struct conf;
+
+/* The ops table; fs_init must be called before the session starts. */
+const struct fuse_lowlevel_ops *fs_ops(void);
+void	fs_init(const struct conf *c);
+
+#endif

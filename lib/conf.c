@@ -1,0 +1,605 @@
+/*
+ * conf.c - mailfs settings (mailfs.conf(5)): defaults, `key = value` files
+ * with `#` comments, and -o KEY=VALUE[,KEY=VALUE...] overrides; a later
+ * value of a key replaces an earlier one.
+ *
+ * Every setter validates fully, so a bad setting is refused before the
+ * mount with one line naming the key and what is wrong.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "lib/conf.h"
+
+#define DEFAULT_RETRY	"1m,5m,15m,30m,1h,2h,4h"
+
+static int
+conf_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL) {
+		perror("mailfs");
+		exit(71);
+	}
+	return p;
+}
+
+/* The system's FQDN: gethostname(), canonicalized through the resolver
+ * only when it has no dot (as Postfix's myhostname does). */
+static char *
+conf_default_hostname(void)
+{
+	char name[256];
+	struct addrinfo hints, *res;
+
+	if (gethostname(name, sizeof(name)) == -1 || name[0] == '\0')
+		return xstrdup("localhost");
+	name[sizeof(name) - 1] = '\0';
+	if (strchr(name, '.') == NULL) {
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = AI_CANONNAME;
+		if (getaddrinfo(name, NULL, &hints, &res) == 0) {
+			if (res->ai_canonname && strchr(res->ai_canonname, '.'))
+				snprintf(name, sizeof(name), "%s",
+				    res->ai_canonname);
+			freeaddrinfo(res);
+		}
+	}
+	return xstrdup(name);
+}
+
+static char *
+conf_default_spool(void)
+{
+	const char *state, *home;
+	char buf[4096];
+
+	if (geteuid() == 0)
+		return xstrdup("/var/spool/mailfs");
+	if ((state = getenv("XDG_STATE_HOME")) != NULL && state[0] == '/')
+		snprintf(buf, sizeof(buf), "%s/mailfs", state);
+	else if ((home = getenv("HOME")) != NULL)
+		snprintf(buf, sizeof(buf), "%s/.local/state/mailfs", home);
+	else
+		snprintf(buf, sizeof(buf), "/tmp/mailfs-%d", (int)geteuid());
+	return xstrdup(buf);
+}
+
+void
+conf_init_defaults(struct conf *c)
+{
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	c->spool = conf_default_spool();
+	c->hostname = conf_default_hostname();
+	c->smtp_port = 25;
+	c->tls = CONF_TLS_MAY;
+	c->max_age = 5 * 86400;
+	c->max_size = 25 * 1024 * 1024;
+	c->concurrency = 20;
+	c->keep = 7 * 86400;
+	conf_set(c, "listen", "127.0.0.1:2525", err, sizeof(err));
+	conf_set(c, "retry", DEFAULT_RETRY, err, sizeof(err));
+}
+
+int
+conf_parse_duration(const char *s, time_t *out)
+{
+	char *end;
+	unsigned long long v;
+	time_t mult = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	default: return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	if (v > (unsigned long long)(INT_MAX / mult))
+		return -1;
+	*out = (time_t)v * mult;
+	return 0;
+}
+
+int
+conf_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v, mult = 1;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case '\0': mult = 1; break;
+	case 'K': mult = 1024ULL; break;
+	case 'M': mult = 1024ULL * 1024; break;
+	case 'G': mult = 1024ULL * 1024 * 1024; break;
+	default: return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	if (v > SIZE_MAX / mult)
+		return -1;
+	*out = (size_t)(v * mult);
+	return 0;
+}
+
+static int
+conf_parse_port(const char *s, int *port)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v < 1 || v > 65535)
+		return -1;
+	*port = (int)v;
+	return 0;
+}
+
+/* A DNS host name: labels of letters, digits and hyphens. */
+static int
+conf_valid_hostname(const char *s)
+{
+	size_t label = 0, n = strlen(s);
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (; *s; s++) {
+		if (*s == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)*s) || *s == '-' || *s == '_') {
+			if (++label > 63)
+				return 0;
+		} else
+			return 0;
+	}
+	return 1;
+}
+
+static int
+conf_is_ip(const char *s)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return inet_pton(AF_INET, s, &a4) == 1 || inet_pton(AF_INET6, s, &a6) == 1;
+}
+
+/*
+ * conf_parse_addr - "host", "host:port", "[v6]", "[v6]:port", or a bare
+ * IPv6 literal. The host is a name or an IP literal; port 0 = not given.
+ */
+int
+conf_parse_addr(const char *s, struct conf_addr *out)
+{
+	const char *colon, *close;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (s[0] == '[') {
+		if ((close = strchr(s, ']')) == NULL)
+			return -1;
+		n = (size_t)(close - s - 1);
+		if (n == 0 || n >= sizeof(out->host))
+			return -1;
+		memcpy(out->host, s + 1, n);
+		if (!conf_is_ip(out->host) || strchr(out->host, ':') == NULL)
+			return -1;
+		if (close[1] == '\0')
+			return 0;
+		if (close[1] != ':')
+			return -1;
+		return conf_parse_port(close + 2, &out->port);
+	}
+	colon = strchr(s, ':');
+	if (colon != NULL && strchr(colon + 1, ':') != NULL) {
+		/* a bare IPv6 literal, no port */
+		if (strlen(s) >= sizeof(out->host) || !conf_is_ip(s))
+			return -1;
+		strcpy(out->host, s);
+		return 0;
+	}
+	n = colon ? (size_t)(colon - s) : strlen(s);
+	if (n == 0 || n >= sizeof(out->host))
+		return -1;
+	memcpy(out->host, s, n);
+	if (!conf_is_ip(out->host) && !conf_valid_hostname(out->host))
+		return -1;
+	if (colon == NULL)
+		return 0;
+	return conf_parse_port(colon + 1, &out->port);
+}
+
+/* Split a comma list into trimmed, non-empty items; -1 on an empty item. */
+static int
+conf_split(const char *value, char ***items, size_t *n)
+{
+	char *copy = xstrdup(value), *p, *save = NULL, *s, *e;
+	char **v = NULL;
+	size_t count = 0;
+
+	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		for (s = p; isspace((unsigned char)*s); s++)
+			;
+		for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
+			;
+		*e = '\0';
+		if (*s == '\0')
+			continue;
+		v = realloc(v, (count + 1) * sizeof(*v));
+		if (v == NULL) {
+			perror("mailfs");
+			exit(71);
+		}
+		v[count++] = xstrdup(s);
+	}
+	free(copy);
+	*items = v;
+	*n = count;
+	return count == 0 ? -1 : 0;
+}
+
+static void
+conf_free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+conf_replace(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value ? xstrdup(value) : NULL;
+}
+
+/* Parse a comma list of addresses; need_port / ip_only per setting. */
+static int
+conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
+    const char *value, int need_port, int ip_only, char *err, size_t errlen)
+{
+	char **items;
+	size_t n;
+	struct conf_addr *a;
+
+	if (conf_split(value, &items, &n) == -1) {
+		conf_free_strv(items, n);
+		return conf_err(err, errlen, "%s: empty address list", key);
+	}
+	a = calloc(n, sizeof(*a));
+	if (a == NULL) {
+		perror("mailfs");
+		exit(71);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (conf_parse_addr(items[i], &a[i]) == -1 ||
+		    (need_port && a[i].port == 0) ||
+		    (ip_only && !conf_is_ip(a[i].host))) {
+			conf_err(err, errlen, "%s: bad address '%s' (expected %s)",
+			    key, items[i], ip_only ?
+			    (need_port ? "ip:port or [ipv6]:port" : "ip, ip:port or [ipv6]:port") :
+			    "host:port or [ipv6]:port");
+			conf_free_strv(items, n);
+			free(a);
+			return -1;
+		}
+	}
+	conf_free_strv(items, n);
+	free(*out);
+	*out = a;
+	*nout = n;
+	return 0;
+}
+
+static int
+conf_set_file(char **slot, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	if (strcasecmp(value, "none") == 0 || value[0] == '\0') {
+		conf_replace(slot, NULL);
+		return 0;
+	}
+	if (access(value, R_OK) == -1)
+		return conf_err(err, errlen, "%s: cannot read '%s': %s", key,
+		    value, strerror(errno));
+	conf_replace(slot, value);
+	return 0;
+}
+
+int
+conf_set(struct conf *c, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	time_t t;
+	size_t sz;
+	char **items;
+	size_t n;
+
+	if (strcmp(key, "spool") == 0) {
+		if (value[0] != '/')
+			return conf_err(err, errlen,
+			    "spool: '%s' is not an absolute path", value);
+		conf_replace(&c->spool, value);
+	} else if (strcmp(key, "hostname") == 0) {
+		if (!conf_valid_hostname(value))
+			return conf_err(err, errlen,
+			    "hostname: '%s' is not a valid host name", value);
+		conf_replace(&c->hostname, value);
+	} else if (strcmp(key, "domains") == 0) {
+		if (conf_split(value, &items, &n) == -1) {
+			conf_free_strv(items, n);
+			return conf_err(err, errlen, "domains: empty list");
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (!conf_valid_hostname(items[i])) {
+				conf_err(err, errlen,
+				    "domains: '%s' is not a domain name", items[i]);
+				conf_free_strv(items, n);
+				return -1;
+			}
+			for (char *p = items[i]; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+		}
+		conf_free_strv(c->domains, c->ndomains);
+		c->domains = items;
+		c->ndomains = n;
+	} else if (strcmp(key, "listen") == 0) {
+		if (strcasecmp(value, "none") == 0) {
+			free(c->listen);
+			c->listen = NULL;
+			c->nlisten = 0;
+			return 0;
+		}
+		return conf_set_addrs(&c->listen, &c->nlisten, key, value, 1, 1,
+		    err, errlen);
+	} else if (strcmp(key, "dns") == 0) {
+		if (value[0] == '\0' || strcasecmp(value, "system") == 0) {
+			free(c->dns);
+			c->dns = NULL;
+			c->ndns = 0;
+			return 0;
+		}
+		return conf_set_addrs(&c->dns, &c->ndns, key, value, 0, 1,
+		    err, errlen);
+	} else if (strcmp(key, "smtp_port") == 0) {
+		if (conf_parse_port(value, &c->smtp_port) == -1)
+			return conf_err(err, errlen,
+			    "smtp_port: '%s' is not a port (1-65535)", value);
+	} else if (strcmp(key, "relayhost") == 0) {
+		if (value[0] == '\0' || strcasecmp(value, "none") == 0) {
+			memset(&c->relayhost, 0, sizeof(c->relayhost));
+			return 0;
+		}
+		if (conf_parse_addr(value, &c->relayhost) == -1) {
+			memset(&c->relayhost, 0, sizeof(c->relayhost));
+			return conf_err(err, errlen,
+			    "relayhost: bad address '%s' (expected host[:port])",
+			    value);
+		}
+	} else if (strcmp(key, "tls") == 0) {
+		if (strcmp(value, "none") == 0)
+			c->tls = CONF_TLS_NONE;
+		else if (strcmp(value, "may") == 0)
+			c->tls = CONF_TLS_MAY;
+		else if (strcmp(value, "encrypt") == 0)
+			c->tls = CONF_TLS_ENCRYPT;
+		else if (strcmp(value, "verify") == 0)
+			c->tls = CONF_TLS_VERIFY;
+		else
+			return conf_err(err, errlen, "tls: '%s' is not one of "
+			    "none, may, encrypt, verify", value);
+	} else if (strcmp(key, "tls_ca") == 0) {
+		return conf_set_file(&c->tls_ca, key, value, err, errlen);
+	} else if (strcmp(key, "tls_cert") == 0) {
+		return conf_set_file(&c->tls_cert, key, value, err, errlen);
+	} else if (strcmp(key, "tls_key") == 0) {
+		return conf_set_file(&c->tls_key, key, value, err, errlen);
+	} else if (strcmp(key, "retry") == 0) {
+		time_t *r;
+
+		if (conf_split(value, &items, &n) == -1) {
+			conf_free_strv(items, n);
+			return conf_err(err, errlen, "retry: empty list");
+		}
+		r = calloc(n, sizeof(*r));
+		if (r == NULL) {
+			perror("mailfs");
+			exit(71);
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (conf_parse_duration(items[i], &r[i]) == -1 || r[i] == 0) {
+				conf_err(err, errlen, "retry: '%s' is not a duration "
+				    "(a number with s, m, h or d)", items[i]);
+				conf_free_strv(items, n);
+				free(r);
+				return -1;
+			}
+		}
+		conf_free_strv(items, n);
+		free(c->retry);
+		c->retry = r;
+		c->nretry = n;
+	} else if (strcmp(key, "max_age") == 0 || strcmp(key, "keep") == 0) {
+		if (conf_parse_duration(value, &t) == -1)
+			return conf_err(err, errlen, "%s: '%s' is not a duration "
+			    "(a number with s, m, h or d)", key, value);
+		*(key[0] == 'k' ? &c->keep : &c->max_age) = t;
+	} else if (strcmp(key, "max_size") == 0) {
+		if (conf_parse_size(value, &sz) == -1 || sz == 0)
+			return conf_err(err, errlen, "max_size: '%s' is not a size "
+			    "(a number with K, M or G)", value);
+		c->max_size = sz;
+	} else if (strcmp(key, "concurrency") == 0) {
+		char *end;
+		long v = strtol(value, &end, 10);
+
+		if (!isdigit((unsigned char)value[0]) || *end != '\0' ||
+		    v < 1 || v > 10000)
+			return conf_err(err, errlen,
+			    "concurrency: '%s' is not a number from 1 to 10000",
+			    value);
+		c->concurrency = (int)v;
+	} else
+		return conf_err(err, errlen, "unknown setting '%s'", key);
+	return 0;
+}
+
+static char *
+conf_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	FILE *fp;
+	char line[4096], msg[512], *p, *eq, *key, *value;
+	int lineno = 0, rc = 0;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		return conf_err(err, errlen, "%s: %s", path, strerror(errno));
+	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		p = conf_trim(line);
+		if (*p == '\0')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			rc = conf_err(err, errlen, "%s:%d: expected 'key = value'",
+			    path, lineno);
+			break;
+		}
+		*eq = '\0';
+		key = conf_trim(p);
+		value = conf_trim(eq + 1);
+		if (conf_set(c, key, value, msg, sizeof(msg)) == -1)
+			rc = conf_err(err, errlen, "%s:%d: %s", path, lineno, msg);
+	}
+	fclose(fp);
+	return rc;
+}
+
+/*
+ * conf_set_options - "-o k=v,k=v". Values may themselves be comma lists
+ * (domains=a,b): an item without '=' continues the previous value.
+ */
+int
+conf_set_options(struct conf *c, const char *kvlist, char *err, size_t errlen)
+{
+	char *copy = xstrdup(kvlist), *p, *next, *eq;
+	char *key = NULL, value[4096];
+	int rc = 0;
+
+	value[0] = '\0';
+	for (p = copy; p != NULL && rc == 0; p = next) {
+		if ((next = strchr(p, ',')) != NULL)
+			*next++ = '\0';
+		if ((eq = strchr(p, '=')) != NULL) {
+			if (key != NULL)
+				rc = conf_set(c, key, value, err, errlen);
+			*eq = '\0';
+			key = p;
+			snprintf(value, sizeof(value), "%s", eq + 1);
+		} else if (key != NULL) {
+			size_t n = strlen(value);
+			snprintf(value + n, sizeof(value) - n, ",%s", p);
+		} else if (*p != '\0')
+			rc = conf_err(err, errlen,
+			    "-o: '%s' is not key=value", p);
+	}
+	if (rc == 0 && key != NULL)
+		rc = conf_set(c, key, value, err, errlen);
+	free(copy);
+	return rc;
+}
+
+/* Checks across keys, once everything is read. */
+int
+conf_finish(struct conf *c, char *err, size_t errlen)
+{
+	char e2[16];
+
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		return conf_err(err, errlen, "%s: set without %s",
+		    c->tls_cert ? "tls_cert" : "tls_key",
+		    c->tls_cert ? "tls_key" : "tls_cert");
+	if (c->ndomains == 0)
+		return conf_set(c, "domains", c->hostname, e2, sizeof(e2));
+	return 0;
+}
+
+int
+conf_is_local_domain(const struct conf *c, const char *domain)
+{
+	for (size_t i = 0; i < c->ndomains; i++)
+		if (strcasecmp(c->domains[i], domain) == 0)
+			return 1;
+	return 0;
+}
+
+void
+conf_free(struct conf *c)
+{
+	free(c->spool);
+	free(c->hostname);
+	conf_free_strv(c->domains, c->ndomains);
+	free(c->listen);
+	free(c->dns);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->retry);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,56 @@
+/*
+ * conf.h - mailfs settings: built-in defaults, mailfs.conf(5) files and
+ * -o KEY=VALUE overrides, validated before anything is mounted.
+ *
+ * Diagnostics: every setter returns 0, or -1 with one line in err naming
+ * the key and what is wrong (the caller exits 78, EX_CONFIG).
+ */
+#ifndef MAILFS_CONF_H
+#define MAILFS_CONF_H
+
+#include <stddef.h>
+#include <time.h>
+
+enum conf_tls { CONF_TLS_NONE, CONF_TLS_MAY, CONF_TLS_ENCRYPT, CONF_TLS_VERIFY };
+
+/* One "host:port" or "[v6]:port" address, already split. */
+struct conf_addr {
+	char host[256];		/* name or literal IP, without brackets */
+	int port;		/* 0 = not given (caller's default) */
+};
+
+struct conf {
+	char *spool;
+	char *hostname;
+	char **domains;		/* lower case */
+	size_t ndomains;
+	struct conf_addr *listen;	/* nlisten == 0: listener disabled */
+	size_t nlisten;
+	struct conf_addr *dns;	/* ndns == 0: the system's resolv.conf */
+	size_t ndns;
+	int smtp_port;
+	struct conf_addr relayhost;	/* relayhost.host[0] == 0: none */
+	enum conf_tls tls;
+	char *tls_ca, *tls_cert, *tls_key;	/* NULL: not set */
+	time_t *retry;		/* seconds; the last one repeats */
+	size_t nretry;
+	time_t max_age;
+	size_t max_size;
+	int concurrency;
+	time_t keep;
+};
+
+void	conf_init_defaults(struct conf *c);
+int	conf_set(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+int	conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
+int	conf_set_options(struct conf *c, const char *kvlist, char *err,
+	    size_t errlen);
+int	conf_finish(struct conf *c, char *err, size_t errlen);
+int	conf_is_local_domain(const struct conf *c, const char *domain);
+int	conf_parse_duration(const char *s, time_t *out);
+int	conf_parse_size(const char *s, size_t *out);
+int	conf_parse_addr(const char *s, struct conf_addr *out);
+void	conf_free(struct conf *c);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * conf_test.c - unit tests of lib/conf.c: durations, sizes, addresses,
+ * every setting's validation, -o lists, files and precedence. TAP.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/conf.h"
+
+static int n, failed;
+
+static void
+ok(int cond, const char *what)
+{
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++n, what);
+	if (!cond)
+		failed++;
+}
+
+static int
+set(struct conf *c, const char *k, const char *v)
+{
+	char err[256];
+
+	return conf_set(c, k, v, err, sizeof(err));
+}
+
+int
+main(void)
+{
+	struct conf c;
+	struct conf_addr a;
+	time_t t;
+	size_t sz;
+	char err[256], path[] = "/tmp/conf_test.XXXXXX";
+	FILE *fp;
+	int fd;
+
+	ok(conf_parse_duration("90", &t) == 0 && t == 90, "duration plain seconds");
+	ok(conf_parse_duration("5m", &t) == 0 && t == 300, "duration 5m");
+	ok(conf_parse_duration("2h", &t) == 0 && t == 7200, "duration 2h");
+	ok(conf_parse_duration("5d", &t) == 0 && t == 432000, "duration 5d");
+	ok(conf_parse_duration("5x", &t) == -1, "duration 5x refused");
+	ok(conf_parse_duration("m", &t) == -1, "duration without number refused");
+	ok(conf_parse_duration("5mm", &t) == -1, "duration 5mm refused");
+	ok(conf_parse_duration("-5", &t) == -1, "negative duration refused");
+	ok(conf_parse_size("25M", &sz) == 0 && sz == 25u << 20, "size 25M");
+	ok(conf_parse_size("1K", &sz) == 0 && sz == 1024, "size 1K");
+	ok(conf_parse_size("3G", &sz) == 0 && sz == 3ull << 30, "size 3G");
+	ok(conf_parse_size("10Q", &sz) == -1, "size 10Q refused");
+	ok(conf_parse_addr("127.0.0.1:2525", &a) == 0 && a.port == 2525 &&
+	    strcmp(a.host, "127.0.0.1") == 0, "addr v4:port");
+	ok(conf_parse_addr("[::1]:25", &a) == 0 && a.port == 25 &&
+	    strcmp(a.host, "::1") == 0, "addr [v6]:port");
+	ok(conf_parse_addr("::1", &a) == 0 && a.port == 0, "addr bare v6");
+	ok(conf_parse_addr("mx.example.org", &a) == 0 && a.port == 0, "addr name");
+	ok(conf_parse_addr("mx.example.org:70000", &a) == -1, "port out of range");
+	ok(conf_parse_addr("[foo]:25", &a) == -1, "bracketed non-v6 refused");
+	ok(conf_parse_addr("bad host:25", &a) == -1, "space in host refused");
+
+	conf_init_defaults(&c);
+	ok(c.smtp_port == 25 && c.tls == CONF_TLS_MAY && c.concurrency == 20,
+	    "defaults: smtp_port, tls, concurrency");
+	ok(c.nretry == 7 && c.retry[0] == 60 && c.retry[6] == 14400,
+	    "default retry schedule");
+	ok(c.max_size == 25u << 20 && c.max_age == 5 * 86400 &&
+	    c.keep == 7 * 86400, "default max_size, max_age, keep");
+	ok(c.nlisten == 1 && c.listen[0].port == 2525, "default listen");
+	ok(conf_finish(&c, err, sizeof(err)) == 0 && c.ndomains == 1 &&
+	    strcmp(c.domains[0], c.hostname) == 0, "domains default to hostname");
+
+	ok(set(&c, "bogus", "1") == -1, "unknown key refused");
+	ok(conf_set(&c, "bogus", "1", err, sizeof(err)) == -1 &&
+	    strstr(err, "bogus") != NULL, "error names the key");
+	ok(set(&c, "tls", "maybe") == -1, "tls=maybe refused");
+	ok(set(&c, "tls", "verify") == 0 && c.tls == CONF_TLS_VERIFY, "tls=verify");
+	ok(set(&c, "listen", "garbage") == -1, "listen=garbage refused");
+	ok(set(&c, "listen", "127.0.0.1") == -1, "listen without port refused");
+	ok(set(&c, "listen", "none") == 0 && c.nlisten == 0, "listen=none");
+	ok(set(&c, "listen", "127.0.0.1:25,[::1]:25") == 0 && c.nlisten == 2,
+	    "listen list");
+	ok(set(&c, "dns", "notanip") == -1, "dns=notanip refused");
+	ok(set(&c, "dns", "127.0.0.1:5353") == 0 && c.ndns == 1 &&
+	    c.dns[0].port == 5353, "dns ip:port");
+	ok(set(&c, "concurrency", "0") == -1, "concurrency=0 refused");
+	ok(set(&c, "concurrency", "5") == 0 && c.concurrency == 5, "concurrency=5");
+	ok(set(&c, "smtp_port", "0") == -1, "smtp_port=0 refused");
+	ok(set(&c, "retry", "1m,,5x") == -1, "bad retry refused");
+	ok(set(&c, "retry", "1s, 2s") == 0 && c.nretry == 2 && c.retry[1] == 2,
+	    "retry list with spaces");
+	ok(set(&c, "max_age", "1h") == 0 && c.max_age == 3600, "max_age=1h");
+	ok(set(&c, "keep", "10Q") == -1, "keep=10Q refused");
+	ok(set(&c, "max_size", "1K") == 0 && c.max_size == 1024, "max_size=1K");
+	ok(set(&c, "spool", "relative") == -1, "relative spool refused");
+	ok(set(&c, "relayhost", "smart.example:587") == 0 &&
+	    c.relayhost.port == 587, "relayhost host:port");
+	ok(set(&c, "relayhost", "none") == 0 && c.relayhost.host[0] == '\0',
+	    "relayhost none");
+	ok(set(&c, "tls_ca", "/nonexistent/ca.pem") == -1, "unreadable tls_ca refused");
+	ok(set(&c, "domains", "A.Test, b.test") == 0 && c.ndomains == 2 &&
+	    conf_is_local_domain(&c, "a.TEST") && !conf_is_local_domain(&c, "c.test"),
+	    "domains list, case-insensitive");
+
+	ok(conf_set_options(&c, "domains=x.test,y.test,smtp_port=2526", err,
+	    sizeof(err)) == 0 && c.ndomains == 2 && c.smtp_port == 2526,
+	    "-o with a comma-list value");
+	ok(conf_set_options(&c, "retry=1s,2s,3s", err, sizeof(err)) == 0 &&
+	    c.nretry == 3, "-o retry list");
+	ok(conf_set_options(&c, "nokey", err, sizeof(err)) == -1, "-o item without =");
+
+	fd = mkstemp(path);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "# comment\n\nsmtp_port = 2600  # trailing\nhostname=mx.example.org\n");
+	fclose(fp);
+	ok(conf_load_file(&c, path, err, sizeof(err)) == 0 && c.smtp_port == 2600 &&
+	    strcmp(c.hostname, "mx.example.org") == 0, "config file");
+	fp = fopen(path, "w");
+	fprintf(fp, "smtp_port = 25\nwhat = 1\n");
+	fclose(fp);
+	ok(conf_load_file(&c, path, err, sizeof(err)) == -1 &&
+	    strstr(err, ":2:") && strstr(err, "what"), "file error names line and key");
+	fp = fopen(path, "w");
+	fprintf(fp, "just words\n");
+	fclose(fp);
+	ok(conf_load_file(&c, path, err, sizeof(err)) == -1, "line without = refused");
+	unlink(path);
+	conf_free(&c);
+
+	conf_init_defaults(&c);
+	set(&c, "tls_cert", "/etc/hostname");
+	ok(conf_finish(&c, err, sizeof(err)) == -1 && strstr(err, "tls_key"),
+	    "tls_cert without tls_key refused");
+	conf_free(&c);
+
+	printf("1..%d\n", n);
+	return failed != 0;
+}

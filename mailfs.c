@@ -1,0 +1,273 @@
+/*
+ * mailfs.c - main: settings, wiring, start and stop.
+ *
+ *	mailfs [-f] [-c FILE] [-o KEY=VALUE[,...]] MOUNTPOINT
+ *
+ * Threads: the FUSE session loop (multi-threaded, in main's thread group)
+ * serves the tree; one event thread runs libevent for delivery, the
+ * listener and periodic chores. Both sides meet only in queue/.
+ *
+ * Exit status: 0 after a clean unmount or SIGTERM/SIGINT, 64 usage,
+ * 78 a bad setting (one line on stderr), 73 an unusable spool, 1 other
+ * failures to start.
+ */
+#define FUSE_USE_VERSION 34
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <gmime/gmime.h>
+#include <netinet/in.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+#include "lib/conf.h"
+#include "lib/log.h"
+#include "queue/maildir.h"
+#include "queue/qlog.h"
+#include "queue/queue.h"
+#include "smtp/deliver.h"
+#include "smtp/server.h"
+
+#define EX_USAGE	64
+#define EX_CANTCREAT	73
+#define EX_CONFIG	78
+#define CHORE_INTERVAL	60	/* seconds between expiry sweeps */
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: mailfs [-f] [-c FILE] [-o KEY=VALUE[,KEY=VALUE...]] "
+	    "MOUNTPOINT\n       mailfs -V | -h\n"
+	    "See mailfs(8) and mailfs.conf(5).\n");
+}
+
+static _Noreturn void
+die_config(const char *msg)
+{
+	fprintf(stderr, "mailfs: %s\n", msg);
+	exit(EX_CONFIG);
+}
+
+/* mkdir -p, mode 0700: the spool holds other people's mail. */
+static int
+mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return errno = ENAMETOOLONG, -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/*
+ * check_listen - bind each listen address once before mounting, so that a
+ * port in use or an address not on this host is reported on the terminal
+ * with a failing exit status, not only to syslog after daemonizing.
+ */
+static int
+check_listen(const struct conf *c)
+{
+	for (size_t i = 0; i < c->nlisten; i++) {
+		struct sockaddr_storage ss;
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		socklen_t len;
+		int fd, one = 1, ok;
+
+		memset(&ss, 0, sizeof(ss));
+		if (inet_pton(AF_INET, c->listen[i].host, &s4->sin_addr) == 1) {
+			s4->sin_family = AF_INET;
+			s4->sin_port = htons(c->listen[i].port);
+			len = sizeof(*s4);
+		} else {
+			inet_pton(AF_INET6, c->listen[i].host, &s6->sin6_addr);
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons(c->listen[i].port);
+			len = sizeof(*s6);
+		}
+		if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
+			return -1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
+		if (!ok)
+			fprintf(stderr, "mailfs: listen %s:%d: %s\n",
+			    c->listen[i].host, c->listen[i].port, strerror(errno));
+		close(fd);
+		if (!ok)
+			return -1;
+	}
+	return 0;
+}
+
+static void *
+event_thread_main(void *arg)
+{
+	event_base_loop(arg, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+static void
+chores_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	queue_expire(time(NULL));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct conf conf;
+	char err[512];
+	const char *cfile = NULL, *mountpoint;
+	char **opts = NULL;
+	size_t nopts = 0;
+	int foreground = 0, ch, rc = 0;
+	char *fuse_argv[] = { argv[0], "-o", "fsname=mailfs,subtype=mailfs", NULL };
+	struct fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
+	struct fuse_session *se;
+	struct fuse_loop_config lcfg = { .clone_fd = 0, .max_idle_threads = 16 };
+	struct event_base *base;
+	struct event *chores;
+	struct timeval every = { CHORE_INTERVAL, 0 };
+	pthread_t evthread;
+	sigset_t sigs, old;
+
+	while ((ch = getopt(argc, argv, "fc:o:Vh")) != -1) {
+		switch (ch) {
+		case 'f':
+			foreground = 1;
+			break;
+		case 'c':
+			cfile = optarg;
+			break;
+		case 'o':
+			opts = realloc(opts, (nopts + 1) * sizeof(*opts));
+			if (opts == NULL)
+				return 71;
+			opts[nopts++] = optarg;
+			break;
+		case 'V':
+			printf("mailfs %s\n", MAILFS_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	mountpoint = argv[optind];
+
+	/* defaults, then the file, then every -o in order */
+	conf_init_defaults(&conf);
+	if (cfile == NULL && access("/etc/mailfs.conf", F_OK) == 0)
+		cfile = "/etc/mailfs.conf";
+	if (cfile != NULL && conf_load_file(&conf, cfile, err, sizeof(err)) == -1)
+		die_config(err);
+	for (size_t i = 0; i < nopts; i++)
+		if (conf_set_options(&conf, opts[i], err, sizeof(err)) == -1)
+			die_config(err);
+	free(opts);
+	if (conf_finish(&conf, err, sizeof(err)) == -1)
+		die_config(err);
+
+	if (mkdir_p(conf.spool) == -1 || access(conf.spool, W_OK) == -1) {
+		fprintf(stderr, "mailfs: spool %s: %s\n", conf.spool,
+		    strerror(errno));
+		return EX_CANTCREAT;
+	}
+	if (check_listen(&conf) == -1)
+		return 1;
+
+	log_init(foreground);
+	g_mime_init();
+	if (qlog_open(conf.spool) == -1 || queue_open(&conf) == -1 ||
+	    maildir_open(conf.spool, conf.hostname) == -1) {
+		fprintf(stderr, "mailfs: spool %s: %s\n", conf.spool,
+		    strerror(errno));
+		return EX_CANTCREAT;
+	}
+
+	fs_init(&conf);
+	se = fuse_session_new(&args, fs_ops(), sizeof(struct fuse_lowlevel_ops),
+	    NULL);
+	if (se == NULL)
+		return 1;
+	if (fuse_set_signal_handlers(se) == -1 ||
+	    fuse_session_mount(se, mountpoint) == -1)
+		return 1;
+	fuse_daemonize(foreground);
+
+	/*
+	 * The event thread and whatever it starts must never take SIGTERM
+	 * or SIGINT: libfuse's handler ends the session loop only when it
+	 * interrupts main or a FUSE worker.
+	 */
+	evthread_use_pthreads();
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (deliver_start(base, &conf) == -1 ||
+	    (conf.nlisten > 0 && server_start(base, &conf) == -1)) {
+		rc = 1;
+		goto out;
+	}
+	chores = event_new(base, -1, EV_PERSIST, chores_cb, NULL);
+	event_add(chores, &every);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	if (pthread_create(&evthread, NULL, event_thread_main, base) != 0)
+		fatal("pthread_create");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	log_info("started, spool %s", conf.spool);
+
+	rc = fuse_session_loop_mt(se, &lcfg) != 0;
+
+	event_base_loopexit(base, NULL);
+	pthread_join(evthread, NULL);
+	event_free(chores);
+out:
+	server_stop();
+	deliver_stop();
+	fuse_remove_signal_handlers(se);
+	fuse_session_unmount(se);
+	fuse_session_destroy(se);
+	event_base_free(base);
+	maildir_close();
+	queue_close();
+	log_info("stopped");
+	qlog_close();
+	conf_free(&conf);
+	return rc;
+}

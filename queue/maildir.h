@@ -1,0 +1,47 @@
+/*
+ * maildir.h - the inbox: a Maildir at SPOOL/inbox/{tmp,new,cur} that mutt,
+ * mblaze and Dovecot read directly, plus the SMTP envelope of each message
+ * we received, kept beside it at SPOOL/envelope/ID (outside the Maildir, so
+ * mail tools never see it).
+ *
+ * An inbox ID is the unique part of the Maildir file name (before ":2,"),
+ * so mail placed there by other tools shows up too.
+ *
+ * Delivery is tmp/ -> write -> fsync -> link into new/ -> fsync new/;
+ * concurrent deliveries share the directory fsync (group commit).
+ * Thread-safe.
+ */
+#ifndef MAILFS_MAILDIR_H
+#define MAILFS_MAILDIR_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define MAILDIR_ID_MAX	256
+
+/* Create the directories, remove tmp/ leftovers. -1 + errno. */
+int	maildir_open(const char *spool, const char *hostname);
+void	maildir_close(void);
+
+/*
+ * maildir_deliver - store one message (already with Return-Path: and
+ * Received: on top) and its envelope text durably. Blocks for the fsyncs:
+ * call it from a worker thread, never the event loop. Returns 0 (id set) or
+ * an errno.
+ */
+int	maildir_deliver(const char *data, size_t len, const char *envelope,
+	    char id[MAILDIR_ID_MAX]);
+
+/* Sorted snapshot of the IDs in new/ and cur/. */
+int	maildir_list(char ***ids, size_t *n);
+void	maildir_free_list(char **ids, size_t n);
+/* Full path of the message file of id (in new/ or cur/): 0 or ENOENT. */
+int	maildir_path(const char *id, char path[4096]);
+/* The envelope text kept for id (malloc'd), or ENOENT for mail that other
+ * tools put there. */
+int	maildir_envelope(const char *id, char **buf, size_t *len);
+/* rm -r inbox/ID: delete the message and its envelope from disk. */
+int	maildir_delete(const char *id);
+long	maildir_count(void);
+
+#endif

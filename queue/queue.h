@@ -1,0 +1,122 @@
+/*
+ * queue.h - the durable outbound queue: submission of messages written into
+ * outbox/, per-recipient delivery state, the retry schedule, and the sent/
+ * and failed/ archives. Knows no FUSE and no sockets.
+ *
+ * On disk (SPOOL = conf->spool):
+ *	SPOOL/tmp/ID/		being written; removed at start
+ *	SPOOL/queue/ID/		message, state, log  (message never changes)
+ *	SPOOL/sent/ID/, SPOOL/failed/ID/	finished, same files
+ * Every file is written as tmp + fsync + rename, then the directory is
+ * fsync'd (concurrent submitters share one directory fsync: group commit).
+ * "sending" lives only in memory: after a crash or stop a recipient that
+ * was being sent is simply deferred/queued again (better twice than never).
+ *
+ * Thread-safe: the FUSE threads and the event thread call in concurrently.
+ */
+#ifndef MAILFS_QUEUE_H
+#define MAILFS_QUEUE_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct conf;
+
+#define QUEUE_ID_MAX	64	/* bytes for an ID, with its NUL */
+
+enum queue_where { QUEUE_QUEUE, QUEUE_SENT, QUEUE_FAILED };
+
+enum queue_rcpt_state {
+	QUEUE_RCPT_QUEUED, QUEUE_RCPT_SENDING, QUEUE_RCPT_DEFERRED,
+	QUEUE_RCPT_DELIVERED, QUEUE_RCPT_FAILED
+};
+
+/* Open (creating) the spool, clean tmp/, reload every entry. -1 + errno. */
+int	queue_open(const struct conf *c);
+void	queue_close(void);
+
+/*
+ * queue_submit - validate, prepare and durably queue one message written
+ * into outbox/ under name. Parses with GMime: recipients from To/Cc/Bcc
+ * (each once), sender from From:, Bcc: removed, Date: and Message-ID:
+ * added when missing, line ends made CRLF. Returns 0 once fsync'd (id set),
+ * or EINVAL (not a message, no From:, no recipient, bad address), EFBIG
+ * (over max_size), ENOSPC or EIO; a `rejected` log line names the file and
+ * the reason, a `queued` line names from, rcpts, size, name.
+ */
+int	queue_submit(const char *data, size_t len, const char *name,
+	    char id[QUEUE_ID_MAX]);
+
+/* Log a `rejected` line for a file refused before submission (e.g. EFBIG at
+ * write, or a writer that died). */
+void	queue_reject(const char *name, const char *reason);
+
+/* --- the view the fs renders --- */
+
+/* Sorted snapshot of the IDs in one place; free with queue_free_list. */
+int	queue_list(enum queue_where w, char ***ids, size_t *n);
+void	queue_free_list(char **ids, size_t n);
+/* 0 if the entry exists there (mtime: when it arrived there), else ENOENT. */
+int	queue_lookup(enum queue_where w, const char *id, time_t *mtime);
+/*
+ * queue_render - the contents of one file of an entry: "message",
+ * "envelope", "status", "log", "name" (see interface.md). *buf is malloc'd.
+ * For "message" *buf may be NULL and *path set instead (served from disk).
+ * Returns 0, ENOENT (no entry / no such file).
+ */
+int	queue_render(enum queue_where w, const char *id, const char *file,
+	    char **buf, size_t *len, char path[4096]);
+/* Size of the file without rendering it all (for stat). */
+int	queue_file_size(enum queue_where w, const char *id, const char *file,
+	    size_t *len);
+/* Verb on queue/ID/ctl: "retry" or "delete". 0, ENOENT or EINVAL. */
+int	queue_ctl(const char *id, const char *verb);
+/* rm -r sent/ID or failed/ID: 0, ENOENT; EPERM for QUEUE_QUEUE. */
+int	queue_forget(enum queue_where w, const char *id);
+/* ctl "flush": every deferred recipient is due now. */
+void	queue_flush(void);
+/* Drop sent/ and failed/ entries older than keep; called periodically. */
+void	queue_expire(time_t now);
+
+struct queue_gauges {
+	long queue, deferred, sending;
+};
+void	queue_gauges(struct queue_gauges *g);
+
+/* fn(arg) is called (from any thread, without queue locks held) whenever
+ * there may be new due work: a submission, a flush, a retry. */
+void	queue_set_wakeup(void (*fn)(void *), void *arg);
+
+/* --- the delivery side (event thread) --- */
+
+/* One message to the recipients of one domain (or all of them, with a
+ * relayhost), its recipients marked sending until reported. */
+struct queue_job {
+	char id[QUEUE_ID_MAX];
+	char *from;		/* envelope sender, "" for <> */
+	char *domain;		/* lower-case recipient domain; NULL via relayhost */
+	char **rcpts;
+	size_t nrcpt;
+	char *path;		/* the message file to send (CRLF, not dot-stuffed) */
+	size_t size;
+	int eightbit;		/* the body has octets >= 0x80 */
+};
+
+/* Take every due job (at most max); *next = when the next one falls due
+ * (0: none pending). Returns the number of jobs put in jobs[]. */
+size_t	queue_take_due(time_t now, struct queue_job **jobs, size_t max,
+	    time_t *next);
+/*
+ * queue_report - the outcome for one recipient of a job: class 2
+ * (delivered), 4 (deferred: retry on the schedule, failed past max_age) or
+ * 5 (failed). code is the enhanced status code ("2.0.0", "4.4.1"), text the
+ * reply or error, relay the host (and address) that said it, or NULL.
+ * Logs delivered/deferred/failed, persists the state, moves the message to
+ * sent/ or failed/ when its last recipient is done.
+ */
+void	queue_report(const struct queue_job *job, const char *rcpt, int class,
+	    const char *code, const char *text, const char *relay);
+/* Recipients of the job not reported are deferred ("4.4.2" lost); frees. */
+void	queue_job_done(struct queue_job *job);
+
+#endif

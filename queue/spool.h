@@ -1,0 +1,53 @@
+/*
+ * spool.h - durable file helpers for the spool (private to queue/): write a
+ * file and fdatasync it, replace a file atomically (tmp + fsync + rename +
+ * directory fsync), read a small file, remove a tree, and group commit of
+ * a directory fsync shared by concurrent writers.
+ *
+ * Every function returns 0 or an errno value (never -1), so callers can
+ * pass it on as the errno of interface.md.
+ */
+#ifndef MAILFS_SPOOL_H
+#define MAILFS_SPOOL_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+/*
+ * A directory whose fsync is shared: a caller that has renamed an entry
+ * into it calls spool_dir_sync, which returns once an fsync that started
+ * after the call has completed. One fsync serves every caller that was
+ * waiting when it started, so N concurrent submitters cost about two
+ * directory fsyncs instead of N.
+ */
+struct spool_dir {
+	int fd;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned long started;	/* fsyncs begun */
+	unsigned long done;	/* fsyncs finished (they run one at a time) */
+	unsigned long failed;	/* number of the last one that failed, 0: none */
+	int err;		/* its errno */
+	int running;
+};
+
+int	spool_dir_open(struct spool_dir *d, int atfd, const char *name);
+void	spool_dir_close(struct spool_dir *d);
+int	spool_dir_sync(struct spool_dir *d);
+
+/* Create (truncating) dirfd/name with buf, fdatasync, close. */
+int	spool_write_file(int dirfd, const char *name, const void *buf,
+	    size_t len);
+/* Replace dirfd/name atomically: name.tmp written and synced, renamed over
+ * name, then dirfd fsync'd. */
+int	spool_replace_file(int dirfd, const char *name, const void *buf,
+	    size_t len);
+/* Read dirfd/name whole into a malloc'd, NUL-terminated buffer. */
+int	spool_read_file(int dirfd, const char *name, char **buf, size_t *len);
+/* rm -r dirfd/name (a missing name is not an error). */
+int	spool_remove_tree(int dirfd, const char *name);
+/* The errno to report for a storage failure: ENOSPC for a full disk or
+ * quota, EIO for anything else. */
+int	spool_store_errno(int err);
+
+#endif

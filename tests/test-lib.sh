@@ -1,0 +1,150 @@
+# test-lib.sh - sourced by every tests/tNNNN-*.sh: TAP output in the manner
+# of git's t/test-lib.sh, plus helpers that start real peers (mailfs,
+# smtp-sink, dnsmasq) and end each of them by PID when the script exits.
+#
+#	. "$(dirname "$0")/test-lib.sh"
+#	test_expect_success 'title' '
+#		commands && test_cmp expect actual
+#	'
+#	test_done
+#
+# Each test body runs in the test script's shell (variables persist); its
+# status decides ok / not ok. Cleanups registered with test_when_finished
+# run after the body, whatever its outcome.
+
+set -u
+TEST_NAME=$(basename "$0" .sh)
+SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+MAILFS=${MAILFS:-$SRCDIR/mailfs}
+PY=/usr/bin/python3
+T=$(mktemp -d "/tmp/mailfs-$TEST_NAME.XXXXXX")
+test_count=0
+test_failed=0
+test_cleanup=""
+test_pids=""
+test_mounts=""
+
+say() { printf '# %s\n' "$*"; }
+
+test_when_finished() {
+	test_cleanup="$*; $test_cleanup"
+}
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	test_cleanup=""
+	( exit 0 )
+	if eval "$2" >"$T/out.$test_count" 2>&1; then
+		echo "ok $test_count - $1"
+	else
+		echo "not ok $test_count - $1"
+		test_failed=$((test_failed + 1))
+		sed 's/^/#   /' "$T/out.$test_count" | tail -n 40
+	fi
+	[ -n "$test_cleanup" ] && eval "$test_cleanup" >/dev/null 2>&1
+	test_cleanup=""
+	return 0
+}
+
+test_skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# retry CMD for up to $1 seconds (tenths), e.g. wait_for 50 test -e file
+wait_for() {
+	n=$1; shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	"$@"
+}
+
+# a free TCP port on 127.0.0.1
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# track a background process for the exit cleanup
+track_pid() {
+	test_pids="$test_pids $1"
+}
+
+kill_pid() {
+	kill "$1" 2>/dev/null
+	n=50
+	while kill -0 "$1" 2>/dev/null && [ $n -gt 0 ]; do sleep 0.1; n=$((n-1)); done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# mailfs_start NAME [-o opts]: mounts $T/NAME/mnt over $T/NAME/spool in the
+# foreground (stderr in $T/NAME/stderr); sets MNT, SPOOL, MAILFS_PID.
+mailfs_start() {
+	name=$1; shift
+	MNT=$T/$name/mnt
+	SPOOL=$T/$name/spool
+	mkdir -p "$MNT" "$SPOOL"
+	"$MAILFS" -f -o "spool=$SPOOL,listen=none,hostname=mailfs.test" "$@" "$MNT" \
+		>>"$T/$name/stderr" 2>&1 &
+	MAILFS_PID=$!
+	track_pid $MAILFS_PID
+	test_mounts="$test_mounts $MNT"
+	wait_for 100 test -e "$MNT/ctl" || { cat "$T/$name/stderr" >&2; return 1; }
+}
+
+# mailfs_stop: SIGTERM the daemon and wait until it has unmounted.
+mailfs_stop() {
+	kill_pid "$MAILFS_PID"
+	mountpoint -q "$MNT" && fusermount3 -u "$MNT" 2>/dev/null
+	return 0
+}
+
+# start_sink ADDR:PORT [smtp-sink options]: smtp-sink dumping into $T/sink/
+start_sink() {
+	addr=$1; shift
+	mkdir -p "$T/sink"
+	smtp-sink -u root -d "$T/sink/%H%M%S." "$@" "$addr" 256 >"$T/sink.log" 2>&1 &
+	SINK_PID=$!
+	track_pid $SINK_PID
+	wait_for 50 "$PY" -c "import socket,sys; h,p='$addr'.rsplit(':',1); socket.create_connection((h.strip('[]'),int(p)),1)"
+}
+
+# start_dns PORT [dnsmasq options]: a DNS server for the .test zones
+start_dns() {
+	port=$1; shift
+	dnsmasq --keep-in-foreground --port="$port" --listen-address=127.0.0.1 \
+		--bind-interfaces --no-resolv --no-hosts --local=/test/ \
+		--pid-file= --user=root "$@" >"$T/dns.log" 2>&1 &
+	DNS_PID=$!
+	track_pid $DNS_PID
+	sleep 0.3
+}
+
+test_done() {
+	echo "1..$test_count"
+	[ "$test_failed" -eq 0 ]
+	exit $?
+}
+
+test_lib_cleanup() {
+	for m in $test_mounts; do
+		mountpoint -q "$m" && fusermount3 -u "$m" 2>/dev/null
+	done
+	for p in $test_pids; do
+		kill_pid "$p"
+	done
+	for m in $test_mounts; do
+		mountpoint -q "$m" && umount -l "$m" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap test_lib_cleanup EXIT
+trap 'exit 130' INT TERM
