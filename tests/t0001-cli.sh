@@ -1,0 +1,116 @@
+#!/bin/sh
+# t0001-cli - the command line of mailfs(8): -V, -h, usage errors, and
+# settings refused with exit 78 (EX_CONFIG) and one line on stderr naming
+# the key, before anything is mounted.
+. "$(dirname "$0")/test-lib.sh"
+
+M=$T/mnt
+mkdir -p "$M" "$T/spool"
+test_mounts="$test_mounts $M"
+BASE="spool=$T/spool,listen=none,hostname=mailfs.test"
+
+# refused KEY ARGS...: mailfs ARGS must exit 78 without mounting, with
+# exactly one line on stderr that names KEY.
+refused() {
+	key=$1; shift
+	"$MAILFS" "$@" "$M" >"$T/stdout" 2>"$T/stderr"
+	rc=$?
+	cat "$T/stderr"
+	[ $rc -eq 78 ] || { echo "exit $rc, want 78"; return 1; }
+	[ "$(wc -l <"$T/stderr")" -eq 1 ] || { echo "want one line"; return 1; }
+	grep -q -- "$key" "$T/stderr" || { echo "does not name $key"; return 1; }
+	! mountpoint -q "$M" || { echo "mounted"; return 1; }
+}
+
+test_expect_success '-V prints the version' '
+	version=$(sed -n "s/^VERSION[[:space:]]*=[[:space:]]*//p" "$SRCDIR/Makefile") &&
+	"$MAILFS" -V >out 2>&1 &&
+	cat out && grep -q -F "$version" out
+'
+
+test_expect_success '-h prints the usage and exits 0' '
+	"$MAILFS" -h >out 2>&1 &&
+	cat out && grep -qi usage out && grep -q -- "-o" out
+'
+
+test_expect_success 'no mountpoint is a usage error' '
+	"$MAILFS" -o "$BASE" >out 2>err
+	rc=$?
+	cat err
+	{ [ $rc -eq 64 ] || [ $rc -eq 1 ]; } && grep -qi usage err &&
+	! mountpoint -q "$M"
+'
+
+test_expect_success 'unknown option letter is a usage error' '
+	"$MAILFS" -Z "$M" >out 2>err
+	rc=$?
+	cat err
+	{ [ $rc -eq 64 ] || [ $rc -eq 1 ]; } && ! mountpoint -q "$M"
+'
+
+test_expect_success 'unknown key via -o is refused with 78' '
+	refused no_such_key -o "$BASE,no_such_key=1"
+'
+
+test_expect_success 'unknown key in the -c file is refused with 78' '
+	printf "# settings\nspool = %s\nno_such_key = 1\n" "$T/spool" >"$T/bad.conf" &&
+	refused no_such_key -c "$T/bad.conf" -o "listen=none,hostname=mailfs.test"
+'
+
+test_expect_success 'a line without = in the -c file is refused with 78' '
+	printf "spool = %s\nlisten\n" "$T/spool" >"$T/bad2.conf" &&
+	"$MAILFS" -c "$T/bad2.conf" "$M" 2>err
+	rc=$?
+	cat err
+	[ $rc -eq 78 ] && [ "$(wc -l <err)" -eq 1 ] && ! mountpoint -q "$M"
+'
+
+for kv in retry=5x max_age=5x keep=5x retry=1m,5x max_size=10Q \
+	tls=maybe listen=garbage concurrency=0 concurrency=-3 \
+	dns=notanip smtp_port=notaport; do
+	key=${kv%%=*}
+	test_expect_success "bad value $kv is refused with 78" "
+		refused $key -o \"\$BASE,$kv\"
+	"
+done
+
+test_expect_success 'bad value in the -c file is refused with 78' '
+	printf "max_size = 10Q\n" >"$T/bad3.conf" &&
+	refused max_size -c "$T/bad3.conf" -o "$BASE"
+'
+
+test_expect_success 'a bad value in -c is refused even if -o sets it well' '
+	printf "tls = maybe\n" >"$T/bad4.conf" &&
+	refused tls -c "$T/bad4.conf" -o "$BASE,tls=may"
+'
+
+test_expect_success 'a missing -c file is refused before mounting' '
+	"$MAILFS" -c "$T/does-not-exist.conf" -o "$BASE" "$M" 2>err
+	rc=$?
+	cat err
+	[ $rc -ne 0 ] && grep -q does-not-exist err && ! mountpoint -q "$M"
+'
+
+test_expect_success 'good values of every setting are accepted' '
+	cat >"$T/good.conf" <<-EOC &&
+	# every key of mailfs.conf(5)
+	spool = $T/spool
+	hostname = mailfs.test
+	domains = mailfs.test, example.test
+	listen = none
+	dns = 127.0.0.1:53
+	smtp_port = 2525
+	relayhost = 127.0.0.1:2526
+	tls = none
+	retry = 30s,2m,1h,1d
+	max_age = 2d
+	max_size = 512K
+	concurrency = 3
+	keep = 12h
+	EOC
+	"$MAILFS" -c "$T/good.conf" "$M" 2>err &&
+	wait_for 100 mountpoint -q "$M" &&
+	fusermount3 -u "$M"
+'
+
+test_done

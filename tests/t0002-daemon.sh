@@ -1,0 +1,134 @@
+#!/bin/sh
+# t0002-daemon - the life of the daemon: it detaches without -f once the
+# mount is ready, ends cleanly on unmount, SIGTERM and SIGINT, and takes
+# its settings from defaults < -c file < -o.
+. "$(dirname "$0")/test-lib.sh"
+
+# mailfs_pid_of MNT: the pid of the mailfs serving MNT (a unique temp path).
+mailfs_pid_of() {
+	pgrep -f -- " $1\$" | head -n 1
+}
+
+# gone PID: true once the process has ended (reaped or not our child).
+gone() {
+	! kill -0 "$1" 2>/dev/null ||
+	[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
+# Nothing leaves loopback: deliveries go to a port where nobody listens.
+DEAD=127.0.0.1:$(free_port)
+
+msg() {
+	printf 'From: a@mailfs.test\nTo: b@example.test\nSubject: %s\n\nbody\n' "$1"
+}
+
+test_expect_success 'without -f it returns once the mount is ready' '
+	M=$T/d/mnt; mkdir -p "$M" "$T/d/spool" &&
+	test_mounts="$test_mounts $M" &&
+	"$MAILFS" -o "spool=$T/d/spool,listen=none,hostname=mailfs.test" "$M" &&
+	mountpoint -q "$M" && test -e "$M/ctl" && test -d "$M/outbox"
+'
+
+test_expect_success 'the detached daemon is found by its mount and ends on unmount' '
+	pid=$(mailfs_pid_of "$M") && [ -n "$pid" ] &&
+	track_pid "$pid" &&
+	[ "$pid" != $$ ] &&
+	fusermount3 -u "$M" &&
+	wait_for 100 gone "$pid" &&
+	! mountpoint -q "$M"
+'
+
+test_expect_success 'with -f it stays in the foreground and logs to stderr' '
+	mailfs_start f -o "relayhost=$DEAD" &&
+	kill -0 "$MAILFS_PID" &&
+	msg hello >"$T/msg" && cp "$T/msg" "$MNT/outbox/m1" &&
+	wait_for 50 grep -q " queued " "$T/f/stderr"
+'
+
+test_expect_success 'fusermount3 -u ends the foreground daemon with status 0' '
+	fusermount3 -u "$MNT" &&
+	wait "$MAILFS_PID"; rc=$?
+	[ $rc -eq 0 ] && ! mountpoint -q "$MNT"
+'
+
+test_expect_success 'SIGTERM unmounts and ends it with status 0' '
+	mailfs_start term &&
+	kill -TERM "$MAILFS_PID" &&
+	wait "$MAILFS_PID"; rc=$?
+	[ $rc -eq 0 ] && wait_for 50 eval "! mountpoint -q \"$MNT\""
+'
+
+# A shell starts background jobs with SIGINT ignored; restore the default
+# so the signal reaches mailfs as it would from a terminal.
+test_expect_success 'SIGINT unmounts and ends it with status 0' '
+	M=$T/int/mnt; mkdir -p "$M" "$T/int/spool" &&
+	test_mounts="$test_mounts $M" &&
+	env --default-signal=INT "$MAILFS" -f \
+		-o "spool=$T/int/spool,listen=none,hostname=mailfs.test" "$M" \
+		>"$T/int.err" 2>&1 &
+	pid=$! && track_pid $pid &&
+	wait_for 100 test -e "$M/ctl" &&
+	kill -INT $pid &&
+	wait $pid; rc=$?
+	[ $rc -eq 0 ] && ! mountpoint -q "$M"
+'
+
+test_expect_success 'SIGTERM on the detached daemon unmounts it' '
+	M=$T/dt/mnt; mkdir -p "$M" "$T/dt/spool" &&
+	test_mounts="$test_mounts $M" &&
+	"$MAILFS" -o "spool=$T/dt/spool,listen=none,hostname=mailfs.test" "$M" &&
+	pid=$(mailfs_pid_of "$M") && [ -n "$pid" ] && track_pid "$pid" &&
+	kill -TERM "$pid" &&
+	wait_for 100 gone "$pid" &&
+	wait_for 50 eval "! mountpoint -q \"$M\""
+'
+
+test_expect_success 'what was queued is still there after a clean restart' '
+	mailfs_start f -o "relayhost=$DEAD" &&
+	ls "$MNT/queue" >ids && [ "$(wc -l <ids)" -eq 1 ] &&
+	grep -q "Subject: hello" "$MNT/queue/$(cat ids)/message" &&
+	mailfs_stop
+'
+
+# Precedence is observed through its effects: where the spool is, and
+# which max_size refuses a message (EFBIG at close or write).
+big() {
+	msg big && head -c 3000 /dev/zero | tr "\0" x && echo
+}
+
+test_expect_success 'precedence: -c file overrides the defaults' '
+	M=$T/p/mnt; mkdir -p "$M" "$T/p/file" "$T/p/opt" &&
+	test_mounts="$test_mounts $M" &&
+	printf "spool = %s\nmax_size = 1K\nlisten = none\nhostname = mailfs.test\nrelayhost = %s\n" \
+		"$T/p/file" "$DEAD" >"$T/p.conf" &&
+	"$MAILFS" -f -c "$T/p.conf" "$M" 2>"$T/p1.err" &
+	pid=$! && track_pid $pid &&
+	wait_for 100 test -e "$M/ctl" &&
+	big >"$T/big" && ! cp "$T/big" "$M/outbox/big" &&
+	cp "$T/msg" "$M/outbox/small" &&
+	wait_for 50 test -s "$T/p/file/log" &&
+	fusermount3 -u "$M" && wait $pid
+'
+
+test_expect_success 'precedence: -o overrides the -c file' '
+	"$MAILFS" -f -c "$T/p.conf" -o "spool=$T/p/opt,max_size=1M" "$M" \
+		2>"$T/p2.err" &
+	pid=$! && track_pid $pid &&
+	wait_for 100 test -e "$M/ctl" &&
+	cp "$T/big" "$M/outbox/big" &&
+	ls "$M/queue" >ids && [ "$(wc -l <ids)" -eq 1 ] &&
+	grep -q " queued .*name=big" "$T/p/opt/log" &&
+	! grep -q "name=big" "$T/p/file/log" &&
+	fusermount3 -u "$M" && wait $pid
+'
+
+test_expect_success 'precedence: a later -o value overrides an earlier one' '
+	"$MAILFS" -f -c "$T/p.conf" -o "spool=$T/p/opt,max_size=1M,max_size=1K" \
+		"$M" 2>"$T/p3.err" &
+	pid=$! && track_pid $pid &&
+	wait_for 100 test -e "$M/ctl" &&
+	! cp "$T/big" "$M/outbox/big2" &&
+	fusermount3 -u "$M" && wait $pid
+'
+
+test_done
