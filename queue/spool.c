@@ -1,0 +1,222 @@
+/*
+ * spool.c - durable file helpers for the queue spool: fsync'd writes,
+ * atomic replacement, tree removal, and group commit of directory fsyncs.
+ *
+ * API: see spool.h. Everything is relative to directory descriptors so a
+ * message directory can be renamed between tmp/, queue/, sent/ and failed/
+ * without re-building paths. Diagnostics: none here; errors are returned
+ * as errno values for the caller to log with context.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/spool.h"
+
+int
+spool_dir_open(struct spool_dir *d, int atfd, const char *name)
+{
+	memset(d, 0, sizeof(*d));
+	d->fd = openat(atfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->fd == -1)
+		return errno;
+	pthread_mutex_init(&d->mu, NULL);
+	pthread_cond_init(&d->cv, NULL);
+	return 0;
+}
+
+void
+spool_dir_close(struct spool_dir *d)
+{
+	if (d->fd == -1)
+		return;
+	close(d->fd);
+	d->fd = -1;
+	pthread_mutex_destroy(&d->mu);
+	pthread_cond_destroy(&d->cv);
+}
+
+/*
+ * spool_dir_sync - group commit. Our rename happened before this call, so
+ * any fsync numbered started+1 or later covers it; an fsync already
+ * running may have begun before the rename and does not. fsyncs are
+ * serialized, so the one that finishes as number `want` is the first
+ * that counts; whoever finds none running starts the next one for all
+ * the waiters. A failure is reported to everyone waiting for it or an
+ * earlier one (after a failed fsync the kernel may have dropped the dirty
+ * state, so a later success proves nothing about earlier renames).
+ */
+int
+spool_dir_sync(struct spool_dir *d)
+{
+	unsigned long want, mine;
+	int err;
+
+	pthread_mutex_lock(&d->mu);
+	want = d->started + 1;
+	while (d->done < want) {
+		if (d->running) {
+			pthread_cond_wait(&d->cv, &d->mu);
+			continue;
+		}
+		d->running = 1;
+		mine = ++d->started;
+		pthread_mutex_unlock(&d->mu);
+		err = fsync(d->fd) == -1 ? errno : 0;
+		pthread_mutex_lock(&d->mu);
+		d->running = 0;
+		d->done = mine;
+		if (err) {
+			d->failed = mine;
+			d->err = err;
+		}
+		pthread_cond_broadcast(&d->cv);
+	}
+	err = d->failed >= want ? d->err : 0;
+	pthread_mutex_unlock(&d->mu);
+	return err;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+spool_write_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	int fd, err;
+
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0640);
+	if (fd == -1)
+		return errno;
+	err = write_all(fd, buf, len);
+	if (!err && fdatasync(fd) == -1)
+		err = errno;
+	if (close(fd) == -1 && !err)
+		err = errno;
+	if (err)
+		unlinkat(dirfd, name, 0);
+	return err;
+}
+
+int
+spool_replace_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	char tmp[256];
+	int err;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
+		return ENAMETOOLONG;
+	if ((err = spool_write_file(dirfd, tmp, buf, len)) != 0)
+		return err;
+	if (renameat(dirfd, tmp, dirfd, name) == -1) {
+		err = errno;
+		unlinkat(dirfd, tmp, 0);
+		return err;
+	}
+	return fsync(dirfd) == -1 ? errno : 0;
+}
+
+int
+spool_read_file(int dirfd, const char *name, char **buf, size_t *len)
+{
+	struct stat st;
+	char *p;
+	size_t got = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd == -1)
+		return errno;
+	if (fstat(fd, &st) == -1) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	if ((p = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return ENOMEM;
+	}
+	/* A file that grows meanwhile (a log) is read up to its old size. */
+	while (got < (size_t)st.st_size) {
+		n = read(fd, p + got, (size_t)st.st_size - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			err = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (err) {
+		free(p);
+		return err;
+	}
+	p[got] = '\0';
+	*buf = p;
+	*len = got;
+	return 0;
+}
+
+int
+spool_remove_tree(int dirfd, const char *name)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, err = 0;
+
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return errno;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return errno;
+	if ((dir = fdopendir(fd)) == NULL) {
+		err = errno;
+		close(fd);
+		return err;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (!err)
+			err = spool_remove_tree(fd, de->d_name);
+	}
+	closedir(dir);
+	if (!err && unlinkat(dirfd, name, AT_REMOVEDIR) == -1 &&
+	    errno != ENOENT)
+		err = errno;
+	return err;
+}
+
+int
+spool_store_errno(int err)
+{
+	return err == ENOSPC || err == EDQUOT ? ENOSPC : EIO;
+}
