@@ -32,6 +32,15 @@ void	maildir_close(void);
 int	maildir_deliver(const char *data, size_t len, const char *envelope,
 	    char id[MAILDIR_ID_MAX]);
 
+/*
+ * maildir_make_id - a new unique ID, for a caller that must name the
+ * message before storing it (the listener's Received: line);
+ * maildir_deliver_id then stores it under that ID.
+ */
+void	maildir_make_id(char id[MAILDIR_ID_MAX]);
+int	maildir_deliver_id(const char *id, const char *data, size_t len,
+	    const char *envelope);
+
 /* Sorted snapshot of the IDs in new/ and cur/. */
 int	maildir_list(char ***ids, size_t *n);
 void	maildir_free_list(char **ids, size_t n);

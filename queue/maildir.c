@@ -1,0 +1,563 @@
+/*
+ * maildir.c - the inbox Maildir (SPOOL/inbox/{tmp,new,cur}) and the SMTP
+ * envelopes kept beside it (SPOOL/envelope/ID). API in maildir.h.
+ *
+ * A delivery is: envelope/ID written and fsync'd, tmp/ID written and
+ * fsync'd, envelope/ fsync'd, tmp/ID linked into new/ID, new/ fsync'd,
+ * tmp/ID unlinked. So the envelope is durable before the message can be
+ * seen, and the message is durable before maildir_deliver returns 0.
+ * The two directory fsyncs are shared by concurrent deliveries (group
+ * commit, struct dirsync): a thread that needs a directory synced waits
+ * for a round that started after its change, and whoever finds no round
+ * running starts one on behalf of everyone waiting.
+ *
+ * Names are SECONDS.M<usec>P<pid>Q<seq>.<host> (the Maildir convention,
+ * with a per-process sequence so two deliveries in one microsecond still
+ * differ); "/" and ":" in the host name become \057 and \072.
+ *
+ * Diagnostics: functions return an errno value or -1 with errno set;
+ * leftovers removed at open are logged with log_warn/log_info.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "queue/maildir.h"
+
+#define STALE_TMP	(36 * 3600)	/* others' tmp/ files: Maildir's rule */
+
+struct dirsync {
+	pthread_mutex_t	mu;
+	pthread_cond_t	cv;
+	int		fd;
+	unsigned long	started;	/* rounds begun */
+	unsigned long	completed;	/* rounds finished */
+	unsigned long	failed;		/* last round that failed, 0: none */
+	int		error;		/* its errno */
+	int		busy;
+};
+
+static struct {
+	char		*root;		/* SPOOL/inbox */
+	char		*envdir;	/* SPOOL/envelope */
+	char		host[160];	/* sanitized for file names */
+	struct dirsync	newsync, envsync;
+	atomic_ulong	seq;
+	int		open;
+} md = {
+	.newsync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1,
+	    0, 0, 0, 0, 0 },
+	.envsync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1,
+	    0, 0, 0, 0, 0 },
+};
+
+/*
+ * dirsync_wait - return once an fsync of the directory that began after
+ * this call has finished: 0, or the errno of that round.
+ */
+static int
+dirsync_wait(struct dirsync *d)
+{
+	unsigned long need;
+	int rc = 0;
+
+	pthread_mutex_lock(&d->mu);
+	need = d->started + 1;
+	while (d->completed < need) {
+		if (d->busy) {
+			pthread_cond_wait(&d->cv, &d->mu);
+			continue;
+		}
+		unsigned long round = ++d->started;
+		d->busy = 1;
+		pthread_mutex_unlock(&d->mu);
+		int r = fsync(d->fd) == -1 ? errno : 0;
+		pthread_mutex_lock(&d->mu);
+		d->busy = 0;
+		d->completed = round;
+		if (r != 0) {
+			d->failed = round;
+			d->error = r;
+		}
+		pthread_cond_broadcast(&d->cv);
+	}
+	if (d->failed >= need)
+		rc = d->error;
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+static char *
+path_join(const char *a, const char *b)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", a, b) == -1)
+		return NULL;
+	return p;
+}
+
+static int
+make_dir(const char *path)
+{
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* The ID part of a Maildir file name: everything before the ":2," info. */
+static size_t
+id_len(const char *name)
+{
+	const char *colon = strchr(name, ':');
+
+	return colon ? (size_t)(colon - name) : strlen(name);
+}
+
+static int
+is_ours(const char *name)
+{
+	const char *p = strstr(name, ".M");
+	size_t hl = strlen(md.host);
+	size_t nl = strlen(name);
+
+	return p != NULL && strchr(p, 'P') != NULL && strchr(p, 'Q') != NULL &&
+	    nl > hl && strcmp(name + nl - hl, md.host) == 0;
+}
+
+/*
+ * clean_tmp - a crash mid-delivery leaves its file in tmp/: ours go at
+ * once (no delivery of ours is running yet); other programs' only when
+ * stale, since one of them may be writing right now.
+ */
+static void
+clean_tmp(void)
+{
+	char *tmp = path_join(md.root, "tmp");
+	DIR *d;
+	struct dirent *e;
+	time_t now = time(NULL);
+
+	if (tmp == NULL || (d = opendir(tmp)) == NULL) {
+		free(tmp);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, 0) == -1 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (!is_ours(e->d_name) && now - st.st_mtime < STALE_TMP)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == -1)
+			log_warn("maildir: unlink %s/%s", tmp, e->d_name);
+		else
+			log_info("maildir: removed unfinished %s/%s", tmp,
+			    e->d_name);
+	}
+	closedir(d);
+	free(tmp);
+}
+
+/* An envelope whose message never reached new/ (crash), or whose message
+ * another program deleted, is dropped. */
+static void
+clean_envelopes(void)
+{
+	DIR *d = opendir(md.envdir);
+	struct dirent *e;
+	char path[4096];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (maildir_path(e->d_name, path) == ENOENT &&
+		    unlinkat(dirfd(d), e->d_name, 0) == -1)
+			log_warn("maildir: unlink %s/%s", md.envdir, e->d_name);
+	}
+	closedir(d);
+}
+
+static int
+open_dirfd(const char *dir, const char *sub)
+{
+	char *p = sub ? path_join(dir, sub) : strdup(dir);
+	int fd;
+
+	if (p == NULL)
+		return -1;
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(p);
+	return fd;
+}
+
+int
+maildir_open(const char *spool, const char *hostname)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	size_t j = 0;
+
+	md.root = path_join(spool, "inbox");
+	md.envdir = path_join(spool, "envelope");
+	if (md.root == NULL || md.envdir == NULL)
+		goto fail;
+	for (const char *h = hostname; *h && j + 5 < sizeof(md.host); h++) {
+		if (*h == '/' || *h == ':') {
+			j += snprintf(md.host + j, sizeof(md.host) - j, "\\%03o",
+			    (unsigned char)*h);
+		} else {
+			md.host[j++] = *h;
+		}
+	}
+	md.host[j] = '\0';
+	if (make_dir(md.root) == -1 || make_dir(md.envdir) == -1)
+		goto fail;
+	for (size_t i = 0; i < 3; i++) {
+		char *p = path_join(md.root, subs[i]);
+		int r = p ? make_dir(p) : -1;
+
+		free(p);
+		if (r == -1)
+			goto fail;
+	}
+	md.newsync.fd = open_dirfd(md.root, "new");
+	md.envsync.fd = open_dirfd(md.envdir, NULL);
+	if (md.newsync.fd == -1 || md.envsync.fd == -1)
+		goto fail;
+	md.open = 1;
+	clean_tmp();
+	clean_envelopes();
+	return 0;
+fail:
+	{
+		int e = errno;
+
+		maildir_close();
+		errno = e;
+	}
+	return -1;
+}
+
+void
+maildir_close(void)
+{
+	if (md.newsync.fd != -1)
+		close(md.newsync.fd);
+	if (md.envsync.fd != -1)
+		close(md.envsync.fd);
+	md.newsync.fd = md.envsync.fd = -1;
+	free(md.root);
+	free(md.envdir);
+	md.root = md.envdir = NULL;
+	md.open = 0;
+}
+
+void
+maildir_make_id(char id[MAILDIR_ID_MAX])
+{
+	struct timeval tv;
+	unsigned long seq = atomic_fetch_add(&md.seq, 1);
+
+	gettimeofday(&tv, NULL);
+	snprintf(id, MAILDIR_ID_MAX, "%lld.M%06ldP%ldQ%lu.%s",
+	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), seq,
+	    md.host);
+}
+
+/* Create path exclusively and write all of buf, fsync'd: 0 or an errno. */
+static int
+write_file(const char *path, const char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc = 0;
+
+	if (fd == -1)
+		return errno;
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			rc = errno;
+			break;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	if (rc == 0 && fsync(fd) == -1)
+		rc = errno;
+	if (close(fd) == -1 && rc == 0)
+		rc = errno;
+	if (rc != 0)
+		unlink(path);
+	return rc;
+}
+
+/* link, falling back to rename where the file system has no hard links */
+static int
+publish(const char *from, const char *to)
+{
+	if (link(from, to) == 0) {
+		unlink(from);
+		return 0;
+	}
+	if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP)
+		return errno;
+	if (access(to, F_OK) == 0)
+		return EEXIST;
+	return rename(from, to) == -1 ? errno : 0;
+}
+
+int
+maildir_deliver_id(const char *id, const char *data, size_t len,
+    const char *envelope)
+{
+	char tmp[4096], new[4096], env[4096];
+	int rc;
+
+	if (!md.open)
+		return EBADF;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/tmp/%s", md.root, id) >=
+	    sizeof(tmp) ||
+	    (size_t)snprintf(new, sizeof(new), "%s/new/%s", md.root, id) >=
+	    sizeof(new) ||
+	    (size_t)snprintf(env, sizeof(env), "%s/%s", md.envdir, id) >=
+	    sizeof(env))
+		return ENAMETOOLONG;
+	if ((rc = write_file(env, envelope, strlen(envelope))) != 0)
+		return rc;
+	if ((rc = write_file(tmp, data, len)) != 0 ||
+	    (rc = dirsync_wait(&md.envsync)) != 0 ||
+	    (rc = publish(tmp, new)) != 0) {
+		unlink(tmp);
+		unlink(env);
+		return rc;
+	}
+	if ((rc = dirsync_wait(&md.newsync)) != 0) {
+		/* Not known to be durable: take it back rather than 250 a
+		 * message that a crash could lose and a retry duplicate. */
+		unlink(new);
+		unlink(env);
+	}
+	return rc;
+}
+
+int
+maildir_deliver(const char *data, size_t len, const char *envelope,
+    char id[MAILDIR_ID_MAX])
+{
+	maildir_make_id(id);
+	return maildir_deliver_id(id, data, len, envelope);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Call fn(name, arg) for each message file in new/ then cur/; a nonzero
+ * return stops the walk and is returned. */
+static int
+walk(int (*fn)(const char *dir, const char *name, void *arg), void *arg)
+{
+	static const char *const subs[] = { "new", "cur" };
+
+	for (size_t i = 0; i < 2; i++) {
+		char dir[4096];
+		DIR *d;
+		struct dirent *e;
+		int rc = 0;
+
+		snprintf(dir, sizeof(dir), "%s/%s", md.root, subs[i]);
+		if ((d = opendir(dir)) == NULL)
+			return errno;
+		while (rc == 0 && (e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				rc = fn(dir, e->d_name, arg);
+		closedir(d);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+struct list_acc {
+	char	**ids;
+	size_t	n, cap;
+};
+
+static int
+list_one(const char *dir, const char *name, void *arg)
+{
+	struct list_acc *a = arg;
+	size_t len = id_len(name);
+
+	(void)dir;
+	if (len == 0 || len >= MAILDIR_ID_MAX)
+		return 0;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 64;
+		char **ids = realloc(a->ids, cap * sizeof(*ids));
+
+		if (ids == NULL)
+			return ENOMEM;
+		a->ids = ids;
+		a->cap = cap;
+	}
+	if ((a->ids[a->n] = strndup(name, len)) == NULL)
+		return ENOMEM;
+	a->n++;
+	return 0;
+}
+
+int
+maildir_list(char ***ids, size_t *n)
+{
+	struct list_acc a = { NULL, 0, 0 };
+	int rc;
+
+	if (!md.open)
+		return EBADF;
+	if ((rc = walk(list_one, &a)) != 0) {
+		maildir_free_list(a.ids, a.n);
+		return rc;
+	}
+	qsort(a.ids, a.n, sizeof(*a.ids), cmp_str);
+	*ids = a.ids;
+	*n = a.n;
+	return 0;
+}
+
+void
+maildir_free_list(char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+struct find {
+	const char	*id;
+	size_t		len;
+	char		*path;
+};
+
+static int
+find_one(const char *dir, const char *name, void *arg)
+{
+	struct find *f = arg;
+
+	if (id_len(name) != f->len || strncmp(name, f->id, f->len) != 0)
+		return 0;
+	snprintf(f->path, 4096, "%s/%s", dir, name);
+	return EEXIST;		/* found: stop the walk */
+}
+
+int
+maildir_path(const char *id, char path[4096])
+{
+	struct find f = { id, strlen(id), path };
+	struct stat st;
+
+	if (!md.open)
+		return EBADF;
+	if (f.len == 0 || strchr(id, '/') != NULL || strchr(id, ':') != NULL ||
+	    id[0] == '.')
+		return ENOENT;
+	/* the usual places first: new/ID, then cur/ID:2, without a flag */
+	snprintf(path, 4096, "%s/new/%s", md.root, id);
+	if (stat(path, &st) == 0)
+		return 0;
+	snprintf(path, 4096, "%s/cur/%s:2,", md.root, id);
+	if (stat(path, &st) == 0)
+		return 0;
+	return walk(find_one, &f) == EEXIST ? 0 : ENOENT;
+}
+
+int
+maildir_envelope(const char *id, char **buf, size_t *len)
+{
+	char path[4096];
+	struct stat st;
+	int fd, rc = 0;
+	char *b;
+
+	if (!md.open)
+		return EBADF;
+	if (strchr(id, '/') != NULL || id[0] == '.' || id[0] == '\0')
+		return ENOENT;
+	snprintf(path, sizeof(path), "%s/%s", md.envdir, id);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return errno;
+	if (fstat(fd, &st) == -1) {
+		rc = errno;
+		close(fd);
+		return rc;
+	}
+	if ((b = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return ENOMEM;
+	}
+	ssize_t n = read(fd, b, (size_t)st.st_size);
+	if (n == -1) {
+		rc = errno;
+		free(b);
+	} else {
+		b[n] = '\0';
+		*buf = b;
+		*len = (size_t)n;
+	}
+	close(fd);
+	return rc;
+}
+
+int
+maildir_delete(const char *id)
+{
+	char path[4096];
+	int rc;
+
+	if ((rc = maildir_path(id, path)) != 0)
+		return rc;
+	if (unlink(path) == -1)
+		return errno;
+	snprintf(path, sizeof(path), "%s/%s", md.envdir, id);
+	if (unlink(path) == -1 && errno != ENOENT)
+		log_warn("maildir: unlink %s", path);
+	return 0;
+}
+
+static int
+count_one(const char *dir, const char *name, void *arg)
+{
+	(void)dir;
+	(void)name;
+	(*(long *)arg)++;
+	return 0;
+}
+
+long
+maildir_count(void)
+{
+	long n = 0;
+
+	if (!md.open || walk(count_one, &n) != 0)
+		return -1;
+	return n;
+}

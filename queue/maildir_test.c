@@ -1,0 +1,193 @@
+/*
+ * maildir_test.c - unit test of queue/maildir.c: deliver, list, path,
+ * envelope, delete, count, the cleanup at open, and unique names under
+ * concurrent deliveries. TAP on stdout; exit 1 on any failure.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue/maildir.h"
+
+#define THREADS		8
+#define PER_THREAD	40
+
+static int ntest, nfail;
+
+static void
+ok(int cond, const char *name)
+{
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++ntest, name);
+	if (!cond)
+		nfail++;
+}
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	static char buf[65536];
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int
+count_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void *
+deliver_many(void *arg)
+{
+	char (*ids)[MAILDIR_ID_MAX] = arg;
+
+	for (int i = 0; i < PER_THREAD; i++)
+		if (maildir_deliver("Subject: x\n\nbody\n", 17, "from a@b\n",
+		    ids[i]) != 0)
+			ids[i][0] = '\0';
+	return NULL;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int
+main(void)
+{
+	char spool[] = "/tmp/maildir_test.XXXXXX";
+	char path[4096], id[MAILDIR_ID_MAX], id2[MAILDIR_ID_MAX];
+	char **ids;
+	size_t n, len;
+	char *env;
+	const char *msg = "Return-Path: <a@x.test>\nSubject: hi\n\nhello\n";
+
+	if (mkdtemp(spool) == NULL)
+		return perror("mkdtemp"), 1;
+	ok(maildir_open(spool, "host/with:odd") == 0, "open creates the Maildir");
+	snprintf(path, sizeof(path), "%s/inbox/cur", spool);
+	ok(count_dir(path) == 0, "tmp, new, cur exist");
+
+	ok(maildir_deliver(msg, strlen(msg), "from a@x.test\nto u@y.test\n",
+	    id) == 0, "deliver");
+	ok(strchr(id, '/') == NULL && strchr(id, ':') == NULL &&
+	    strstr(id, ".M") && strstr(id, "host\\057with\\072odd"),
+	    "ID is a safe Maildir name with the escaped host");
+	ok(maildir_path(id, path) == 0 && strstr(path, "/inbox/new/") &&
+	    strcmp(slurp(path), msg) == 0, "path finds the message in new/");
+	ok(maildir_envelope(id, &env, &len) == 0 &&
+	    strcmp(env, "from a@x.test\nto u@y.test\n") == 0 &&
+	    len == strlen(env), "envelope kept");
+	free(env);
+	snprintf(path, sizeof(path), "%s/inbox/tmp", spool);
+	ok(count_dir(path) == 0, "nothing left in tmp/");
+
+	/* a mail reader moves it to cur/ with flags; the ID stays */
+	char from[4096], to[4096];
+	snprintf(from, sizeof(from), "%s/inbox/new/%s", spool, id);
+	snprintf(to, sizeof(to), "%s/inbox/cur/%s:2,S", spool, id);
+	ok(rename(from, to) == 0 && maildir_path(id, path) == 0 &&
+	    strcmp(path, to) == 0, "path follows the message into cur/");
+
+	/* mail put there by another program */
+	snprintf(path, sizeof(path), "%s/inbox/new/1700000000.other.host", spool);
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	ok(fd != -1 && write(fd, "a\n", 2) == 2 && close(fd) == 0,
+	    "foreign message placed");
+	ok(maildir_list(&ids, &n) == 0 && n == 2 &&
+	    strcmp(ids[0], "1700000000.other.host") == 0 &&
+	    strcmp(ids[1], id) == 0, "list: new and cur, sorted, without :2,");
+	maildir_free_list(ids, n);
+	ok(maildir_envelope("1700000000.other.host", &env, &len) == ENOENT,
+	    "no envelope for a foreign message");
+	ok(maildir_count() == 2, "count");
+	ok(maildir_path("../x", path) == ENOENT && maildir_path("", path) ==
+	    ENOENT && maildir_path("nonesuch", path) == ENOENT,
+	    "path: unknown and unsafe IDs are ENOENT");
+
+	ok(maildir_delete(id) == 0 && maildir_path(id, path) == ENOENT &&
+	    maildir_envelope(id, &env, &len) == ENOENT && maildir_count() == 1,
+	    "delete removes the message and its envelope");
+	ok(maildir_delete(id) == ENOENT, "delete twice: ENOENT");
+
+	maildir_make_id(id);
+	maildir_make_id(id2);
+	ok(strcmp(id, id2) != 0, "make_id: two IDs in a row differ");
+	ok(maildir_deliver_id(id, "x\n", 2, "from <>\n") == 0 &&
+	    maildir_path(id, path) == 0, "deliver_id stores under that ID");
+	maildir_close();
+
+	/* a crash: a half-written tmp file and an envelope without message */
+	snprintf(path, sizeof(path), "%s/inbox/tmp/%s", spool, id2);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/inbox/tmp/1700000000.1.fresh", spool);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/envelope/%s", spool, id2);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	close(fd);
+	ok(maildir_open(spool, "host/with:odd") == 0, "reopen");
+	snprintf(path, sizeof(path), "%s/inbox/tmp/%s", spool, id2);
+	ok(access(path, F_OK) == -1, "open removes our tmp/ leftovers");
+	snprintf(path, sizeof(path), "%s/inbox/tmp/1700000000.1.fresh", spool);
+	ok(access(path, F_OK) == 0, "but not another program's fresh file");
+	snprintf(path, sizeof(path), "%s/envelope/%s", spool, id2);
+	ok(access(path, F_OK) == -1, "and drops orphaned envelopes");
+	ok(maildir_path(id, path) == 0 && maildir_count() == 2,
+	    "delivered messages survive reopening");
+
+	/* concurrency: every delivery succeeds under a name of its own */
+	static char all[THREADS][PER_THREAD][MAILDIR_ID_MAX];
+	pthread_t th[THREADS];
+	int good = 1;
+
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&th[i], NULL, deliver_many, all[i]);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < THREADS; i++)
+		for (int j = 0; j < PER_THREAD; j++)
+			good &= all[i][j][0] != '\0';
+	ok(good, "concurrent deliveries all succeed");
+	char (*flat)[MAILDIR_ID_MAX] = &all[0][0];
+
+	qsort(flat, THREADS * PER_THREAD, MAILDIR_ID_MAX, cmp_id);
+	for (int i = 1; i < THREADS * PER_THREAD; i++)
+		good &= strcmp(flat[i - 1], flat[i]) != 0;
+	ok(good, "concurrent deliveries get unique IDs");
+	ok(maildir_count() == 2 + THREADS * PER_THREAD,
+	    "every concurrent delivery is in new/");
+	maildir_close();
+
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", spool);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", spool);
+	printf("1..%d\n", ntest);
+	return nfail != 0;
+}
