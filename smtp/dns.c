@@ -1,0 +1,595 @@
+/*
+ * dns.c - MX lookup and address resolution for delivery (see dns.h), with
+ * one c-ares channel whose sockets and timeout are libevent events:
+ * ARES_OPT_SOCK_STATE_CB tells which sockets to watch, ares_process_fd
+ * does the work, ares_timeout arms one timer.
+ *
+ * A request is one ares_query(T_MX) and then one ares_getaddrinfo per MX
+ * host, all in parallel; the result is assembled when the last answer is
+ * in and handed to the caller from an event, so callers never see their
+ * callback run inside their own call.
+ *
+ * Diagnostics: log_warnx when the channel cannot be set up.
+ */
+#include "smtp/dns.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ares.h>
+#include <arpa/nameser.h>
+#include <event2/event.h>
+
+#include "lib/conf.h"
+#include "lib/log.h"
+
+#define DNS_TIMEOUT_MS	3000	/* per try; c-ares default is 5 s */
+#define DNS_TRIES	2
+#define DNS_MAX_TARGETS	64
+
+struct dns_host {
+	struct dns_req *req;
+	char name[256];
+	int pref;
+	long rnd;		/* shuffles equal preferences */
+	int status;		/* ARES_* of its address lookup */
+	struct ares_addrinfo *ai;
+};
+
+struct dns_req {
+	dns_cb *cb;
+	void *arg;
+	int port;
+	int cancelled;
+	int relay;		/* a relayhost: errors are never permanent */
+	int pending;		/* c-ares queries not answered yet */
+	struct dns_host *hosts;
+	size_t nhosts;
+	char domain[256];
+	/* the outcome, handed over by `done` */
+	int class;
+	char code[16];
+	char text[512];
+	struct dns_target *t;
+	size_t nt;
+	struct event *done;
+};
+
+struct dns_sock {
+	ares_socket_t fd;
+	struct event *ev;
+};
+
+static struct event_base *dns_base;
+static ares_channel dns_channel;
+static struct event *dns_timer;
+static struct dns_sock *dns_socks;
+static size_t dns_nsocks;
+
+static void arm_timer(void);
+
+static void
+sock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)arg;
+	ares_process_fd(dns_channel,
+	    what & EV_READ ? (ares_socket_t)fd : ARES_SOCKET_BAD,
+	    what & EV_WRITE ? (ares_socket_t)fd : ARES_SOCKET_BAD);
+	arm_timer();
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	ares_process_fd(dns_channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	arm_timer();
+}
+
+static void
+arm_timer(void)
+{
+	struct timeval tv, *tvp;
+
+	if (dns_channel == NULL)
+		return;
+	if ((tvp = ares_timeout(dns_channel, NULL, &tv)) == NULL)
+		evtimer_del(dns_timer);
+	else
+		evtimer_add(dns_timer, tvp);
+}
+
+/* c-ares says which of its sockets to watch, and for what. */
+static void
+sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
+{
+	struct dns_sock *s = NULL, *grown;
+	size_t i;
+	short what = (short)((readable ? EV_READ : 0) |
+	    (writable ? EV_WRITE : 0));
+
+	(void)data;
+	for (i = 0; i < dns_nsocks; i++)
+		if (dns_socks[i].fd == fd)
+			s = &dns_socks[i];
+	if (s != NULL) {
+		event_free(s->ev);
+		if (what == 0) {
+			*s = dns_socks[--dns_nsocks];
+			return;
+		}
+	} else {
+		if (what == 0)
+			return;
+		grown = realloc(dns_socks, (dns_nsocks + 1) * sizeof(*grown));
+		if (grown == NULL)
+			fatal("dns: socket table");
+		dns_socks = grown;
+		s = &dns_socks[dns_nsocks++];
+		s->fd = fd;
+	}
+	s->ev = event_new(dns_base, fd, what | EV_PERSIST, sock_cb, NULL);
+	if (s->ev == NULL || event_add(s->ev, NULL) == -1)
+		fatalx("dns: cannot watch a resolver socket");
+}
+
+static void
+req_free(struct dns_req *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nhosts; i++)
+		if (r->hosts[i].ai != NULL)
+			ares_freeaddrinfo(r->hosts[i].ai);
+	free(r->hosts);
+	free(r->t);
+	event_free(r->done);
+	free(r);
+}
+
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_req *r = arg;
+
+	(void)fd, (void)what;
+	r->cb(r->arg, r->class, r->code, r->text, r->t, r->nt);
+	req_free(r);
+}
+
+/* Hand the outcome over from the loop; class 0 uses r->t. */
+static void
+finish(struct dns_req *r, int class, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+finish(struct dns_req *r, int class, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->class = class;
+	snprintf(r->code, sizeof(r->code), "%s", code);
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+	if (r->cancelled)
+		req_free(r);
+	else
+		event_active(r->done, EV_TIMEOUT, 0);
+}
+
+static int
+add_target(struct dns_req *r, const char *host, const struct sockaddr *sa,
+    socklen_t len)
+{
+	struct dns_target *t;
+
+	if (r->nt == DNS_MAX_TARGETS || len > sizeof(t->addr) ||
+	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return 0;
+	if ((t = realloc(r->t, (r->nt + 1) * sizeof(*t))) == NULL)
+		return -1;
+	r->t = t;
+	t = &r->t[r->nt++];
+	memset(t, 0, sizeof(*t));
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	memcpy(&t->addr, sa, len);
+	t->addrlen = len;
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)&t->addr)->sin_port = htons(r->port);
+	else
+		((struct sockaddr_in6 *)&t->addr)->sin6_port = htons(r->port);
+	return 0;
+}
+
+/* Every address lookup is in: the targets in MX order, or why none. */
+static void
+assemble(struct dns_req *r)
+{
+	struct ares_addrinfo_node *n;
+	const struct dns_host *h, *failed = NULL;
+	size_t i;
+
+	for (i = 0; i < r->nhosts; i++) {
+		h = &r->hosts[i];
+		if (h->status != ARES_SUCCESS || h->ai == NULL) {
+			/* A temporary failure outweighs a missing host. */
+			if (failed == NULL || (h->status != ARES_ENOTFOUND &&
+			    h->status != ARES_ENODATA))
+				failed = h;
+			continue;
+		}
+		for (n = h->ai->nodes; n != NULL; n = n->ai_next)
+			if (add_target(r, h->name, n->ai_addr,
+			    n->ai_addrlen) == -1) {
+				finish(r, 4, "4.3.0", "out of memory");
+				return;
+			}
+	}
+	if (r->nt > 0)
+		finish(r, 0, "", "%s", "");
+	else if (failed == NULL)
+		finish(r, 5, "5.4.4", "no address for %s", r->domain);
+	else if (failed->status == ARES_ENOTFOUND && r->nhosts == 1 &&
+	    strcmp(failed->name, r->domain) == 0)
+		finish(r, r->relay ? 4 : 5, r->relay ? "4.4.4" : "5.1.2",
+		    "host or domain name not found: %s", failed->name);
+	else if (failed->status == ARES_ENOTFOUND ||
+	    failed->status == ARES_ENODATA)
+		finish(r, r->relay ? 4 : 5, r->relay ? "4.4.4" : "5.4.4",
+		    "no address for host %s", failed->name);
+	else
+		finish(r, 4, "4.4.3", "address lookup for %s: %s",
+		    failed->name, ares_strerror(failed->status));
+}
+
+static void
+addr_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
+{
+	struct dns_host *h = arg;
+	struct dns_req *r = h->req;
+
+	(void)timeouts;
+	h->status = status;
+	h->ai = ai;
+	if (--r->pending > 0)
+		return;
+	if (r->cancelled || status == ARES_EDESTRUCTION)
+		req_free(r);
+	else
+		assemble(r);
+}
+
+static void
+lookup_hosts(struct dns_req *r)
+{
+	struct ares_addrinfo_hints hints;
+	size_t i;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	/* Count them all first: an answer may come back synchronously. */
+	r->pending += (int)r->nhosts;
+	for (i = 0; i < r->nhosts; i++)
+		ares_getaddrinfo(dns_channel, r->hosts[i].name, NULL, &hints,
+		    addr_cb, &r->hosts[i]);
+	arm_timer();
+}
+
+static int
+host_cmp(const void *a, const void *b)
+{
+	const struct dns_host *x = a, *y = b;
+
+	if (x->pref != y->pref)
+		return x->pref < y->pref ? -1 : 1;
+	return x->rnd < y->rnd ? -1 : x->rnd > y->rnd;
+}
+
+static int
+set_hosts(struct dns_req *r, size_t n)
+{
+	if ((r->hosts = calloc(n, sizeof(*r->hosts))) == NULL)
+		return -1;
+	r->nhosts = n;
+	while (n-- > 0)
+		r->hosts[n].req = r;
+	return 0;
+}
+
+static void
+mx_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+	struct dns_req *r = arg;
+	struct ares_mx_reply *mx = NULL, *m;
+	size_t n = 0;
+
+	(void)timeouts;
+	r->pending--;
+	if (r->cancelled || status == ARES_EDESTRUCTION) {
+		req_free(r);
+		return;
+	}
+	if (status == ARES_SUCCESS)
+		status = ares_parse_mx_reply(abuf, alen, &mx);
+	if (status == ARES_ENODATA) {
+		/* RFC 5321 §5.1: no MX, the domain itself is the host. */
+		if (set_hosts(r, 1) == -1)
+			goto nomem;
+		snprintf(r->hosts[0].name, sizeof(r->hosts[0].name), "%s",
+		    r->domain);
+		lookup_hosts(r);
+		return;
+	}
+	if (status == ARES_ENOTFOUND) {
+		finish(r, 5, "5.1.2", "domain not found: %s", r->domain);
+		return;
+	}
+	if (status != ARES_SUCCESS) {
+		finish(r, 4, "4.4.3", "MX lookup for %s: %s", r->domain,
+		    ares_strerror(status));
+		return;
+	}
+	for (m = mx; m != NULL; m = m->next)
+		n++;
+	/* RFC 7505: a single "MX 0 ." says the domain takes no mail. */
+	if (n == 1 && (mx->host[0] == '\0' || strcmp(mx->host, ".") == 0)) {
+		ares_free_data(mx);
+		finish(r, 5, "5.1.10", "domain %s accepts no mail (null MX)",
+		    r->domain);
+		return;
+	}
+	if (set_hosts(r, n) == -1)
+		goto nomem;
+	for (m = mx, n = 0; m != NULL; m = m->next) {
+		if (m->host[0] == '\0')
+			continue;
+		snprintf(r->hosts[n].name, sizeof(r->hosts[n].name), "%s",
+		    m->host);
+		r->hosts[n].pref = m->priority;
+		r->hosts[n].rnd = random();
+		n++;
+	}
+	r->nhosts = n;
+	ares_free_data(mx);
+	qsort(r->hosts, r->nhosts, sizeof(*r->hosts), host_cmp);
+	if (r->nhosts == 0) {
+		finish(r, 5, "5.4.4", "no usable MX host for %s", r->domain);
+		return;
+	}
+	lookup_hosts(r);
+	return;
+nomem:
+	ares_free_data(mx);
+	finish(r, 4, "4.3.0", "out of memory");
+}
+
+static struct dns_req *
+req_new(const char *name, int port, dns_cb *cb, void *arg)
+{
+	struct dns_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	if ((r->done = event_new(dns_base, -1, 0, done_cb, r)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->cb = cb;
+	r->arg = arg;
+	r->port = port;
+	snprintf(r->domain, sizeof(r->domain), "%s", name);
+	return r;
+}
+
+/* An IP literal, bare ("::1") or as a domain literal ("[IPv6:::1]"):
+ * 1 (target added), 0 (not a literal), -1 (no memory). */
+static int
+literal(struct dns_req *r, const char *s)
+{
+	char buf[256];
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	size_t len = strlen(s);
+
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+		if (len >= 5 && strncasecmp(s, "IPv6:", 5) == 0) {
+			s += 5;
+			len -= 5;
+		}
+	}
+	if (len >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (inet_pton(AF_INET, buf, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		return add_target(r, buf, (struct sockaddr *)&sin,
+		    sizeof(sin)) == 0 ? 1 : -1;
+	}
+	if (inet_pton(AF_INET6, buf, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		return add_target(r, buf, (struct sockaddr *)&sin6,
+		    sizeof(sin6)) == 0 ? 1 : -1;
+	}
+	return 0;
+}
+
+struct dns_req *
+dns_resolve_mx(const char *domain, int port, dns_cb *cb, void *arg)
+{
+	struct dns_req *r = req_new(domain, port, cb, arg);
+
+	if (r == NULL) {
+		log_warnx("dns: out of memory");
+		return NULL;
+	}
+	switch (literal(r, domain)) {
+	case 1:
+		finish(r, 0, "", "%s", "");
+		return r;
+	case -1:
+		req_free(r);
+		log_warnx("dns: out of memory");
+		return NULL;
+	}
+	r->pending = 1;
+	ares_query(dns_channel, domain, ns_c_in, ns_t_mx, mx_cb, r);
+	arm_timer();
+	return r;
+}
+
+struct dns_req *
+dns_resolve_host(const char *host, int port, dns_cb *cb, void *arg)
+{
+	struct dns_req *r = req_new(host, port, cb, arg);
+
+	if (r == NULL) {
+		log_warnx("dns: out of memory");
+		return NULL;
+	}
+	r->relay = 1;
+	switch (literal(r, host)) {
+	case 1:
+		finish(r, 0, "", "%s", "");
+		return r;
+	case -1:
+		req_free(r);
+		log_warnx("dns: out of memory");
+		return NULL;
+	}
+	if (set_hosts(r, 1) == -1) {
+		req_free(r);
+		log_warnx("dns: out of memory");
+		return NULL;
+	}
+	snprintf(r->hosts[0].name, sizeof(r->hosts[0].name), "%s", host);
+	lookup_hosts(r);
+	return r;
+}
+
+void
+dns_cancel(struct dns_req *r)
+{
+	if (r == NULL)
+		return;
+	r->cancelled = 1;
+	/* Answered already (waiting in the loop), or still in c-ares, which
+	 * frees it when its last query comes back. */
+	if (r->pending == 0)
+		req_free(r);
+}
+
+void
+dns_target_format(const struct dns_target *t, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (t->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&t->addr;
+
+		inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+		port = ntohs(sin->sin_port);
+	} else if (t->addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)&t->addr;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(sin6->sin6_port);
+	}
+	snprintf(out, len, "%s[%s]:%d", t->host, ip, port);
+}
+
+/* conf->dns as c-ares wants it: "1.2.3.4:53,[::1]:5353". */
+static int
+set_servers(const struct conf *c)
+{
+	char csv[4096] = "", one[300];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < c->ndns; i++) {
+		const char *h = c->dns[i].host;
+		int v6 = strchr(h, ':') != NULL;
+
+		if (c->dns[i].port > 0)
+			snprintf(one, sizeof(one), "%s%s%s%s:%d",
+			    i ? "," : "", v6 ? "[" : "", h, v6 ? "]" : "",
+			    c->dns[i].port);
+		else
+			snprintf(one, sizeof(one), "%s%s", i ? "," : "", h);
+		if (strlen(csv) + strlen(one) >= sizeof(csv))
+			break;
+		strcat(csv, one);
+	}
+	if ((rc = ares_set_servers_ports_csv(dns_channel, csv)) != ARES_SUCCESS) {
+		log_warnx("dns: servers %s: %s", csv, ares_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int
+dns_start(struct event_base *base, const struct conf *c)
+{
+	struct ares_options o;
+	int rc;
+
+	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
+		log_warnx("dns: c-ares: %s", ares_strerror(rc));
+		return -1;
+	}
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+	dns_base = base;
+	memset(&o, 0, sizeof(o));
+	o.sock_state_cb = sock_state_cb;
+	o.timeout = DNS_TIMEOUT_MS;
+	o.tries = DNS_TRIES;
+	rc = ares_init_options(&dns_channel, &o, ARES_OPT_SOCK_STATE_CB |
+	    ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+	if (rc != ARES_SUCCESS) {
+		log_warnx("dns: c-ares: %s", ares_strerror(rc));
+		dns_channel = NULL;
+		ares_library_cleanup();
+		return -1;
+	}
+	if ((dns_timer = evtimer_new(base, timer_cb, NULL)) == NULL ||
+	    (c->ndns > 0 && set_servers(c) == -1)) {
+		dns_stop();
+		return -1;
+	}
+	return 0;
+}
+
+void
+dns_stop(void)
+{
+	size_t i;
+
+	if (dns_channel != NULL) {
+		/* Calls every pending callback with ARES_EDESTRUCTION. */
+		ares_destroy(dns_channel);
+		dns_channel = NULL;
+		ares_library_cleanup();
+	}
+	for (i = 0; i < dns_nsocks; i++)
+		event_free(dns_socks[i].ev);
+	free(dns_socks);
+	dns_socks = NULL;
+	dns_nsocks = 0;
+	if (dns_timer != NULL)
+		event_free(dns_timer);
+	dns_timer = NULL;
+}
