@@ -1,0 +1,527 @@
+/*
+ * outbox.c - files being written into outbox/ (see outbox.h).
+ *
+ * One mutex guards the name list and every file's bytes and attributes.
+ * While a file is being submitted its bytes are frozen (submitting set):
+ * queue_submit reads them without the lock, and writers of that one file
+ * wait on the condition variable. A file leaves the list ("detached")
+ * once submitted, refused, unlinked or dropped; handles still open on it
+ * keep working on an orphan that is never sent, as with an unlinked file.
+ *
+ * Diagnostics: refusals the queue does not see (writer died, too big at
+ * write, empty) go to the event log through queue_reject.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "fs/outbox.h"
+#include "queue/queue.h"
+
+struct outbox_file {
+	char *name;
+	char *data;
+	size_t len, cap;
+	struct outbox_attr attr;
+	int refs;		/* open handles, plus one while listed */
+	int detached;
+	int submitting;
+	int toobig;		/* a write went past max_size */
+	struct outbox_file *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t unfrozen = PTHREAD_COND_INITIALIZER;
+static struct outbox_file *files;
+static size_t max_size;
+static unsigned long serial;
+static struct timespec dir_mtime;
+
+void
+outbox_init(size_t max)
+{
+	max_size = max;
+	clock_gettime(CLOCK_REALTIME, &dir_mtime);
+}
+
+int
+outbox_is_staging(const char *name)
+{
+	return name[0] == '.';
+}
+
+static struct outbox_file *
+find(const char *name)
+{
+	struct outbox_file *f;
+
+	for (f = files; f; f = f->next)
+		if (strcmp(f->name, name) == 0)
+			return f;
+	return NULL;
+}
+
+static void
+unref(struct outbox_file *f)
+{
+	if (--f->refs == 0) {
+		free(f->name);
+		free(f->data);
+		free(f);
+	}
+}
+
+static void
+touch_dir(void)
+{
+	clock_gettime(CLOCK_REALTIME, &dir_mtime);
+}
+
+/* Take f off the list (it keeps its handles). Called with the lock. */
+static void
+detach(struct outbox_file *f)
+{
+	struct outbox_file **pp;
+
+	if (f->detached)
+		return;
+	for (pp = &files; *pp != f; pp = &(*pp)->next)
+		;
+	*pp = f->next;
+	f->detached = 1;
+	touch_dir();
+	unref(f);
+}
+
+static void
+freeze_wait(struct outbox_file *f)
+{
+	while (f->submitting)
+		pthread_cond_wait(&unfrozen, &lock);
+}
+
+/* Make room for size bytes; the caller checked max_size. */
+static int
+reserve(struct outbox_file *f, size_t size)
+{
+	size_t cap = f->cap ? f->cap : 4096;
+	char *p;
+
+	if (size <= f->cap)
+		return 0;
+	while (cap < size)
+		cap *= 2;
+	if (cap > max_size && size <= max_size)
+		cap = max_size;
+	if (!(p = realloc(f->data, cap)))
+		return ENOMEM;
+	f->data = p;
+	f->cap = cap;
+	return 0;
+}
+
+static int
+set_size(struct outbox_file *f, size_t size)
+{
+	int err;
+
+	if (size > max_size)
+		return EFBIG;
+	if (size > f->len) {
+		if ((err = reserve(f, size)))
+			return err;
+		memset(f->data + f->len, 0, size - f->len);
+	}
+	f->len = size;
+	clock_gettime(CLOCK_REALTIME, &f->attr.mtime);
+	f->attr.ctime = f->attr.mtime;
+	return 0;
+}
+
+static struct outbox_file *
+make(const char *name, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct outbox_file *f = calloc(1, sizeof(*f));
+
+	if (!f || !(f->name = strdup(name))) {
+		free(f);
+		return NULL;
+	}
+	f->attr.mode = mode & 07777;
+	f->attr.uid = uid;
+	f->attr.gid = gid;
+	f->attr.gen = ++serial;
+	clock_gettime(CLOCK_REALTIME, &f->attr.mtime);
+	f->attr.atime = f->attr.ctime = f->attr.mtime;
+	f->refs = 1;
+	f->next = files;
+	files = f;
+	touch_dir();
+	return f;
+}
+
+int
+outbox_create(const char *name, mode_t mode, uid_t uid, gid_t gid, int trunc,
+    struct outbox_file **fp)
+{
+	struct outbox_file *f;
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!(f = find(name)) && !(f = make(name, mode, uid, gid)))
+		err = ENOMEM;
+	else {
+		freeze_wait(f);
+		if (trunc && f->len)
+			set_size(f, 0);
+		f->refs++;
+		*fp = f;
+	}
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+int
+outbox_mknod(const char *name, mode_t mode, uid_t uid, gid_t gid)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	if (find(name))
+		err = EEXIST;
+	else if (!make(name, mode, uid, gid))
+		err = ENOMEM;
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+int
+outbox_open(const char *name, int trunc, struct outbox_file **fp)
+{
+	struct outbox_file *f;
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!(f = find(name)))
+		err = ENOENT;
+	else {
+		freeze_wait(f);
+		if (trunc && f->len)
+			set_size(f, 0);
+		f->refs++;
+		*fp = f;
+	}
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+void
+outbox_close(struct outbox_file *f)
+{
+	char *name = NULL;
+
+	pthread_mutex_lock(&lock);
+	/* The last handle of a file that is still empty: not a message. */
+	if (f->refs == 2 && !f->detached && f->len == 0 &&
+	    !outbox_is_staging(f->name)) {
+		name = strdup(f->name);
+		detach(f);
+	}
+	unref(f);
+	pthread_mutex_unlock(&lock);
+	if (name)
+		queue_reject(name, "not a message: empty");
+	free(name);
+}
+
+ssize_t
+outbox_write(struct outbox_file *f, const char *buf, size_t size, off_t off,
+    int append)
+{
+	size_t end;
+	int err;
+
+	pthread_mutex_lock(&lock);
+	freeze_wait(f);
+	if (append)
+		off = f->len;
+	if (off < 0 || (size_t)off > max_size || size > max_size - (size_t)off) {
+		f->toobig = 1;
+		pthread_mutex_unlock(&lock);
+		return -EFBIG;
+	}
+	end = (size_t)off + size;
+	if (end > f->len && (err = set_size(f, end))) {
+		pthread_mutex_unlock(&lock);
+		return -err;
+	}
+	memcpy(f->data + off, buf, size);
+	clock_gettime(CLOCK_REALTIME, &f->attr.mtime);
+	f->attr.ctime = f->attr.mtime;
+	pthread_mutex_unlock(&lock);
+	return (ssize_t)size;
+}
+
+size_t
+outbox_read(struct outbox_file *f, char *buf, size_t size, off_t off)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&lock);
+	if (off >= 0 && (size_t)off < f->len) {
+		n = f->len - (size_t)off;
+		if (n > size)
+			n = size;
+		memcpy(buf, f->data + off, n);
+	}
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+/*
+ * writer_died - 1 if pid is exiting because of a signal or with a non-zero
+ * status: PF_EXITING (0x4) in field 9 of /proc/PID/stat and a non-zero
+ * exit_code in field 52. Its files are flushed while it dies, and a
+ * half-written message must not be sent.
+ */
+static int
+writer_died(pid_t pid)
+{
+	char path[64], buf[2048], *p, *tok, *save;
+	unsigned long flags = 0;
+	long code = 0;
+	size_t n;
+	FILE *fp;
+	int field;
+
+	if (pid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(fp = fopen(path, "re")))
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	/* Field 2, the command, may hold spaces and parentheses. */
+	if (!(p = strrchr(buf, ')')))
+		return 0;
+	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
+	    field++, tok = strtok_r(NULL, " \n", &save)) {
+		if (field == 9)
+			flags = strtoul(tok, NULL, 10);
+		else if (field == 52)
+			code = strtol(tok, NULL, 10);
+	}
+	return (flags & 0x4) && code != 0;
+}
+
+int
+outbox_flush(struct outbox_file *f, pid_t pid)
+{
+	const char *reason = NULL;
+	char id[QUEUE_ID_MAX], *name;
+	int err = 0, died = writer_died(pid);
+
+	pthread_mutex_lock(&lock);
+	freeze_wait(f);
+	if (f->detached || outbox_is_staging(f->name) ||
+	    (f->len == 0 && !f->toobig)) {
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	if (!(name = strdup(f->name))) {
+		pthread_mutex_unlock(&lock);
+		return ENOMEM;
+	}
+	if (died) {
+		reason = "writer died";
+		err = EIO;
+	} else if (f->toobig) {
+		reason = "larger than max_size";
+		err = EFBIG;
+	}
+	if (reason) {
+		detach(f);
+		pthread_mutex_unlock(&lock);
+		queue_reject(name, reason);
+		free(name);
+		return err;
+	}
+	f->submitting = 1;
+	pthread_mutex_unlock(&lock);
+
+	err = queue_submit(f->data, f->len, name, id);
+
+	pthread_mutex_lock(&lock);
+	f->submitting = 0;
+	pthread_cond_broadcast(&unfrozen);
+	detach(f);
+	pthread_mutex_unlock(&lock);
+	free(name);
+	return err;
+}
+
+static struct outbox_file *
+resolve(const char *name, struct outbox_file *f)
+{
+	return f ? f : find(name);
+}
+
+int
+outbox_getattr(const char *name, struct outbox_file *f, struct outbox_attr *a)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!(f = resolve(name, f)))
+		err = ENOENT;
+	else {
+		*a = f->attr;
+		a->size = f->len;
+	}
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+int
+outbox_setattr(const char *name, struct outbox_file *f,
+    const struct outbox_attr *a, int which)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!(f = resolve(name, f))) {
+		pthread_mutex_unlock(&lock);
+		return ENOENT;
+	}
+	freeze_wait(f);
+	if ((which & OUTBOX_SET_SIZE) && (err = set_size(f, a->size)))
+		goto out;
+	if (which & OUTBOX_SET_MODE)
+		f->attr.mode = a->mode & 07777;
+	if (which & OUTBOX_SET_UID)
+		f->attr.uid = a->uid;
+	if (which & OUTBOX_SET_GID)
+		f->attr.gid = a->gid;
+	if (which & OUTBOX_SET_ATIME)
+		f->attr.atime = a->atime;
+	if (which & OUTBOX_SET_MTIME)
+		f->attr.mtime = a->mtime;
+	clock_gettime(CLOCK_REALTIME, &f->attr.ctime);
+out:
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+int
+outbox_unlink(const char *name)
+{
+	struct outbox_file *f;
+	int err = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!(f = find(name)))
+		err = ENOENT;
+	else
+		detach(f);
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+int
+outbox_rename(const char *from, const char *to, int noreplace)
+{
+	struct outbox_file *f;
+	char id[QUEUE_ID_MAX], *name;
+	int err;
+
+	pthread_mutex_lock(&lock);
+	if (!(f = find(from)))
+		err = ENOENT;
+	else if (strcmp(from, to) == 0)
+		err = 0;
+	else if (find(to))
+		err = noreplace ? EEXIST : EXDEV;
+	else if (!(name = strdup(to)))
+		err = ENOMEM;
+	else if (!outbox_is_staging(from) || outbox_is_staging(to)) {
+		free(f->name);
+		f->name = name;
+		touch_dir();
+		err = 0;
+	} else {
+		/* Staging file renamed to a real name: send it as that. */
+		freeze_wait(f);
+		f->submitting = 1;
+		f->refs++;
+		pthread_mutex_unlock(&lock);
+		err = queue_submit(f->data, f->len, name, id);
+		pthread_mutex_lock(&lock);
+		f->submitting = 0;
+		pthread_cond_broadcast(&unfrozen);
+		if (err == 0)
+			detach(f);
+		unref(f);
+		free(name);
+	}
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+outbox_list(char ***names, size_t *n)
+{
+	struct outbox_file *f;
+	size_t c = 0, i = 0;
+	char **v;
+
+	pthread_mutex_lock(&lock);
+	for (f = files; f; f = f->next)
+		c++;
+	if (!(v = calloc(c + 1, sizeof(*v)))) {
+		pthread_mutex_unlock(&lock);
+		return ENOMEM;
+	}
+	for (f = files; f; f = f->next)
+		if (!(v[i++] = strdup(f->name))) {
+			pthread_mutex_unlock(&lock);
+			outbox_free_list(v, i);
+			return ENOMEM;
+		}
+	pthread_mutex_unlock(&lock);
+	qsort(v, c, sizeof(*v), cmp_names);
+	*names = v;
+	*n = c;
+	return 0;
+}
+
+void
+outbox_free_list(char **names, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+struct timespec
+outbox_mtime(void)
+{
+	struct timespec t;
+
+	pthread_mutex_lock(&lock);
+	t = dir_mtime;
+	pthread_mutex_unlock(&lock);
+	return t;
+}
