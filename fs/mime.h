@@ -4,7 +4,9 @@
  * (unfolded, RFC 2047-decoded to UTF-8, one line each), header, body,
  * info, and numbered MIME part directories 1/, 2/, ... each holding type,
  * filename, body (decoded bytes), raw, and further numbered parts.
- * raw and envelope of the top level are added by the caller (fs/inbox.c).
+ * raw and envelope of the top level are added by the caller (fs/inbox.c),
+ * with mime_add_file. g_mime_init() must have been called once.
+ * The exact rules (which part is "body", caps, fallbacks) are in mime.c.
  */
 #ifndef MAILFS_MIME_H
 #define MAILFS_MIME_H
@@ -18,13 +20,28 @@ struct mime_node {
 	size_t len;
 	struct mime_node *kids;	/* dirs: entries in display order */
 	size_t nkids;
+	/*
+	 * data points into the root's copy of the message (the raw slices)
+	 * and is not freed on its own. The root node, a dir, keeps that
+	 * copy in its data/len.
+	 */
+	int borrowed;
 };
 
 /* Parse a message (as stored) into a directory node. NULL + errno. */
 struct mime_node *mime_render(const char *data, size_t len);
+/* The same, with the Maildir flags (e.g. "RS") shown in info; may be NULL. */
+struct mime_node *mime_render_flags(const char *data, size_t len,
+	    const char *flags);
 /* Find the node at a relative path like "2/1/body" ("" = the node). */
 const struct mime_node *mime_find(const struct mime_node *root,
 	    const char *relpath);
+/*
+ * Append a file (a copy of data) to dir's entries. 0, or -1 + errno.
+ * Pointers to dir's earlier entries may move.
+ */
+int	mime_add_file(struct mime_node *dir, const char *name,
+	    const char *data, size_t len);
 void	mime_free(struct mime_node *root);
 
 #endif

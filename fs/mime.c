@@ -1,0 +1,758 @@
+/*
+ * mime.c - the decoded view of a received message, inbox/ID/, after Plan 9's
+ * upas/fs, built with GMime 3.2.
+ *
+ * API (mime.h): mime_render and mime_render_flags parse a stored message
+ * into a tree of mime_node; mime_find looks up a relative path; the caller
+ * adds raw and envelope with mime_add_file; mime_free.
+ *
+ * The top level, in this order:
+ *	from to cc replyto	the address list, decoded: Name <a@b>, c@d
+ *				(the decoded header text when no address parses)
+ *	subject date		the header, unfolded and RFC 2047-decoded
+ *	messageid		without angle brackets, as upas/fs shows it
+ *	header			every field as "Name: value", unfolded and
+ *				decoded, in the order of the message
+ *	body			the text, transfer-decoded, in UTF-8, LF line
+ *				ends: of a single-part message the message
+ *				itself if text/plain or text/html; of a
+ *				multipart one the first text/plain part depth
+ *				first (so multipart/alternative gives its
+ *				plain part), else the first text/html; never
+ *				an attachment nor inside message/rfc822;
+ *				else empty
+ *	info			"field value" for the seven files above, then
+ *				"size N" (bytes) and "flags F" (Maildir flags)
+ *	1/ 2/ ...		only for a multipart message, its subparts, as
+ *				upas/fs: a single-part message has no part dirs
+ *				(its decoded text is body, its bytes raw)
+ *
+ * Each part dir: type (the lower-case MIME type alone, "text/plain"; the
+ * charset is in raw), filename (decoded, RFC 2231 too; empty if none), body
+ * (the content transfer-decoded, bytes as they are, charset untouched; empty
+ * for a multipart; for message/rfc822 the embedded message), raw (the part's
+ * bytes exactly as in the message, header and content), and numbered dirs:
+ * a multipart's subparts; for message/rfc822 the embedded message's subparts
+ * when it is multipart, else one dir 1 holding its single part (a part dir
+ * has no decoded text of its own, so the part must be there to be read).
+ *
+ * One-line files end in "\n", are empty when the header is absent, hold
+ * valid UTF-8 and no control characters. Text in an unknown charset, or
+ * undeclared 8-bit text that is not UTF-8, is read as ISO-8859-1.
+ *
+ * Hostile input: GMime guesses its way through any bytes (and nests at most
+ * 1024 levels); the walk here stops at MAX_DEPTH levels and MAX_PARTS part
+ * dirs: what lies beyond is left out, its bytes still in the enclosing raw.
+ * File contents are copies, except raw slices (and a message/rfc822 body),
+ * which point into one copy of the message kept by the root: a message
+ * costs about twice its size however deep its parts nest.
+ *
+ * Diagnostics: none; mime_render fails only for lack of memory (ENOMEM) or
+ * a message over 2 GB (EFBIG).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gmime/gmime.h>
+
+#include "fs/mime.h"
+
+#define MAX_DEPTH	32
+#define MAX_PARTS	1000
+
+struct render {
+	const char *msg;	/* the root's copy of the message */
+	gint64 len;
+	GMimeStream *stream;	/* over msg; content streams are its slices */
+	size_t nparts;		/* part dirs made so far */
+	int nomem;
+};
+
+/* the boundaries of the multiparts around a part, innermost first */
+struct bounds {
+	const char *boundary;	/* NULL when the multipart has none */
+	const struct bounds *up;
+};
+
+/* the header files, in display order */
+static const struct {
+	const char *file;
+	const char *field;
+	int addr;		/* GMimeAddressType, or -1 */
+} hdrs[] = {
+	{ "from", "From", GMIME_ADDRESS_TYPE_FROM },
+	{ "to", "To", GMIME_ADDRESS_TYPE_TO },
+	{ "cc", "Cc", GMIME_ADDRESS_TYPE_CC },
+	{ "replyto", "Reply-To", GMIME_ADDRESS_TYPE_REPLY_TO },
+	{ "subject", "Subject", -1 },
+	{ "date", "Date", -1 },
+	{ "messageid", "Message-ID", -1 },
+};
+#define NHDRS	(sizeof hdrs / sizeof hdrs[0])
+
+static struct mime_node *
+kid_new(struct mime_node *dir, const char *name, int is_dir)
+{
+	size_t n = dir->nkids;
+	struct mime_node *k;
+
+	/* capacity is the next power of two, at least 4: no field for it */
+	if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
+		k = realloc(dir->kids, (n ? 2 * n : 4) * sizeof *k);
+		if (k == NULL)
+			return NULL;
+		dir->kids = k;
+	}
+	k = &dir->kids[n];
+	memset(k, 0, sizeof *k);
+	if ((k->name = strdup(name)) == NULL)
+		return NULL;
+	k->is_dir = is_dir;
+	dir->nkids++;
+	return k;
+}
+
+int
+mime_add_file(struct mime_node *dir, const char *name, const char *data,
+    size_t len)
+{
+	struct mime_node *k;
+
+	if ((k = kid_new(dir, name, 0)) == NULL)
+		return -1;
+	if ((k->data = malloc(len + 1)) == NULL) {
+		free(k->name);
+		dir->nkids--;
+		return -1;
+	}
+	if (len > 0)
+		memcpy(k->data, data, len);
+	k->data[len] = '\0';
+	k->len = len;
+	return 0;
+}
+
+/* a file taking over data, a NUL-terminated g_malloc'd buffer */
+static void
+file_take(struct render *r, struct mime_node *dir, const char *name,
+    char *data, size_t len)
+{
+	struct mime_node *k;
+
+	if ((k = kid_new(dir, name, 0)) == NULL) {
+		r->nomem = 1;
+		g_free(data);
+		return;
+	}
+	/* g_malloc is the system malloc (GLib >= 2.46): free() may free it */
+	k->data = data;
+	k->len = len;
+}
+
+static void
+file_string(struct render *r, struct mime_node *dir, const char *name,
+    GString *s)
+{
+	size_t len = s->len;
+
+	file_take(r, dir, name, g_string_free(s, FALSE), len);
+}
+
+static void
+file_bytes(struct render *r, struct mime_node *dir, const char *name,
+    GByteArray *ba)
+{
+	guint8 nul = 0;
+	size_t len = ba->len;
+
+	g_byte_array_append(ba, &nul, 1);	/* data never NULL */
+	file_take(r, dir, name, (char *)g_byte_array_free(ba, FALSE), len);
+}
+
+static void
+file_slice(struct render *r, struct mime_node *dir, const char *name,
+    gint64 begin, gint64 end)
+{
+	struct mime_node *k;
+
+	if ((k = kid_new(dir, name, 0)) == NULL) {
+		r->nomem = 1;
+		return;
+	}
+	k->data = (char *)r->msg + begin;
+	k->len = (size_t)(end - begin);
+	k->borrowed = 1;
+}
+
+/* obj's bytes in the message, [begin, end), or GMime's rewrite of them */
+static void
+file_range(struct render *r, struct mime_node *dir, const char *name,
+    GMimeObject *obj, gint64 begin, gint64 end)
+{
+	char *s;
+
+	if (begin >= 0 && begin <= end && end <= r->len) {
+		file_slice(r, dir, name, begin, end);
+		return;
+	}
+	s = obj ? g_mime_object_to_string(obj, NULL) : NULL;
+	file_string(r, dir, name, g_string_new(s ? s : ""));
+	g_free(s);
+}
+
+/* s as one line of valid UTF-8: controls become spaces, ends trimmed */
+static void
+line_append(GString *out, const char *s)
+{
+	char *v = g_utf8_make_valid(s, -1);
+	const char *p;
+
+	for (p = g_strstrip(v); *p != '\0'; p++)
+		g_string_append_c(out, (unsigned char)*p < 0x20 || *p == 0x7f ?
+		    ' ' : *p);
+	g_free(v);
+}
+
+/* the decoded value of header file i, to g_free; NULL if absent */
+static char *
+header_value(GMimeMessage *m, size_t i)
+{
+	const char *v = g_mime_object_get_header(GMIME_OBJECT(m),
+	    hdrs[i].field);
+	InternetAddressList *l;
+	const char *id;
+
+	if (v == NULL)
+		return NULL;
+	if (hdrs[i].addr >= 0) {
+		l = g_mime_message_get_addresses(m, hdrs[i].addr);
+		if (l != NULL && internet_address_list_length(l) > 0)
+			return internet_address_list_to_string(l, NULL, FALSE);
+	} else if (strcmp(hdrs[i].file, "messageid") == 0) {
+		if ((id = g_mime_message_get_message_id(m)) != NULL)
+			return g_strdup(id);
+	}
+	return g_strdup(v);
+}
+
+static gint64
+header_offset(GMimeHeaderList *l, int i)
+{
+	return g_mime_header_get_offset(g_mime_header_list_get_header_at(l, i));
+}
+
+/* where obj's header starts in the message; -1 when it has none */
+static gint64
+headers_begin(GMimeObject *obj)
+{
+	GMimeHeaderList *l = g_mime_object_get_header_list(obj);
+
+	/* the parser lists fields in the order it met them */
+	return l != NULL && g_mime_header_list_get_count(l) > 0 ?
+	    header_offset(l, 0) : -1;
+}
+
+/* a message's header is split: its own fields, its part's Content-* ones */
+static gint64
+message_begin(GMimeMessage *m)
+{
+	GMimeObject *part = g_mime_message_get_mime_part(m);
+	gint64 a = headers_begin(GMIME_OBJECT(m));
+	gint64 b = part != NULL ? headers_begin(part) : -1;
+
+	return a < 0 || (b >= 0 && b < a) ? b : a;
+}
+
+static void
+field_append(GString *out, GMimeHeader *h)
+{
+	line_append(out, g_mime_header_get_name(h));
+	g_string_append(out, ": ");
+	line_append(out, g_mime_header_get_value(h) ?
+	    g_mime_header_get_value(h) : "");
+	g_string_append_c(out, '\n');
+}
+
+/* the header file: the message's fields and its part's, merged by offset */
+static GString *
+header_block(GMimeMessage *m)
+{
+	GString *out = g_string_new("");
+	GMimeObject *part = g_mime_message_get_mime_part(m);
+	GMimeHeaderList *x = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	GMimeHeaderList *y = part ? g_mime_object_get_header_list(part) : NULL;
+	int nx = x ? g_mime_header_list_get_count(x) : 0;
+	int ny = y ? g_mime_header_list_get_count(y) : 0;
+	int i = 0, j = 0;
+
+	while (i < nx || j < ny) {
+		if (j >= ny || (i < nx && header_offset(x, i) <=
+		    header_offset(y, j)))
+			field_append(out, g_mime_header_list_get_header_at(x, i++));
+		else
+			field_append(out, g_mime_header_list_get_header_at(y, j++));
+	}
+	return out;
+}
+
+/*
+ * Text bytes made valid UTF-8 in place: NULs dropped; what a charset
+ * converter produced is mended, other bytes that are not UTF-8 are taken
+ * as ISO-8859-1, which maps every byte.
+ */
+static void
+text_mend(GByteArray *ba, int converted)
+{
+	guint i, j;
+	char *fixed;
+	gsize n = 0;
+
+	for (i = j = 0; i < ba->len; i++)
+		if (ba->data[i] != '\0')
+			ba->data[j++] = ba->data[i];
+	g_byte_array_set_size(ba, j);
+	if (g_utf8_validate_len((char *)ba->data, ba->len, NULL))
+		return;
+	if (converted) {
+		fixed = g_utf8_make_valid((char *)ba->data, ba->len);
+		n = strlen(fixed);
+	} else {
+		fixed = g_convert((char *)ba->data, ba->len, "UTF-8",
+		    "ISO-8859-1", NULL, &n, NULL);
+	}
+	if (fixed == NULL)
+		return;
+	g_byte_array_set_size(ba, 0);
+	g_byte_array_append(ba, (guint8 *)fixed, n);
+	g_free(fixed);
+}
+
+static int
+charset_is_utf8(const char *cs)
+{
+	static const char *const same[] = { "utf-8", "utf8", "us-ascii",
+	    "ascii" };
+	size_t i;
+
+	for (i = 0; i < sizeof same / sizeof same[0]; i++)
+		if (g_ascii_strcasecmp(cs, same[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A leaf's content, transfer-decoded; as text (to UTF-8 from its charset,
+ * LF line ends, mended) when text is set.
+ */
+static GByteArray *
+part_decode(GMimePart *part, int text)
+{
+	GByteArray *ba = g_byte_array_new();
+	GMimeDataWrapper *dw = g_mime_part_get_content(part);
+	GMimeStream *mem, *out;
+	GMimeFilter *f;
+	const char *cs;
+	int converted = 0;
+
+	if (dw == NULL)
+		return ba;
+	mem = g_mime_stream_mem_new_with_byte_array(ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
+	out = mem;
+	if (text) {
+		out = g_mime_stream_filter_new(mem);
+		cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part),
+		    "charset");
+		if (cs != NULL && !charset_is_utf8(cs) &&
+		    (f = g_mime_filter_charset_new(cs, "UTF-8")) != NULL) {
+			g_mime_stream_filter_add(GMIME_STREAM_FILTER(out), f);
+			g_object_unref(f);
+			converted = 1;
+		}
+		f = g_mime_filter_dos2unix_new(FALSE);
+		g_mime_stream_filter_add(GMIME_STREAM_FILTER(out), f);
+		g_object_unref(f);
+	}
+	g_mime_data_wrapper_write_to_stream(dw, out);
+	g_mime_stream_flush(out);
+	if (out != mem)
+		g_object_unref(out);
+	g_object_unref(mem);
+	if (text)
+		text_mend(ba, converted);
+	return ba;
+}
+
+/*
+ * The first leaf of type text/sub, depth first, not an attachment (but a
+ * message consisting of one attachment is its own text), not inside
+ * message/rfc822. budget bounds the visits.
+ */
+static GMimePart *
+text_find(GMimeObject *obj, const char *sub, int depth, int *budget)
+{
+	GMimeMultipart *mp;
+	GMimePart *p;
+	int i, n;
+
+	if (--*budget < 0 || depth > MAX_DEPTH)
+		return NULL;
+	if (GMIME_IS_MULTIPART(obj)) {
+		mp = GMIME_MULTIPART(obj);
+		n = g_mime_multipart_get_count(mp);
+		for (i = 0; i < n; i++)
+			if ((p = text_find(g_mime_multipart_get_part(mp, i), sub,
+			    depth + 1, budget)) != NULL)
+				return p;
+		return NULL;
+	}
+	if (!GMIME_IS_PART(obj) || (depth > 0 &&
+	    g_mime_part_is_attachment(GMIME_PART(obj))))
+		return NULL;
+	return g_mime_content_type_is_type(g_mime_object_get_content_type(obj),
+	    "text", sub) ? GMIME_PART(obj) : NULL;
+}
+
+static GByteArray *
+body_text(GMimeMessage *m)
+{
+	GMimeObject *top = g_mime_message_get_mime_part(m);
+	GMimePart *p = NULL;
+	int budget = MAX_PARTS;
+
+	if (top != NULL && (p = text_find(top, "plain", 0, &budget)) == NULL) {
+		budget = MAX_PARTS;
+		p = text_find(top, "html", 0, &budget);
+	}
+	return p != NULL ? part_decode(p, 1) : g_byte_array_new();
+}
+
+/* Does the line at s (after its "--", n bytes to the end) name a boundary? */
+static int
+bounds_match(const char *s, size_t n, const struct bounds *b)
+{
+	const char *nl = memchr(s, '\n', n);
+	size_t len = nl != NULL ? (size_t)(nl - s) : n, blen;
+
+	/* GMime allows white space after a boundary */
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
+	    s[len - 1] == '\r'))
+		len--;
+	for (; b != NULL; b = b->up) {
+		if (b->boundary == NULL)
+			continue;
+		blen = strlen(b->boundary);
+		if ((len == blen || (len == blen + 2 && s[blen] == '-' &&
+		    s[blen + 1] == '-')) && memcmp(s, b->boundary, blen) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The end of the entity starting at from: the line break before the next
+ * boundary line of an enclosing multipart (RFC 2046 gives that line break
+ * to the boundary), or limit. Nothing inside the entity can be such a line:
+ * GMime would have ended the entity there.
+ */
+static gint64
+bounds_next(const struct render *r, gint64 from, gint64 limit,
+    const struct bounds *b)
+{
+	const char *s = r->msg, *nl;
+	gint64 p = from, end;
+
+	while (b != NULL && p < limit) {
+		if (limit - p > 2 && s[p] == '-' && s[p + 1] == '-' &&
+		    bounds_match(s + p + 2, (size_t)(limit - p - 2), b)) {
+			end = p;
+			if (end > from && s[end - 1] == '\n')
+				end--;
+			if (end > from && s[end - 1] == '\r')
+				end--;
+			return end;
+		}
+		if ((nl = memchr(s + p, '\n', (size_t)(limit - p))) == NULL)
+			break;
+		p = nl - s + 1;
+	}
+	return limit;
+}
+
+/* Is stream a slice of the message (so its bounds are offsets in it)? */
+static int
+stream_in_message(const struct render *r, GMimeStream *stream)
+{
+	for (; stream != NULL; stream = stream->super_stream)
+		if (stream == r->stream)
+			return 1;
+	return 0;
+}
+
+static void part_render(struct render *, struct mime_node *, GMimeObject *,
+    gint64, gint64, const struct bounds *, int);
+
+/* a multipart's subparts as dirs 1, 2, ... of dir */
+static void
+subparts_render(struct render *r, struct mime_node *dir, GMimeMultipart *mp,
+    gint64 limit, const struct bounds *up, int depth)
+{
+	struct bounds b = { g_mime_multipart_get_boundary(mp), up };
+	struct mime_node *k;
+	GMimeObject *sub;
+	char name[16];
+	int i, n = g_mime_multipart_get_count(mp);
+
+	for (i = 0; i < n && r->nparts < MAX_PARTS && !r->nomem; i++) {
+		snprintf(name, sizeof name, "%d", i + 1);
+		if ((k = kid_new(dir, name, 1)) == NULL) {
+			r->nomem = 1;
+			return;
+		}
+		r->nparts++;
+		sub = g_mime_multipart_get_part(mp, i);
+		part_render(r, k, sub, headers_begin(sub), limit, &b, depth);
+	}
+}
+
+/* a leaf's raw and body */
+static void
+leaf_render(struct render *r, struct mime_node *dir, GMimePart *part,
+    gint64 begin, gint64 limit)
+{
+	GMimeDataWrapper *dw = g_mime_part_get_content(part);
+	GMimeStream *cs = dw != NULL ? g_mime_data_wrapper_get_stream(dw) :
+	    NULL;
+	gint64 end = -1;
+
+	if (cs != NULL && stream_in_message(r, cs)) {
+		end = cs->bound_end < 0 ? limit : cs->bound_end;
+		if (begin < 0) {
+			/* no header: the part starts with its blank line */
+			begin = cs->bound_start;
+			if (begin > 0 && r->msg[begin - 1] == '\n')
+				begin--;
+			if (begin > 0 && r->msg[begin - 1] == '\r')
+				begin--;
+		}
+	}
+	file_bytes(r, dir, "body", part_decode(part, 0));
+	file_range(r, dir, "raw", GMIME_OBJECT(part), begin, end);
+}
+
+/*
+ * The part dir of obj, which starts at begin and ends before limit, inside
+ * the multiparts of up, depth levels down from the message.
+ */
+static void
+part_render(struct render *r, struct mime_node *dir, GMimeObject *obj,
+    gint64 begin, gint64 limit, const struct bounds *up, int depth)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	GMimeMessage *m;
+	GMimeObject *inner;
+	GString *s = g_string_new("");
+	const char *fn;
+	char *type;
+	gint64 end;
+
+	if (ct != NULL) {
+		type = g_mime_content_type_get_mime_type(ct);
+		line_append(s, type);
+		g_free(type);
+		g_string_ascii_down(s);
+		g_string_append_c(s, '\n');
+	}
+	file_string(r, dir, "type", s);
+	s = g_string_new("");
+	fn = g_mime_object_get_content_disposition_parameter(obj, "filename");
+	if (fn == NULL)
+		fn = g_mime_object_get_content_type_parameter(obj, "name");
+	if (fn != NULL && *fn != '\0') {
+		line_append(s, fn);
+		g_string_append_c(s, '\n');
+	}
+	file_string(r, dir, "filename", s);
+
+	if (GMIME_IS_PART(obj)) {
+		leaf_render(r, dir, GMIME_PART(obj), begin, limit);
+		return;
+	}
+	end = begin >= 0 ? bounds_next(r, begin, limit, up) : -1;
+	if (GMIME_IS_MULTIPART(obj)) {
+		file_string(r, dir, "body", g_string_new(""));
+		file_range(r, dir, "raw", obj, begin, end);
+		if (depth < MAX_DEPTH)
+			subparts_render(r, dir, GMIME_MULTIPART(obj), end < 0 ?
+			    limit : end, up, depth + 1);
+		return;
+	}
+	m = GMIME_IS_MESSAGE_PART(obj) ?
+	    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj)) : NULL;
+	if (m != NULL)
+		file_range(r, dir, "body", GMIME_OBJECT(m), message_begin(m), end);
+	else
+		file_string(r, dir, "body", g_string_new(""));
+	file_range(r, dir, "raw", obj, begin, end);
+	if (m == NULL || depth >= MAX_DEPTH ||
+	    (inner = g_mime_message_get_mime_part(m)) == NULL)
+		return;
+	if (end < 0)
+		end = limit;
+	if (GMIME_IS_MULTIPART(inner)) {
+		subparts_render(r, dir, GMIME_MULTIPART(inner), end, up,
+		    depth + 1);
+	} else if (r->nparts < MAX_PARTS) {
+		/* the single part of a message is the whole message */
+		if ((dir = kid_new(dir, "1", 1)) == NULL) {
+			r->nomem = 1;
+			return;
+		}
+		r->nparts++;
+		part_render(r, dir, inner, message_begin(m), end, up, depth + 1);
+	}
+}
+
+/* the header files, header, body, info and part dirs of root */
+static void
+message_render(struct render *r, struct mime_node *root, GMimeMessage *m,
+    const char *flags)
+{
+	GString *info = g_string_new(""), *s;
+	GMimeObject *top;
+	char *v;
+	size_t i;
+
+	for (i = 0; i < NHDRS; i++) {
+		s = g_string_new("");
+		v = m != NULL ? header_value(m, i) : NULL;
+		if (v != NULL)
+			line_append(s, v);
+		g_free(v);
+		g_string_append(info, hdrs[i].file);
+		if (s->len > 0) {
+			g_string_append_printf(info, " %s", s->str);
+			g_string_append_c(s, '\n');
+		}
+		g_string_append_c(info, '\n');
+		file_string(r, root, hdrs[i].file, s);
+	}
+	file_string(r, root, "header", m != NULL ? header_block(m) :
+	    g_string_new(""));
+	file_bytes(r, root, "body", m != NULL ? body_text(m) :
+	    g_byte_array_new());
+	g_string_append_printf(info, "size %lld\nflags", (long long)r->len);
+	if (flags != NULL && *flags != '\0') {
+		g_string_append_c(info, ' ');
+		line_append(info, flags);
+	}
+	g_string_append_c(info, '\n');
+	file_string(r, root, "info", info);
+
+	top = m != NULL ? g_mime_message_get_mime_part(m) : NULL;
+	if (top != NULL && GMIME_IS_MULTIPART(top))
+		subparts_render(r, root, GMIME_MULTIPART(top), r->len, NULL, 1);
+}
+
+struct mime_node *
+mime_render_flags(const char *data, size_t len, const char *flags)
+{
+	struct render r = { 0 };
+	struct mime_node *root;
+	GByteArray *ba;
+	GMimeParser *parser;
+	GMimeMessage *m;
+	guint8 nul = 0;
+
+	if (len > INT_MAX) {
+		errno = EFBIG;
+		return NULL;
+	}
+	if ((root = calloc(1, sizeof *root)) == NULL ||
+	    (root->name = strdup("")) == NULL) {
+		free(root);
+		errno = ENOMEM;
+		return NULL;
+	}
+	root->is_dir = 1;
+
+	/* one copy, read by GMime and kept by the root for the raw slices */
+	ba = g_byte_array_sized_new((guint)len + 1);
+	g_byte_array_append(ba, (const guint8 *)data, (guint)len);
+	g_byte_array_append(ba, &nul, 1);
+	g_byte_array_set_size(ba, (guint)len);
+	r.msg = (const char *)ba->data;
+	r.len = (gint64)len;
+	r.stream = g_mime_stream_mem_new_with_byte_array(ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(r.stream), FALSE);
+	parser = g_mime_parser_new_with_stream(r.stream);
+	m = g_mime_parser_construct_message(parser, NULL);
+
+	message_render(&r, root, m, flags);
+
+	if (m != NULL)
+		g_object_unref(m);
+	g_object_unref(parser);
+	g_object_unref(r.stream);
+	root->data = (char *)g_byte_array_free(ba, FALSE);
+	root->len = len;
+	if (r.nomem) {
+		mime_free(root);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return root;
+}
+
+struct mime_node *
+mime_render(const char *data, size_t len)
+{
+	return mime_render_flags(data, len, NULL);
+}
+
+const struct mime_node *
+mime_find(const struct mime_node *node, const char *relpath)
+{
+	const struct mime_node *k;
+	size_t i, n;
+
+	for (;;) {
+		relpath += strspn(relpath, "/");
+		if (*relpath == '\0' || node == NULL)
+			return node;
+		n = strcspn(relpath, "/");
+		for (k = NULL, i = 0; node->is_dir && i < node->nkids; i++)
+			if (strncmp(node->kids[i].name, relpath, n) == 0 &&
+			    node->kids[i].name[n] == '\0') {
+				k = &node->kids[i];
+				break;
+			}
+		node = k;
+		relpath += n;
+	}
+}
+
+static void
+node_clear(struct mime_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->nkids; i++)
+		node_clear(&n->kids[i]);
+	free(n->kids);
+	free(n->name);
+	if (!n->borrowed)
+		free(n->data);
+}
+
+void
+mime_free(struct mime_node *root)
+{
+	if (root == NULL)
+		return;
+	node_clear(root);
+	free(root);
+}
