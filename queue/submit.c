@@ -257,13 +257,14 @@ field_addresses(struct prep *p, GMimeHeader *h, GPtrArray *out)
 	for (q = value; *q; q++)
 		if (*q == '\r' || *q == '\n')
 			*q = ' ';
+	g_strstrip(value);
 	want = count_elements(value);
 	l = internet_address_list_parse(NULL, value);
 	boxes = g_ptr_array_new();
 	if (l != NULL)
 		flatten(l, boxes);
 	if (boxes->len != want)
-		err = reject(p, EINVAL, "bad address in %s:%s", name, value);
+		err = reject(p, EINVAL, "bad address in %s: %s", name, value);
 	for (i = 0; !err && i < boxes->len; i++) {
 		addr = internet_address_mailbox_get_idn_addr(
 		    INTERNET_ADDRESS_MAILBOX(boxes->pdata[i]));
