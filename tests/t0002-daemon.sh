@@ -45,6 +45,18 @@ test_expect_success 'with -f it stays in the foreground and logs to stderr' '
 	wait_for 50 grep -q " queued " "$T/f/stderr"
 '
 
+test_expect_success 'the root holds the tree of mailfs(8)' '
+	printf "%s\n" ctl failed inbox log outbox queue sent stats >expect &&
+	ls "$MNT" >actual &&
+	test_cmp expect actual &&
+	bad=0 &&
+	for k in queue deferred sending inbox queued delivered failed received \
+		rejected refused; do
+		grep -q "^$k [0-9][0-9]*\$" "$MNT/stats" || { echo "no $k"; bad=1; }
+	done &&
+	[ $bad -eq 0 ]
+'
+
 test_expect_success 'fusermount3 -u ends the foreground daemon with status 0' '
 	fusermount3 -u "$MNT" &&
 	wait "$MAILFS_PID"; rc=$?
