@@ -216,26 +216,83 @@ line_append(GString *out, const char *s)
 	g_free(v);
 }
 
+/*
+ * GMime 3.2.13 decodes adjacent B encoded-words of one charset as one
+ * base64 text and stops at the first one's padding, dropping the rest
+ * (jstedfast/gmime#133, fixed after 3.2.13). Mailers split long names and
+ * subjects that way. An empty encoded-word of another charset in between
+ * keeps the words apart. Returns NULL when raw has no such pair.
+ */
+static char *
+b64_unmerge(const char *raw)
+{
+	GString *s = NULL;
+	const char *done = raw, *p, *q, *w;
+
+	for (p = raw; (q = strstr(p, "=?=")) != NULL; p = q + 3) {
+		w = q + 3 + strspn(q + 3, " \t\r\n");
+		if (w == q + 3 || strncmp(w, "=?", 2) != 0)
+			continue;
+		if (s == NULL)
+			s = g_string_new(NULL);
+		g_string_append_len(s, done, q + 3 - done);
+		g_string_append(s, " =?us-ascii?q?\?=");
+		done = q + 3;
+	}
+	if (s == NULL)
+		return NULL;
+	g_string_append(s, done);
+	return g_string_free(s, FALSE);
+}
+
+/* h's value, unfolded and decoded, to g_free */
+static char *
+header_decoded(GMimeHeader *h)
+{
+	const char *raw = g_mime_header_get_raw_value(h);
+	const char *v = g_mime_header_get_value(h);
+	char *fixed = raw != NULL ? b64_unmerge(raw) : NULL, *u, *d;
+
+	if (fixed == NULL)
+		return g_strdup(v != NULL ? v : "");
+	u = g_mime_utils_header_unfold(fixed);
+	d = g_mime_utils_header_decode_text(NULL, u);
+	g_free(u);
+	g_free(fixed);
+	return d;
+}
+
 /* the decoded value of header file i, to g_free; NULL if absent */
 static char *
 header_value(GMimeMessage *m, size_t i)
 {
-	const char *v = g_mime_object_get_header(GMIME_OBJECT(m),
-	    hdrs[i].field);
-	InternetAddressList *l;
+	GMimeHeader *h = g_mime_header_list_get_header(
+	    g_mime_object_get_header_list(GMIME_OBJECT(m)), hdrs[i].field);
+	InternetAddressList *l = NULL;
 	const char *id;
+	char *fixed, *v = NULL;
 
-	if (v == NULL)
+	if (h == NULL)
 		return NULL;
 	if (hdrs[i].addr >= 0) {
-		l = g_mime_message_get_addresses(m, hdrs[i].addr);
+		fixed = g_mime_header_get_raw_value(h) != NULL ?
+		    b64_unmerge(g_mime_header_get_raw_value(h)) : NULL;
+		if (fixed != NULL)
+			l = internet_address_list_parse(NULL, fixed);
+		else if ((l = g_mime_message_get_addresses(m, hdrs[i].addr)))
+			g_object_ref(l);
+		g_free(fixed);
 		if (l != NULL && internet_address_list_length(l) > 0)
-			return internet_address_list_to_string(l, NULL, FALSE);
+			v = internet_address_list_to_string(l, NULL, FALSE);
+		if (l != NULL)
+			g_object_unref(l);
+		if (v != NULL)
+			return v;
 	} else if (strcmp(hdrs[i].file, "messageid") == 0) {
 		if ((id = g_mime_message_get_message_id(m)) != NULL)
 			return g_strdup(id);
 	}
-	return g_strdup(v);
+	return header_decoded(h);
 }
 
 static gint64
@@ -269,10 +326,13 @@ message_begin(GMimeMessage *m)
 static void
 field_append(GString *out, GMimeHeader *h)
 {
+	char *v;
+
 	line_append(out, g_mime_header_get_name(h));
 	g_string_append(out, ": ");
-	line_append(out, g_mime_header_get_value(h) ?
-	    g_mime_header_get_value(h) : "");
+	v = header_decoded(h);
+	line_append(out, v);
+	g_free(v);
 	g_string_append_c(out, '\n');
 }
 
@@ -422,12 +482,19 @@ body_text(GMimeMessage *m)
 	GMimeObject *top = g_mime_message_get_mime_part(m);
 	GMimePart *p = NULL;
 	int budget = MAX_PARTS;
+	GByteArray *ba;
 
 	if (top != NULL && (p = text_find(top, "plain", 0, &budget)) == NULL) {
 		budget = MAX_PARTS;
 		p = text_find(top, "html", 0, &budget);
 	}
-	return p != NULL ? part_decode(p, 1) : g_byte_array_new();
+	if (p == NULL)
+		return g_byte_array_new();
+	/* a part ends before the line break its boundary line takes */
+	ba = part_decode(p, 1);
+	if (ba->len > 0 && ba->data[ba->len - 1] != '\n')
+		g_byte_array_append(ba, (const guint8 *)"\n", 1);
+	return ba;
 }
 
 /* Does the line at s (after its "--", n bytes to the end) name a boundary? */
