@@ -690,6 +690,7 @@ message_render(struct render *r, struct mime_node *root, GMimeMessage *m,
 {
 	GString *info = g_string_new(""), *s;
 	GMimeObject *top;
+	GByteArray *ba;
 	char *v;
 	size_t i;
 
@@ -709,8 +710,15 @@ message_render(struct render *r, struct mime_node *root, GMimeMessage *m,
 	}
 	file_string(r, root, "header", m != NULL ? header_block(m) :
 	    g_string_new(""));
-	file_bytes(r, root, "body", m != NULL ? body_text(m) :
-	    g_byte_array_new());
+	if (m != NULL) {
+		file_bytes(r, root, "body", body_text(m));
+	} else {
+		/* not a message at all (no header): its text as it is */
+		ba = g_byte_array_sized_new((guint)r->len);
+		g_byte_array_append(ba, (const guint8 *)r->msg, (guint)r->len);
+		text_mend(ba, 0);
+		file_bytes(r, root, "body", ba);
+	}
 	g_string_append_printf(info, "size %lld\nflags", (long long)r->len);
 	if (flags != NULL && *flags != '\0') {
 		g_string_append_c(info, ' ');

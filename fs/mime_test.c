@@ -477,6 +477,11 @@ test_hostile(void)
 	    mime_find(m, "info") != NULL, "empty message");
 	mime_free(m);
 
+	m = render("not a message\x01 \xe9\nat all\n");
+	ok(has(m, "body", "not a message\x01 \xc3\xa9\nat all\n") &&
+	    has(m, "header", ""), "no header at all: the text is the body");
+	mime_free(m);
+
 	m = mime_render("\0\0\377\n\n\0", 6);
 	ok(m != NULL, "NUL bytes");
 	mime_free(m);
