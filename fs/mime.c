@@ -4,7 +4,7 @@
  *
  * API (mime.h): mime_render and mime_render_flags parse a stored message
  * into a tree of mime_node; mime_find looks up a relative path; the caller
- * adds raw and envelope with mime_add_file; mime_free.
+ * adds raw (mime_add_raw, no copy) and envelope (mime_add_file); mime_free.
  *
  * The top level, in this order:
  *	from to cc replyto	the address list, decoded: Name <a@b>, c@d
@@ -132,6 +132,19 @@ mime_add_file(struct mime_node *dir, const char *name, const char *data,
 		memcpy(k->data, data, len);
 	k->data[len] = '\0';
 	k->len = len;
+	return 0;
+}
+
+int
+mime_add_raw(struct mime_node *root)
+{
+	struct mime_node *k;
+
+	if ((k = kid_new(root, "raw", 0)) == NULL)
+		return -1;
+	k->data = root->data;
+	k->len = root->len;
+	k->borrowed = 1;
 	return 0;
 }
 

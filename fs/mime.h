@@ -5,7 +5,7 @@
  * info, and numbered MIME part directories 1/, 2/, ... each holding type,
  * filename, body (decoded bytes), raw, and further numbered parts.
  * raw and envelope of the top level are added by the caller (fs/inbox.c),
- * with mime_add_file. g_mime_init() must have been called once.
+ * with mime_add_raw and mime_add_file. g_mime_init() must have been called once.
  * The exact rules (which part is "body", caps, fallbacks) are in mime.c.
  */
 #ifndef MAILFS_MIME_H
@@ -42,6 +42,8 @@ const struct mime_node *mime_find(const struct mime_node *root,
  */
 int	mime_add_file(struct mime_node *dir, const char *name,
 	    const char *data, size_t len);
+/* Append "raw" to root: the message itself, sharing the root's copy. */
+int	mime_add_raw(struct mime_node *root);
 void	mime_free(struct mime_node *root);
 
 #endif
