@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <glib.h>
+
 #include "lib/log.h"
 #include "queue/qlog.h"
 #include "queue/queue_int.h"
@@ -43,6 +45,9 @@ qlog_open(const char *spool)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* Called before queue_open, which would create it too. */
+	if (g_mkdir_with_parents(spool, 0750) == -1)
+		return -1;
 	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (fd == -1)
 		return -1;
