@@ -31,6 +31,7 @@ struct outbox_file {
 	int detached;
 	int submitting;
 	int toobig;		/* a write went past max_size */
+	int refused;		/* errno of a refused rename since the last change */
 	struct outbox_file *next;
 };
 
@@ -137,6 +138,7 @@ set_size(struct outbox_file *f, size_t size)
 		memset(f->data + f->len, 0, size - f->len);
 	}
 	f->len = size;
+	f->refused = 0;
 	clock_gettime(CLOCK_REALTIME, &f->attr.mtime);
 	f->attr.ctime = f->attr.mtime;
 	return 0;
@@ -260,6 +262,7 @@ outbox_write(struct outbox_file *f, const char *buf, size_t size, off_t off,
 		return -err;
 	}
 	memcpy(f->data + off, buf, size);
+	f->refused = 0;
 	clock_gettime(CLOCK_REALTIME, &f->attr.mtime);
 	f->attr.ctime = f->attr.mtime;
 	pthread_mutex_unlock(&lock);
@@ -446,6 +449,8 @@ outbox_rename(const char *from, const char *to, int noreplace)
 		err = 0;
 	else if (find(to))
 		err = noreplace ? EEXIST : EXDEV;
+	else if (f->refused && !outbox_is_staging(to))
+		err = f->refused;	/* mv retries without RENAME_NOREPLACE */
 	else if (!(name = strdup(to)))
 		err = ENOMEM;
 	else if (!outbox_is_staging(from) || outbox_is_staging(to)) {
@@ -465,6 +470,8 @@ outbox_rename(const char *from, const char *to, int noreplace)
 		pthread_cond_broadcast(&unfrozen);
 		if (err == 0)
 			detach(f);
+		else
+			f->refused = err;
 		unref(f);
 		free(name);
 	}

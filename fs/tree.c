@@ -90,6 +90,7 @@ struct handle {
 	struct inbox_msg *msg;
 	struct outbox_file *ob;
 	int append;
+	int writer;		/* opened for writing: its close() may send */
 	char id[MAILDIR_ID_MAX];	/* queue/ID/ctl */
 };
 
@@ -888,6 +889,7 @@ tree_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		return (void)fuse_reply_err(req, err);
 	}
 	h->append = fi->flags & O_APPEND;
+	h->writer = (fi->flags & O_ACCMODE) != O_RDONLY;
 	e.ino = node_ref(l.path);
 	e.generation = gen;
 	e.attr.st_ino = e.ino;
@@ -1105,6 +1107,7 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (l.kind == K_OUTFILE) {
 		err = outbox_open(l.name, fi->flags & O_TRUNC, &h->ob);
 		h->append = fi->flags & O_APPEND;
+		h->writer = acc != O_RDONLY;
 	} else
 		err = open_generated(&l, h);
 	if (err) {
@@ -1212,8 +1215,9 @@ tree_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
 	(void)ino;
-	fuse_reply_err(req, h->ob ? outbox_flush(h->ob, fuse_req_ctx(req)->pid) :
-	    0);
+	/* A reader closing (cat, cp from outbox/) must not send. */
+	fuse_reply_err(req, h->ob && h->writer ?
+	    outbox_flush(h->ob, fuse_req_ctx(req)->pid) : 0);
 }
 
 static void
