@@ -637,7 +637,7 @@ static const struct command {
 	    ARG_ANY, do_ehlo },
 	{ "HELO", ST(S_INIT) | ST(S_HELO) | ST(S_MAIL) | ST(S_RCPT), NULL,
 	    ARG_ANY, do_helo },
-	{ "MAIL", ST(S_HELO), NULL, ARG_NEED, do_mail },
+	{ "MAIL", ST(S_HELO), "nested MAIL command", ARG_NEED, do_mail },
 	{ "RCPT", ST(S_MAIL) | ST(S_RCPT), "need MAIL before RCPT", ARG_NEED,
 	    do_rcpt },
 	{ "DATA", ST(S_RCPT), NULL, ARG_NONE, do_data },
@@ -656,11 +656,11 @@ sequence_error(struct session *s, const struct command *c)
 {
 	const char *why = c->seqerr;
 
-	if (why == NULL)
-		why = s->state == S_INIT ? "send HELO/EHLO first" :
-		    s->state == S_HELO ? "need MAIL and RCPT first" :
-		    s->state == S_MAIL ? "need RCPT before DATA" :
-		    "nested MAIL command";
+	if (s->state == S_INIT && c->fn != do_starttls)
+		why = "send HELO/EHLO first";
+	else if (why == NULL)	/* DATA */
+		why = s->state == S_MAIL ? "need RCPT before DATA" :
+		    "need MAIL before DATA";
 	error(s, "503 5.5.1 Error: %s", why);
 }
 
