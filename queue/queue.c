@@ -1224,25 +1224,36 @@ queue_job_done(struct queue_job *job)
 	job_free(job);
 }
 
+/*
+ * queue_log_append - the path is taken under q.mu but the file is opened
+ * and written outside it (creating it costs a journal operation). If the
+ * entry moves meanwhile, the open fails for want of the directory and is
+ * tried again at the new place; an fd opened before the move follows it.
+ */
 void
 queue_log_append(const char *id, const char *line, size_t len)
 {
 	struct msg *m;
 	char p[PATH_MAX];
-	int fd;
+	int fd, tries;
 
-	pthread_mutex_lock(&q.mu);
-	if (q.index != NULL &&
-	    (m = g_hash_table_lookup(q.index, id)) != NULL) {
-		entry_path(m, "log", p);
+	for (tries = 0; tries < 3; tries++) {
+		pthread_mutex_lock(&q.mu);
+		m = q.index ? g_hash_table_lookup(q.index, id) : NULL;
+		if (m != NULL)
+			entry_path(m, "log", p);
+		pthread_mutex_unlock(&q.mu);
+		if (m == NULL)
+			return;
 		fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-		if (fd != -1) {
-			if (write(fd, line, len) != (ssize_t)len)
-				log_warn("%s: cannot append", p);
+		if (fd == -1 && errno == ENOENT)
+			continue;
+		if (fd == -1 || write(fd, line, len) != (ssize_t)len)
+			log_warn("%s: cannot append", p);
+		if (fd != -1)
 			close(fd);
-		}
+		return;
 	}
-	pthread_mutex_unlock(&q.mu);
 }
 
 /* ---- start and stop ---- */
