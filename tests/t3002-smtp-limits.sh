@@ -1,0 +1,178 @@
+#!/bin/sh
+# t3002-smtp-limits: every limit of the listener answers with its code and
+# leaves the session and the daemon healthy, with memory bounded whatever
+# a client sends.
+. "$(dirname "$0")/test-lib.sh"
+
+PORT=$(free_port)
+mailfs_start lim -o "listen=127.0.0.1:$PORT,domains=example.test,max_size=1M"
+NEW=$SPOOL/inbox/new
+
+# chat PART...: one connection; after the greeting send the PARTs (each
+# the body of a Python bytes literal, so \r \n \x00 are exact; N*PART is
+# PART N times) in one go, then print every reply until the server closes.
+chat() {
+	$PY - "$PORT" "$@" <<-'EOF'
+	import ast, re, socket, sys
+	data = b""
+	for part in sys.argv[2:]:
+	    m = re.fullmatch(r"(\d+)\*(.*)", part, re.S)
+	    n, part = (int(m[1]), m[2]) if m else (1, part)
+	    data += ast.literal_eval('b"' + part + '"') * n
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 60)
+	f = s.makefile("rb")
+	print(f.readline().decode().rstrip())
+	try:
+	    s.sendall(data)
+	    for l in f:
+	        print(l.decode("utf-8", "backslashreplace").rstrip("\r\n"))
+	except ConnectionError as e:
+	    print("connection:", e)
+	EOF
+}
+
+codes() {
+	sed -n 's/^\([0-9][0-9][0-9]\) .*/\1/p' "$1" | tr '\n' ' '
+}
+
+nmsg() {
+	ls "$NEW" | wc -l
+}
+
+# peak resident memory of the daemon, in kB
+peak() {
+	sed -n 's/^VmHWM:[^0-9]*\([0-9]*\).*/\1/p' /proc/$MAILFS_PID/status
+}
+
+HELLO='EHLO client.test\r\n'
+ENV='MAIL FROM:<a@x.test>\r\nRCPT TO:<u@example.test>\r\nDATA\r\n'
+BASE=$(peak)
+
+test_expect_success 'command line of 512 octets is fine, 513 is 500 5.5.2' '
+	chat "${HELLO}NOOP " "505*x" "\r\nNOOP " "506*x" "\r\nNOOP\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 500 250 221 " &&
+	grep "^500 5.5.2 " out
+'
+
+test_expect_success 'a 100 MB command line: one 500, then the session goes on' '
+	chat "${HELLO}MAIL FROM:<" "100000000*a" "\r\nNOOP\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 500 250 221 "
+'
+
+test_expect_success 'text line of 1000 octets is fine, 1001 refuses the message' '
+	chat "${HELLO}${ENV}" "998*x" "\r\n.\r\n${ENV}" "999*x" "\r\n.\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 250 354 250 250 250 354 500 221 " &&
+	grep "^500 5.5.2 " out &&
+	test "$(nmsg)" = 1
+'
+
+test_expect_success 'SIZE= over max_size: 552 5.3.4 at MAIL' '
+	chat "${HELLO}MAIL FROM:<a@x.test> SIZE=1048577\r\nMAIL FROM:<a@x.test> SIZE=1048576\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 552 250 221 " &&
+	grep "^552 5.3.4 " out
+'
+
+test_expect_success 'over max_size without SIZE=: 552 5.3.4 after the data, nothing stored' '
+	chat "${HELLO}${ENV}Subject: big\r\n\r\n" "70000*0123456789abcdef\r\n" ".\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 250 354 552 221 " &&
+	grep "^552 5.3.4 " out &&
+	test "$(nmsg)" = 1 &&
+	grep "refused client=127.0.0.1 reason=\"message too big\"" "$SPOOL/log"
+'
+
+test_expect_success '100 MB of data and a million headers: refused, memory bounded' '
+	chat "${HELLO}${ENV}" "1000000*X: y\r\n" "\r\n" "100000000*z" "\r\n.\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 250 354 552 221 " &&
+	test "$(nmsg)" = 1 &&
+	say "peak RSS $BASE kB before, $(peak) kB after" &&
+	test $(($(peak) - BASE)) -lt 32768
+'
+
+test_expect_success '100 recipients, the 101st: 452 4.5.3' '
+	RCPTS=$(for i in $(seq 101); do printf "RCPT TO:<u%d@example.test>\\\\r\\\\n" $i; done) &&
+	chat "${HELLO}MAIL FROM:<a@x.test>\r\n${RCPTS}DATA\r\nSubject: many\r\n\r\nx\r\n.\r\nQUIT\r\n" >out &&
+	test "$(grep -c "^250 2.1.5" out)" = 100 &&
+	grep "^452 4.5.3 " out &&
+	ID=$(sed -n "s/^250 2.0.0 Ok: queued as //p" out) &&
+	test "$(grep -c "^to " "$SPOOL/envelope/$ID")" = 100
+'
+
+test_expect_success '30 Received: lines pass, 31 are a loop: 554 5.4.6' '
+	chat "${HELLO}${ENV}" "30*Received: from a by b; now\r\n" "\r\nx\r\n.\r\n${ENV}" "31*Received: from a by b; now\r\n" "\r\nx\r\n.\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 250 354 250 250 250 354 554 221 " &&
+	grep "^554 5.4.6 " out
+'
+
+test_expect_success 'Received: in the body does not count' '
+	chat "${HELLO}${ENV}Subject: quoted\r\n\r\n" "40*Received: from a by b; now\r\n" ".\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 250 354 250 221 "
+'
+
+test_expect_success 'a stalled client does not hold up another' '
+	$PY - "$PORT" <<-\EOF >out
+	import socket, sys
+	port = int(sys.argv[1])
+	def conn(src="127.0.0.1"):
+	    s = socket.create_connection(("127.0.0.1", port), 30, (src, 0))
+	    f = s.makefile("rb")
+	    f.readline()
+	    return s, f
+	def replies(f, n):
+	    out = []
+	    while len(out) < n:
+	        l = f.readline().decode()
+	        if l[3] == " ":
+	            out.append(l[:3])
+	    return out
+	a, fa = conn()
+	a.sendall(b"EHLO a\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<u@example.test>\r\nDATA\r\n")
+	print(*replies(fa, 4))
+	a.sendall((b"y" * 78 + b"\r\n") * 5000)  # half a message, then nothing
+	b, fb = conn()
+	b.sendall(b"EHLO b\r\nMAIL FROM:<b@x.test>\r\nRCPT TO:<u@example.test>\r\nDATA\r\nSubject: b\r\n\r\nb\r\n.\r\n")
+	print(*replies(fb, 5))
+	a.sendall(b"\r\n.\r\n")
+	print(*replies(fa, 1))
+	EOF
+	printf "250 250 250 354\n250 250 250 354 250\n250\n" >expect &&
+	test_cmp expect out
+'
+
+# open as many connections as the listener takes from SRC, then one more
+conns() {
+	$PY - "$PORT" "$@" <<-\EOF
+	import socket, sys
+	port, plan = int(sys.argv[1]), sys.argv[2:]
+	keep = []
+	for p in plan:
+	    src, n = p.split("=")
+	    for i in range(int(n)):
+	        s = socket.create_connection(("127.0.0.1", port), 30, (src, 0))
+	        keep.append(s)
+	        print(src, s.makefile("rb").readline().decode().rstrip())
+	EOF
+}
+
+test_expect_success '20 connections from one address, the 21st: 421 4.7.0' '
+	conns 127.0.0.1=21 >out &&
+	test "$(grep -c " 220 " out)" = 20 &&
+	tail -n 1 out | grep "^127.0.0.1 421 4.7.0 "
+'
+
+test_expect_success '100 connections in all, the 101st: 421 4.7.0' '
+	conns 127.0.0.2=20 127.0.0.3=20 127.0.0.4=20 127.0.0.5=20 127.0.0.6=20 127.0.0.7=1 >out &&
+	test "$(grep -c " 220 " out)" = 100 &&
+	tail -n 1 out | grep "^127.0.0.7 421 4.7.0 " &&
+	grep "refused client=127.0.0.7 reason=\"too many connections\"" "$SPOOL/log"
+'
+
+test_expect_success 'after all that the listener still works' '
+	wait_for 50 $PY -c "
+import socket
+s = socket.create_connection((\"127.0.0.1\", $PORT), 5)
+assert s.makefile(\"rb\").readline().startswith(b\"220 \")" &&
+	swaks --server 127.0.0.1:$PORT --from a@x.test --to u@example.test >swaks.out &&
+	grep "^<-  250 2.0.0 Ok: queued" swaks.out
+'
+
+test_done
