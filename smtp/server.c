@@ -99,7 +99,7 @@ struct session {
 	enum state	state;
 	char		ip[INET6_ADDRSTRLEN];
 	char		helo[256];
-	unsigned	esmtp:1, tls:1, skipping:1;
+	unsigned	esmtp:1, tls:1, skipping:1, shut:1;
 	int		errors;
 	struct job	*job;		/* in a worker's hands */
 
@@ -1039,6 +1039,11 @@ session_settle(struct session *s)
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
 		return;		/* session_cb_write comes back */
 	under = bufferevent_get_underlying(s->bev);
+	if (under != NULL && !s->shut) {
+		/* close_notify, so the client knows it got everything */
+		s->shut = 1;
+		SSL_shutdown(bufferevent_openssl_get_ssl(s->bev));
+	}
 	if (under != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
 	    s->lingered++ < LINGER_MAX) {
