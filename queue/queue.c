@@ -79,6 +79,7 @@ struct msg {
 	size_t nr;
 	int refs;		/* the index holds one */
 	int gone;		/* no longer in the index */
+	int pending;		/* waiting for the writer thread */
 	pthread_mutex_t wmu;
 };
 
@@ -103,7 +104,12 @@ static struct {
 	GPtrArray *queued;		/* the queue/ entries, sorted by ID */
 	void (*wakeup)(void *);
 	void *wakeup_arg;
-} q = { .mu = PTHREAD_MUTEX_INITIALIZER, .spoolfd = -1, .tmpfd = -1 };
+	/* The writer thread: persists reported state off the event thread. */
+	pthread_t writer;
+	pthread_cond_t writer_cv;
+	GQueue unsaved;			/* entries with pending set */
+	int writer_stop;
+} q = { .writer_cv = PTHREAD_COND_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER, .spoolfd = -1, .tmpfd = -1 };
 
 /* ---- entries in memory ---- */
 
@@ -454,18 +460,19 @@ state_parse(struct msg *m, char *text)
 }
 
 /*
- * save - write m's state into its directory and, when `to` differs from
- * where it is, move the directory there (rename + fsync of the new parent,
- * shared with concurrent callers). Called without q.mu, holding a
- * reference to m.
+ * save - write m's state into its directory and, when it is finished,
+ * move the directory to sent/ or failed/ (rename + fsync of the new
+ * parent, shared with concurrent callers). Called without q.mu, holding a
+ * reference to m. What is written is the state at the time of writing, so
+ * any number of changes before it cost one write.
  */
 static int
-save(struct msg *m, enum queue_where to)
+save(struct msg *m)
 {
 	char *text = NULL;
 	size_t len;
 	int dfd = -1, err = 0;
-	enum queue_where from;
+	enum queue_where from, to;
 
 	pthread_mutex_lock(&m->wmu);
 	pthread_mutex_lock(&q.mu);
@@ -475,6 +482,7 @@ save(struct msg *m, enum queue_where to)
 		return 0;
 	}
 	from = m->where;
+	to = from == QUEUE_QUEUE ? destination(m) : from;
 	if ((text = state_serialize(m, &len)) == NULL)
 		err = ENOMEM;
 	pthread_mutex_unlock(&q.mu);
@@ -514,6 +522,47 @@ save(struct msg *m, enum queue_where to)
 	}
 	pthread_mutex_unlock(&m->wmu);
 	return err;
+}
+
+/* Caller holds q.mu. Have the writer thread save m soon. */
+static void
+save_later(struct msg *m)
+{
+	if (m->pending)
+		return;
+	m->pending = 1;
+	m->refs++;
+	g_queue_push_tail(&q.unsaved, m);
+	pthread_cond_signal(&q.writer_cv);
+}
+
+/*
+ * writer_main - the writer thread. The event thread reports results and
+ * must never wait for an fsync, so state writes and moves happen here. It
+ * runs until queue_close, which lets it finish what is pending first.
+ */
+static void *
+writer_main(void *arg)
+{
+	struct msg *m;
+
+	(void)arg;
+	pthread_mutex_lock(&q.mu);
+	for (;;) {
+		if ((m = g_queue_pop_head(&q.unsaved)) == NULL) {
+			if (q.writer_stop)
+				break;
+			pthread_cond_wait(&q.writer_cv, &q.mu);
+			continue;
+		}
+		m->pending = 0;
+		pthread_mutex_unlock(&q.mu);
+		save(m);
+		pthread_mutex_lock(&q.mu);
+		msg_unref_locked(m);
+	}
+	pthread_mutex_unlock(&q.mu);
+	return NULL;
 }
 
 /*
@@ -1137,7 +1186,6 @@ queue_report(const struct queue_job *job, const char *rcpt, int class,
 {
 	char why[1024], age[32], when[32];
 	const char *event, *logtext = text;
-	enum queue_where to;
 	struct rcpt *r = NULL;
 	struct msg *m;
 	time_t now = time(NULL);
@@ -1179,10 +1227,10 @@ queue_report(const struct queue_job *job, const char *rcpt, int class,
 	}
 	free(r->text);
 	r->text = logtext ? strdup(logtext) : NULL;
-	if ((to = destination(m)) != QUEUE_QUEUE)
+	if (destination(m) != QUEUE_QUEUE)
 		m->done = now;
 	iso_time(r->next, when, sizeof(when));
-	m->refs++;
+	save_later(m);
 	pthread_mutex_unlock(&q.mu);
 
 	if (retry)
@@ -1195,8 +1243,6 @@ queue_report(const struct queue_job *job, const char *rcpt, int class,
 		stats_add(STATS_DELIVERED, 1);
 	else if (!retry)
 		stats_add(STATS_FAILED, 1);
-	save(m, to);
-	msg_unref(m);
 	if (retry)
 		wake();
 }
@@ -1318,7 +1364,6 @@ static void
 load_entry(enum queue_where w, const char *id)
 {
 	char *text = NULL;
-	enum queue_where to;
 	struct stat st;
 	struct msg *m;
 	size_t len;
@@ -1360,10 +1405,10 @@ load_entry(enum queue_where w, const char *id)
 	index_add(m);
 	pthread_mutex_unlock(&q.mu);
 	/* Stopped between writing the last result and moving the entry. */
-	if (w == QUEUE_QUEUE && (to = destination(m)) != QUEUE_QUEUE) {
+	if (w == QUEUE_QUEUE && destination(m) != QUEUE_QUEUE) {
 		if (m->done == 0)
 			m->done = time(NULL);
-		save(m, to);
+		save(m);
 	}
 }
 
@@ -1454,6 +1499,13 @@ queue_open(const struct conf *c)
 	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
 		if (load_dir(w) == -1)
 			log_warn("%s/%s: cannot read", c->spool, where_dir[w]);
+	q.writer_stop = 0;
+	if ((err = pthread_create(&q.writer, NULL, writer_main, NULL)) != 0) {
+		q.writer_stop = 1;
+		queue_close();
+		errno = err;
+		return -1;
+	}
 	return 0;
 fail:
 	err = errno;
@@ -1471,11 +1523,25 @@ queue_close(void)
 	GHashTableIter it;
 	gpointer val;
 	enum queue_where w;
+	struct msg *m;
 
 	pthread_mutex_lock(&q.mu);
 	if (q.index == NULL) {
 		pthread_mutex_unlock(&q.mu);
 		return;
+	}
+	if (!q.writer_stop) {
+		/* Let the writer save what is pending, then end it. */
+		q.writer_stop = 1;
+		pthread_cond_signal(&q.writer_cv);
+		pthread_mutex_unlock(&q.mu);
+		pthread_join(q.writer, NULL);
+		pthread_mutex_lock(&q.mu);
+	}
+	/* Reported after the writer ended: tried again after a restart. */
+	while ((m = g_queue_pop_head(&q.unsaved)) != NULL) {
+		m->pending = 0;
+		msg_unref_locked(m);
 	}
 	g_hash_table_iter_init(&it, q.index);
 	while (g_hash_table_iter_next(&it, NULL, &val))

@@ -111,8 +111,11 @@ size_t	queue_take_due(time_t now, struct queue_job **jobs, size_t max,
  * (delivered), 4 (deferred: retry on the schedule, failed past max_age) or
  * 5 (failed). code is the enhanced status code ("2.0.0", "4.4.1"), text the
  * reply or error, relay the host (and address) that said it, or NULL.
- * Logs delivered/deferred/failed, persists the state, moves the message to
- * sent/ or failed/ when its last recipient is done.
+ * Logs delivered/deferred/failed and returns at once: the queue's writer
+ * thread persists the state (fsync) and moves the message to sent/ or
+ * failed/ when its last recipient is done, so the event thread never
+ * waits for the disk (a crash before that only means a recipient is tried
+ * again). Until the move the entry stays listed in queue/.
  */
 void	queue_report(const struct queue_job *job, const char *rcpt, int class,
 	    const char *code, const char *text, const char *relay);

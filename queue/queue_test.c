@@ -132,6 +132,20 @@ slurp(const char *path)
 	return out;
 }
 
+/* Wait until the writer thread has moved id to place w (polling). */
+static int
+settle(enum queue_where w, const char *id)
+{
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		if (queue_lookup(w, id, NULL) == 0)
+			return 1;
+		usleep(500);
+	}
+	return 0;
+}
+
 static size_t
 take(time_t now, struct queue_job **jobs, size_t max, time_t *next)
 {
@@ -191,7 +205,7 @@ cmp_str(const void *a, const void *b)
 int
 main(void)
 {
-	struct queue_job *jobs[16], *j;
+	struct queue_job *jobs[16], *j, *j2, *j3;
 	struct queue_gauges g;
 	char id[QUEUE_ID_MAX], id2[QUEUE_ID_MAX], id3[QUEUE_ID_MAX];
 	char id4[QUEUE_ID_MAX], id5[QUEUE_ID_MAX], err[256], path[4096];
@@ -286,12 +300,13 @@ main(void)
 	    "mx.one.test[127.0.0.2]");
 	queue_report(j, "b@ONE.test", 4, "4.2.0", "450 4.2.0 mailbox busy",
 	    "mx.one.test[127.0.0.2]");
+	j2 = job_for(jobs, k, "two.test");
+	j3 = job_for(jobs, k, "three.test");
 	queue_job_done(j);
-	j = job_for(jobs, k, "two.test");
-	queue_report(j, "c@two.test", 5, "5.1.1", "550 5.1.1 no such user",
+	queue_report(j2, "c@two.test", 5, "5.1.1", "550 5.1.1 no such user",
 	    "mx.two.test[127.0.0.3]");
-	queue_job_done(j);
-	queue_job_done(job_for(jobs, k, "three.test"));
+	queue_job_done(j2);
+	queue_job_done(j3);
 	s = render(QUEUE_QUEUE, id, "status");
 	diag(s);
 	ok(strstr(s, "a@one.test delivered 1 - 2.0.0 250 2.0.0 Ok: queued as X\n")
@@ -328,7 +343,7 @@ main(void)
 	    "554 no", "mx");
 	queue_job_done(jobs[0]);
 	queue_job_done(jobs[1]);
-	ok(!exists("queue", id, NULL) && exists("failed", id, "message") &&
+	ok(settle(QUEUE_FAILED, id) && !exists("queue", id, NULL) && exists("failed", id, "message") &&
 	    exists("failed", id, "log") && exists("failed", id, "state"),
 	    "all finished, one failed: moved to failed/");
 	ok(queue_lookup(QUEUE_FAILED, id, &mt) == 0 &&
@@ -347,7 +362,7 @@ main(void)
 	ok(k == 1 && strcmp(jobs[0]->id, id2) == 0, "its job");
 	queue_report(jobs[0], "z@one.test", 2, "2.0.0", "250 ok", "mx");
 	queue_job_done(jobs[0]);
-	ok(exists("sent", id2, "message") && !exists("queue", id2, NULL) &&
+	ok(settle(QUEUE_SENT, id2) && exists("sent", id2, "message") && !exists("queue", id2, NULL) &&
 	    queue_lookup(QUEUE_SENT, id2, &mt) == 0, "all delivered: sent/");
 	ok(queue_list(QUEUE_SENT, &list, &nl) == 0 && nl == 1, "sent/ lists it");
 	queue_free_list(list, nl);
@@ -380,6 +395,7 @@ main(void)
 	    NULL);
 	queue_job_done(jobs[0]);
 	c.max_age = 5 * 86400;
+	settle(QUEUE_FAILED, id3);
 	s = render(QUEUE_FAILED, id3, "status");
 	ok(strstr(s, "z@one.test failed 3 - 4.4.1 expired after ") &&
 	    strstr(s, "connection refused"), "past max_age a deferral fails, "
