@@ -30,7 +30,7 @@ SPOOL	?= spool
 all: mailfs
 
 mailfs: $(B)/mailfs
-	@[ "$(B)" = build/plain ] && cp $(B)/mailfs mailfs || true
+	@[ "$(B)" = build/plain ] && cp $(B)/mailfs mailfs.new && mv -f mailfs.new mailfs || true
 
 $(B)/mailfs: $(B)/mailfs.o $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

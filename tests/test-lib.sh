@@ -18,6 +18,8 @@ SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 MAILFS=${MAILFS:-$SRCDIR/mailfs}
 PY=/usr/bin/python3
 T=$(mktemp -d "/tmp/mailfs-$TEST_NAME.XXXXXX")
+# like git's trash directory: scratch files of a test never land in the tree
+cd "$T" || exit 1
 test_count=0
 test_failed=0
 test_cleanup=""
