@@ -1123,29 +1123,31 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		handle_free(h);
 }
 
+/*
+ * The reply is built in a buffer of its own: once the kernel has the
+ * data it may send the RELEASE of this handle, which another thread can
+ * serve before fuse_reply_buf has returned here.
+ */
 static void
 tree_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	const char *src = h->buf ? h->buf : h->data;
-	ssize_t n;
+	ssize_t n = 0;
 	char *buf;
 
 	(void)ino;
-	if (h->fd < 0 && !h->ob) {
-		if (off < 0 || (size_t)off >= h->len)
-			return (void)fuse_reply_buf(req, NULL, 0);
-		if (size > h->len - (size_t)off)
-			size = h->len - (size_t)off;
-		return (void)fuse_reply_buf(req, src + off, size);
-	}
 	if (!(buf = malloc(size ? size : 1)))
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (h->ob)
 		n = outbox_read(h->ob, buf, size, off);
-	else
+	else if (h->fd >= 0)
 		n = pread(h->fd, buf, size, off);
+	else if (off >= 0 && (size_t)off < h->len) {
+		n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
+		memcpy(buf, src + off, n);
+	}
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else
