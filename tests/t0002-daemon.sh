@@ -3,6 +3,7 @@
 # mount is ready, ends cleanly on unmount, SIGTERM and SIGINT, and takes
 # its settings from defaults < -c file < -o.
 . "$(dirname "$0")/test-lib.sh"
+cd "$T" || exit 1
 
 # mailfs_pid_of MNT: the pid of the mailfs serving MNT (a unique temp path).
 mailfs_pid_of() {
@@ -67,6 +68,7 @@ test_expect_success 'SIGTERM unmounts and ends it with status 0' '
 	mailfs_start term &&
 	kill -TERM "$MAILFS_PID" &&
 	wait "$MAILFS_PID"; rc=$?
+	echo "exit status $rc"
 	[ $rc -eq 0 ] && wait_for 50 eval "! mountpoint -q \"$MNT\""
 '
 
@@ -82,6 +84,7 @@ test_expect_success 'SIGINT unmounts and ends it with status 0' '
 	wait_for 100 test -e "$M/ctl" &&
 	kill -INT $pid &&
 	wait $pid; rc=$?
+	echo "exit status $rc"
 	[ $rc -eq 0 ] && ! mountpoint -q "$M"
 '
 
@@ -103,44 +106,52 @@ test_expect_success 'what was queued is still there after a clean restart' '
 '
 
 # Precedence is observed through its effects: where the spool is, and
-# which max_size refuses a message (EFBIG at close or write).
+# which max_size refuses a message (EFBIG at write or close).
 big() {
 	msg big && head -c 3000 /dev/zero | tr "\0" x && echo
 }
 
-test_expect_success 'precedence: -c file overrides the defaults' '
-	M=$T/p/mnt; mkdir -p "$M" "$T/p/file" "$T/p/opt" &&
-	test_mounts="$test_mounts $M" &&
+# start_fg ARGS...: mailfs -f ARGS on $T/p/mnt, stopped after the test
+start_fg() {
+	M=$T/p/mnt
+	mkdir -p "$M"
+	test_mounts="$test_mounts $M"
+	"$MAILFS" -f "$@" "$M" 2>>"$T/p.err" &
+	pid=$!
+	track_pid $pid
+	test_when_finished 'fusermount3 -u "$M"; kill_pid $pid'
+	wait_for 100 test -e "$M/ctl"
+}
+
+test_expect_success 'precedence: the -c file overrides the defaults' '
+	mkdir -p "$T/p/file" "$T/p/opt" &&
 	printf "spool = %s\nmax_size = 1K\nlisten = none\nhostname = mailfs.test\nrelayhost = %s\n" \
 		"$T/p/file" "$DEAD" >"$T/p.conf" &&
-	"$MAILFS" -f -c "$T/p.conf" "$M" 2>"$T/p1.err" &
-	pid=$! && track_pid $pid &&
-	wait_for 100 test -e "$M/ctl" &&
-	big >"$T/big" && ! cp "$T/big" "$M/outbox/big" &&
-	cp "$T/msg" "$M/outbox/small" &&
-	wait_for 50 test -s "$T/p/file/log" &&
-	fusermount3 -u "$M" && wait $pid
+	big >"$T/big" && msg small >"$T/small" &&
+	start_fg -c "$T/p.conf" &&
+	! cp "$T/big" "$M/outbox/big" 2>err &&
+	grep -q "File too large" err &&
+	cp "$T/small" "$M/outbox/small" &&
+	wait_for 50 grep -q " queued .*name=small" "$T/p/file/log"
 '
 
 test_expect_success 'precedence: -o overrides the -c file' '
-	"$MAILFS" -f -c "$T/p.conf" -o "spool=$T/p/opt,max_size=1M" "$M" \
-		2>"$T/p2.err" &
-	pid=$! && track_pid $pid &&
-	wait_for 100 test -e "$M/ctl" &&
+	start_fg -c "$T/p.conf" -o "spool=$T/p/opt,max_size=1M" &&
 	cp "$T/big" "$M/outbox/big" &&
 	ls "$M/queue" >ids && [ "$(wc -l <ids)" -eq 1 ] &&
 	grep -q " queued .*name=big" "$T/p/opt/log" &&
-	! grep -q "name=big" "$T/p/file/log" &&
-	fusermount3 -u "$M" && wait $pid
+	! grep -q " queued .*name=big" "$T/p/file/log"
 '
 
-test_expect_success 'precedence: a later -o value overrides an earlier one' '
-	"$MAILFS" -f -c "$T/p.conf" -o "spool=$T/p/opt,max_size=1M,max_size=1K" \
-		"$M" 2>"$T/p3.err" &
-	pid=$! && track_pid $pid &&
-	wait_for 100 test -e "$M/ctl" &&
-	! cp "$T/big" "$M/outbox/big2" &&
-	fusermount3 -u "$M" && wait $pid
+test_expect_success 'precedence: a later -o overrides an earlier one' '
+	start_fg -c "$T/p.conf" -o "spool=$T/p/opt,max_size=1M" -o max_size=1K &&
+	! cp "$T/big" "$M/outbox/big2" 2>err &&
+	grep -q "File too large" err
+'
+
+test_expect_success 'precedence: a later key in one -o overrides an earlier one' '
+	start_fg -c "$T/p.conf" -o "spool=$T/p/opt,max_size=1K,max_size=1M" &&
+	cp "$T/big" "$M/outbox/big3"
 '
 
 test_done
