@@ -201,6 +201,7 @@ main(void)
 
 	queue_close();
 	qlog_close();
+	conf_free(&c);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", spool);
 	if (failed == 0 && system(cmd) != 0)
 		return 1;
