@@ -1369,6 +1369,15 @@ load_entry(enum queue_where w, const char *id)
 	size_t len;
 	int dfd, ok;
 
+	pthread_mutex_lock(&q.mu);
+	m = g_hash_table_lookup(q.index, id);
+	pthread_mutex_unlock(&q.mu);
+	if (m != NULL) {
+		/* Only a hand-made copy can do this: keep the first found
+		 * (queue/ is loaded first, so nothing pending is lost). */
+		move_aside(w, id, "the same ID is already loaded");
+		return;
+	}
 	dfd = openat(q.dirs[w].fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd == -1) {
 		log_warn("%s/%s: not loaded", where_dir[w], id);

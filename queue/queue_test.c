@@ -486,7 +486,12 @@ main(void)
 	f = fopen(p, "w");
 	fputs("garbage\n", f);
 	fclose(f);
+	snprintf(p, sizeof(p), "cp -r %s/queue/%s %s/sent/", spool, id5, spool);
+	ok(system(p) == 0, "a copy of a queued entry put in sent/ by hand");
 	ok(queue_open(&c) == 0, "queue_open with damaged entries");
+	ok(exists("corrupt", id5, NULL) && !exists("sent", id5, NULL) &&
+	    queue_lookup(QUEUE_QUEUE, id5, &mt) == 0,
+	    "the duplicate ID is moved aside, the queued one kept");
 	s = render(QUEUE_QUEUE, id5, "status");
 	ok(strstr(s, "z@one.test queued 0 ") != NULL,
 	    "missing state: rebuilt from the message");
