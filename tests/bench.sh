@@ -262,3 +262,4 @@ for m in accept:"accept (s)" accept8:"accept x8 (s)" delivered:"delivered (s)" \
 	printf '%-22s %12s %12s %10s\n' "$label" "$a" "$b" "$ratio"
 done
 echo "# ratio = mailfs / Postfix: below 1 means mailfs is faster or smaller"
+echo "# Postfix's RSS sums its processes, counting shared pages in each"
