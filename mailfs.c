@@ -228,25 +228,26 @@ main(int argc, char **argv)
 	fuse_daemonize(foreground);
 
 	/*
-	 * The event thread and whatever it starts must never take SIGTERM
-	 * or SIGINT: libfuse's handler ends the session loop only when it
-	 * interrupts main or a FUSE worker.
+	 * The event thread and the workers deliver_start and server_start
+	 * may spawn must never take SIGTERM or SIGINT: libfuse's handler ends
+	 * the session loop only when it interrupts main or a FUSE worker.
 	 */
-	evthread_use_pthreads();
-	if ((base = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
-	if (deliver_start(base, &conf) == -1 ||
-	    (conf.nlisten > 0 && server_start(base, &conf) == -1)) {
-		rc = 1;
-		goto out;
-	}
-	chores = event_new(base, -1, EV_PERSIST, chores_cb, NULL);
-	event_add(chores, &every);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	evthread_use_pthreads();
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (deliver_start(base, &conf) == -1 ||
+	    (conf.nlisten > 0 && server_start(base, &conf) == -1)) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		rc = 1;
+		goto out;
+	}
+	chores = event_new(base, -1, EV_PERSIST, chores_cb, NULL);
+	event_add(chores, &every);
 	if (pthread_create(&evthread, NULL, event_thread_main, base) != 0)
 		fatal("pthread_create");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
