@@ -209,14 +209,6 @@ main(int argc, char **argv)
 		return 1;
 
 	log_init(foreground);
-	g_mime_init();
-	if (qlog_open(conf.spool) == -1 || queue_open(&conf) == -1 ||
-	    maildir_open(conf.spool, conf.hostname) == -1) {
-		fprintf(stderr, "mailfs: spool %s: %s\n", conf.spool,
-		    strerror(errno));
-		return EX_CANTCREAT;
-	}
-
 	fs_init(&conf);
 	se = fuse_session_new(&args, fs_ops(), sizeof(struct fuse_lowlevel_ops),
 	    NULL);
@@ -228,15 +220,28 @@ main(int argc, char **argv)
 	fuse_daemonize(foreground);
 
 	/*
-	 * The event thread and the workers deliver_start and server_start
-	 * may spawn must never take SIGTERM or SIGINT: libfuse's handler ends
-	 * the session loop only when it interrupts main or a FUSE worker.
+	 * The event thread and the workers that queue_open, deliver_start
+	 * and server_start spawn must never take SIGTERM or SIGINT: libfuse's
+	 * handler ends the session loop only when it interrupts main or a
+	 * FUSE worker.
 	 */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	/*
+	 * Threads do not survive fuse_daemonize's fork: everything that
+	 * starts one (the queue's writer, the listener's workers) opens here.
+	 * The FUSE loop has not started, so no request can see it half-open.
+	 */
+	g_mime_init();
+	if (qlog_open(conf.spool) == -1 || queue_open(&conf) == -1 ||
+	    maildir_open(conf.spool, conf.hostname) == -1) {
+		log_warn("spool %s", conf.spool);
+		fuse_session_unmount(se);
+		return EX_CANTCREAT;
+	}
 	evthread_use_pthreads();
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
