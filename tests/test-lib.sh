@@ -41,7 +41,7 @@ test_expect_success() {
 	else
 		echo "not ok $test_count - $1"
 		test_failed=$((test_failed + 1))
-		sed 's/^/#   /' "$T/out.$test_count" | tail -n 40
+		{ echo "# failed: $TEST_NAME $test_count - $1"; tail -n 40 "$T/out.$test_count" | sed 's/^/#   /'; } >&2
 	fi
 	[ -n "$test_cleanup" ] && eval "$test_cleanup" >/dev/null 2>&1
 	test_cleanup=""
