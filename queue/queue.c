@@ -6,11 +6,8 @@
  *
  * On disk every entry is a directory SPOOL/{queue,sent,failed}/ID/ with
  *	message	the bytes to send (never changes)
- *	state	the envelope and per-recipient state, replaced atomically:
- *		"mailfs-state 1", then `key value` lines (from, name, arrival,
- *		done, size, eightbit) and one line per recipient,
- *		`rcpt ADDR STATE ATTEMPTS NEXT CODE TEXT`; values are
- *		%XX-encoded (octets <= 0x20, 0x7f and '%'), "-" stands for empty
+ *	state	the envelope and per-recipient state, replaced atomically
+ *		(format in entry.h)
  *	log	this message's own event lines (qlog.c appends)
  * A submission is built in SPOOL/tmp/ID/ (files fdatasync'd, directory
  * fsync'd), renamed into SPOOL/queue/ and that directory fsync'd with
@@ -47,51 +44,16 @@
 
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "queue/entry.h"
 #include "queue/qlog.h"
 #include "queue/queue.h"
 #include "queue/queue_int.h"
 #include "queue/spool.h"
 #include "queue/stats.h"
 
-#define STATE_MAGIC	"mailfs-state 1"
-
-struct rcpt {
-	char *addr;
-	char *domain;		/* lower case */
-	enum queue_rcpt_state state;
-	enum queue_rcpt_state before;	/* while sending: the state to persist */
-	int attempts;
-	time_t next;		/* queued/deferred: when due */
-	char code[16];		/* last enhanced status code, "" none */
-	char *text;		/* last reply or error, NULL none */
-};
-
-struct msg {
-	char id[QUEUE_ID_MAX];
-	enum queue_where where;
-	char *from;		/* "" for <> */
-	char *name;
-	time_t arrival;
-	time_t done;		/* when it moved to sent/ or failed/ */
-	size_t size;
-	int eightbit;
-	struct rcpt *r;
-	size_t nr;
-	int refs;		/* the index holds one */
-	int gone;		/* no longer in the index */
-	int pending;		/* waiting for the writer thread */
-	pthread_mutex_t wmu;
-};
-
 static const char *const where_dir[] = {
 	[QUEUE_QUEUE] = "queue", [QUEUE_SENT] = "sent",
 	[QUEUE_FAILED] = "failed",
-};
-
-static const char *const state_name[] = {
-	[QUEUE_RCPT_QUEUED] = "queued", [QUEUE_RCPT_SENDING] = "sending",
-	[QUEUE_RCPT_DEFERRED] = "deferred",
-	[QUEUE_RCPT_DELIVERED] = "delivered", [QUEUE_RCPT_FAILED] = "failed",
 };
 
 static struct {
@@ -109,69 +71,19 @@ static struct {
 	pthread_cond_t writer_cv;
 	GQueue unsaved;			/* entries with pending set */
 	int writer_stop;
-} q = { .writer_cv = PTHREAD_COND_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER, .spoolfd = -1, .tmpfd = -1 };
+} q = {
+	.mu = PTHREAD_MUTEX_INITIALIZER, .writer_cv = PTHREAD_COND_INITIALIZER,
+	.spoolfd = -1, .tmpfd = -1,
+};
 
 /* ---- entries in memory ---- */
-
-static void
-msg_free(struct msg *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->nr; i++) {
-		free(m->r[i].addr);
-		free(m->r[i].domain);
-		free(m->r[i].text);
-	}
-	free(m->r);
-	free(m->from);
-	free(m->name);
-	pthread_mutex_destroy(&m->wmu);
-	free(m);
-}
-
-static struct msg *
-msg_new(const char *id)
-{
-	struct msg *m;
-
-	if ((m = calloc(1, sizeof(*m))) == NULL)
-		return NULL;
-	g_strlcpy(m->id, id, sizeof(m->id));
-	m->refs = 1;
-	pthread_mutex_init(&m->wmu, NULL);
-	return m;
-}
-
-static int
-msg_add_rcpt(struct msg *m, const char *addr)
-{
-	struct rcpt *r, *nr;
-
-	if ((nr = realloc(m->r, (m->nr + 1) * sizeof(*nr))) == NULL)
-		return ENOMEM;
-	m->r = nr;
-	r = &m->r[m->nr];
-	memset(r, 0, sizeof(*r));
-	r->addr = strdup(addr);
-	r->domain = submit_domain(addr);
-	if (r->addr == NULL || r->domain == NULL) {
-		free(r->addr);
-		free(r->domain);
-		return ENOMEM;
-	}
-	r->state = r->before = QUEUE_RCPT_QUEUED;
-	r->next = m->arrival;
-	m->nr++;
-	return 0;
-}
 
 /* Caller holds q.mu. */
 static void
 msg_unref_locked(struct msg *m)
 {
 	if (--m->refs == 0)
-		msg_free(m);
+		entry_free(m);
 }
 
 static void
@@ -273,192 +185,6 @@ queue_set_wakeup(void (*fn)(void *), void *arg)
 	pthread_mutex_unlock(&q.mu);
 }
 
-/* ---- the state file ---- */
-
-static void
-enc(FILE *f, const char *s)
-{
-	unsigned char ch;
-
-	if (s == NULL || *s == '\0') {
-		fputc('-', f);
-		return;
-	}
-	if (strcmp(s, "-") == 0) {
-		fputs("%2D", f);
-		return;
-	}
-	for (; *s; s++) {
-		ch = (unsigned char)*s;
-		if (ch <= ' ' || ch == 0x7f || ch == '%')
-			fprintf(f, "%%%02X", ch);
-		else
-			fputc(ch, f);
-	}
-}
-
-static char *
-dec(const char *s)
-{
-	char *out, *o;
-	unsigned int ch;
-
-	if (strcmp(s, "-") == 0)
-		return strdup("");
-	if ((out = malloc(strlen(s) + 1)) == NULL)
-		return NULL;
-	for (o = out; *s; s++) {
-		if (*s == '%' && sscanf(s + 1, "%2x", &ch) == 1 &&
-		    ch != 0) {
-			*o++ = (char)ch;
-			s += 2;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-/* Caller holds q.mu. A recipient being sent is written in the state it
- * had before, so after a crash it is simply tried again. */
-static char *
-state_serialize(const struct msg *m, size_t *len)
-{
-	const struct rcpt *r;
-	char *buf = NULL;
-	size_t i;
-	FILE *f;
-
-	if ((f = open_memstream(&buf, len)) == NULL)
-		return NULL;
-	fprintf(f, "%s\nfrom ", STATE_MAGIC);
-	enc(f, m->from);
-	fputs("\nname ", f);
-	enc(f, m->name);
-	fprintf(f, "\narrival %lld\ndone %lld\nsize %zu\neightbit %d\n",
-	    (long long)m->arrival, (long long)m->done, m->size, m->eightbit);
-	for (i = 0; i < m->nr; i++) {
-		r = &m->r[i];
-		fputs("rcpt ", f);
-		enc(f, r->addr);
-		fprintf(f, " %s %d %lld ", state_name[r->state ==
-		    QUEUE_RCPT_SENDING ? r->before : r->state], r->attempts,
-		    (long long)r->next);
-		enc(f, r->code);
-		fputc(' ', f);
-		enc(f, r->text);
-		fputc('\n', f);
-	}
-	if (fclose(f) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-static int
-parse_state_name(const char *s, enum queue_rcpt_state *st)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(state_name) / sizeof(state_name[0]); i++) {
-		if (strcmp(s, state_name[i]) == 0) {
-			/* "sending" is never written; read it as queued. */
-			*st = i == QUEUE_RCPT_SENDING ? QUEUE_RCPT_QUEUED :
-			    (enum queue_rcpt_state)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int
-parse_rcpt(struct msg *m, char *line)
-{
-	char *tok[6], *save = NULL, *code, *end;
-	struct rcpt *r;
-	int i;
-
-	for (i = 0; i < 6; i++)
-		if ((tok[i] = strtok_r(i ? NULL : line, " ", &save)) == NULL)
-			return -1;
-	if (strtok_r(NULL, " ", &save) != NULL)
-		return -1;
-	if ((code = dec(tok[0])) == NULL || msg_add_rcpt(m, code) != 0) {
-		free(code);
-		return -1;
-	}
-	free(code);
-	r = &m->r[m->nr - 1];
-	if (parse_state_name(tok[1], &r->state) == -1)
-		return -1;
-	r->before = r->state;
-	r->attempts = (int)strtol(tok[2], &end, 10);
-	if (*end != '\0')
-		return -1;
-	r->next = (time_t)strtoll(tok[3], &end, 10);
-	if (*end != '\0')
-		return -1;
-	if ((code = dec(tok[4])) == NULL)
-		return -1;
-	snprintf(r->code, sizeof(r->code), "%s", code);
-	free(code);
-	if ((r->text = dec(tok[5])) == NULL)
-		return -1;
-	if (r->text[0] == '\0') {
-		free(r->text);
-		r->text = NULL;
-	}
-	return 0;
-}
-
-/* Fill m from the text of a state file; -1 if it is not one. */
-static int
-state_parse(struct msg *m, char *text)
-{
-	char *line, *save = NULL, *val;
-	long long n;
-	int have_from = 0;
-
-	line = strtok_r(text, "\n", &save);
-	if (line == NULL || strcmp(line, STATE_MAGIC) != 0)
-		return -1;
-	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-		if ((val = strchr(line, ' ')) == NULL)
-			return -1;
-		*val++ = '\0';
-		if (strcmp(line, "rcpt") == 0) {
-			if (parse_rcpt(m, val) == -1)
-				return -1;
-			continue;
-		}
-		if (strcmp(line, "from") == 0 || strcmp(line, "name") == 0) {
-			char **dst = line[0] == 'f' ? &m->from : &m->name;
-
-			free(*dst);
-			if ((*dst = dec(val)) == NULL)
-				return -1;
-			have_from |= line[0] == 'f';
-			continue;
-		}
-		n = strtoll(val, NULL, 10);
-		if (strcmp(line, "arrival") == 0)
-			m->arrival = (time_t)n;
-		else if (strcmp(line, "done") == 0)
-			m->done = (time_t)n;
-		else if (strcmp(line, "size") == 0)
-			m->size = (size_t)n;
-		else if (strcmp(line, "eightbit") == 0)
-			m->eightbit = n != 0;
-	}
-	if (!have_from || m->nr == 0)
-		return -1;
-	if (m->name == NULL && (m->name = strdup("")) == NULL)
-		return -1;
-	return 0;
-}
-
 /*
  * save - write m's state into its directory and, when it is finished,
  * move the directory to sent/ or failed/ (rename + fsync of the new
@@ -483,7 +209,7 @@ save(struct msg *m)
 	}
 	from = m->where;
 	to = from == QUEUE_QUEUE ? destination(m) : from;
-	if ((text = state_serialize(m, &len)) == NULL)
+	if ((text = entry_serialize(m, &len)) == NULL)
 		err = ENOMEM;
 	pthread_mutex_unlock(&q.mu);
 
@@ -634,7 +360,7 @@ store(struct msg *m, const struct submit_msg *sm)
 			return errno;
 	}
 	pthread_mutex_lock(&q.mu);
-	state = state_serialize(m, &len);
+	state = entry_serialize(m, &len);
 	pthread_mutex_unlock(&q.mu);
 	if (state == NULL) {
 		spool_remove_tree(q.tmpfd, m->id);
@@ -702,7 +428,7 @@ queue_submit(const char *data, size_t len, const char *name,
 		snprintf(reason, sizeof(reason), "out of memory");
 		err = EIO;
 	}
-	if (!err && ((m = msg_new("")) == NULL ||
+	if (!err && ((m = entry_new("")) == NULL ||
 	    (m->from = strdup(sm.from)) == NULL ||
 	    (m->name = strdup(name ? name : "")) == NULL)) {
 		snprintf(reason, sizeof(reason), "out of memory");
@@ -713,7 +439,7 @@ queue_submit(const char *data, size_t len, const char *name,
 		m->size = sm.len;
 		m->eightbit = sm.eightbit;
 		for (i = 0; !err && i < sm.nrcpt; i++)
-			if (msg_add_rcpt(m, sm.rcpts[i]) != 0)
+			if (entry_add_rcpt(m, sm.rcpts[i]) != 0)
 				err = EIO;
 		if (err)
 			snprintf(reason, sizeof(reason), "out of memory");
@@ -725,7 +451,7 @@ queue_submit(const char *data, size_t len, const char *name,
 	}
 	if (err) {
 		if (m != NULL)
-			msg_free(m);
+			entry_free(m);
 		submit_free(&sm);
 		queue_reject(name, reason);
 		return err;
@@ -869,7 +595,7 @@ render_memory(const struct msg *m, const char *file, char **buf, size_t *len)
 			else
 				snprintf(when, sizeof(when), "-");
 			fprintf(f, "%s %s %d %s %s ", r->addr,
-			    state_name[r->state], r->attempts, when,
+			    entry_state_name(r->state), r->attempts, when,
 			    r->code[0] ? r->code : "-");
 			put_text(f, r->text);
 			fputc('\n', f);
@@ -1348,9 +1074,9 @@ rebuild(struct msg *m, int dfd, const struct stat *st)
 	m->size = (size_t)st->st_size;
 	err = m->from == NULL || m->name == NULL ? ENOMEM : 0;
 	for (i = 0; !err && i < sm.nrcpt; i++)
-		err = msg_add_rcpt(m, sm.rcpts[i]);
+		err = entry_add_rcpt(m, sm.rcpts[i]);
 	submit_free(&sm);
-	if (!err && (state = state_serialize(m, &len)) != NULL) {
+	if (!err && (state = entry_serialize(m, &len)) != NULL) {
 		err = spool_replace_file(dfd, "state", state, len);
 		free(state);
 	}
@@ -1389,21 +1115,21 @@ load_entry(enum queue_where w, const char *id)
 		move_aside(w, id, "no message file");
 		return;
 	}
-	if ((m = msg_new(id)) == NULL) {
+	if ((m = entry_new(id)) == NULL) {
 		close(dfd);
 		return;
 	}
 	ok = spool_read_file(dfd, "state", &text, &len) == 0 &&
-	    state_parse(m, text) == 0;
+	    entry_parse(m, text) == 0;
 	free(text);
 	if (!ok && w == QUEUE_QUEUE) {
-		msg_free(m);
-		ok = (m = msg_new(id)) != NULL && rebuild(m, dfd, &st) == 0;
+		entry_free(m);
+		ok = (m = entry_new(id)) != NULL && rebuild(m, dfd, &st) == 0;
 	}
 	close(dfd);
 	if (!ok) {
 		if (m != NULL)
-			msg_free(m);
+			entry_free(m);
 		move_aside(w, id, "unreadable state");
 		return;
 	}

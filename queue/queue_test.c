@@ -343,7 +343,8 @@ main(void)
 	    "554 no", "mx");
 	queue_job_done(jobs[0]);
 	queue_job_done(jobs[1]);
-	ok(settle(QUEUE_FAILED, id) && !exists("queue", id, NULL) && exists("failed", id, "message") &&
+	ok(settle(QUEUE_FAILED, id) && !exists("queue", id, NULL) &&
+	    exists("failed", id, "message") &&
 	    exists("failed", id, "log") && exists("failed", id, "state"),
 	    "all finished, one failed: moved to failed/");
 	ok(queue_lookup(QUEUE_FAILED, id, &mt) == 0 &&
@@ -362,7 +363,8 @@ main(void)
 	ok(k == 1 && strcmp(jobs[0]->id, id2) == 0, "its job");
 	queue_report(jobs[0], "z@one.test", 2, "2.0.0", "250 ok", "mx");
 	queue_job_done(jobs[0]);
-	ok(settle(QUEUE_SENT, id2) && exists("sent", id2, "message") && !exists("queue", id2, NULL) &&
+	ok(settle(QUEUE_SENT, id2) && exists("sent", id2, "message") &&
+	    !exists("queue", id2, NULL) &&
 	    queue_lookup(QUEUE_SENT, id2, &mt) == 0, "all delivered: sent/");
 	ok(queue_list(QUEUE_SENT, &list, &nl) == 0 && nl == 1, "sent/ lists it");
 	queue_free_list(list, nl);

@@ -207,7 +207,8 @@ main(void)
 	    "only an empty group is no recipient");
 	refused("From: a@example.org\nTo: foo bar baz\n\nx\n",
 	    "garbage recipient is EINVAL");
-	refused("From: a@example.org\nTo: foo\n\nx\n", "recipient without @ is EINVAL");
+	refused("From: a@example.org\nTo: foo\n\nx\n",
+	    "recipient without @ is EINVAL");
 	refused("From: a@example.org\nTo: b@example.com, foo@-bad..com\n\nx\n",
 	    "bad domain is EINVAL");
 	refused("From: a@example.org\nTo: b@exa_mple.com\n\nx\n",

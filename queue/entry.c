@@ -1,0 +1,268 @@
+/*
+ * entry.c - a queue entry in memory (struct msg, entry.h) and its state
+ * file: build, free, serialize, parse.
+ *
+ * API: entry_new, entry_free, entry_add_rcpt, entry_state_name,
+ * entry_serialize, entry_parse (entry.h). No locking here: queue.c calls
+ * these on entries it holds. Diagnostics: none; a state file that does
+ * not parse is reported by the caller.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "queue/entry.h"
+#include "queue/queue_int.h"
+
+#define STATE_MAGIC	"mailfs-state 1"
+
+static const char *const state_name[] = {
+	[QUEUE_RCPT_QUEUED] = "queued", [QUEUE_RCPT_SENDING] = "sending",
+	[QUEUE_RCPT_DEFERRED] = "deferred",
+	[QUEUE_RCPT_DELIVERED] = "delivered", [QUEUE_RCPT_FAILED] = "failed",
+};
+
+const char *
+entry_state_name(enum queue_rcpt_state st)
+{
+	return (unsigned)st < sizeof(state_name) / sizeof(state_name[0]) ?
+	    state_name[st] : "queued";
+}
+
+void
+entry_free(struct msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++) {
+		free(m->r[i].addr);
+		free(m->r[i].domain);
+		free(m->r[i].text);
+	}
+	free(m->r);
+	free(m->from);
+	free(m->name);
+	pthread_mutex_destroy(&m->wmu);
+	free(m);
+}
+
+struct msg *
+entry_new(const char *id)
+{
+	struct msg *m;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	g_strlcpy(m->id, id, sizeof(m->id));
+	m->refs = 1;
+	pthread_mutex_init(&m->wmu, NULL);
+	return m;
+}
+
+int
+entry_add_rcpt(struct msg *m, const char *addr)
+{
+	struct rcpt *r, *nr;
+
+	if ((nr = realloc(m->r, (m->nr + 1) * sizeof(*nr))) == NULL)
+		return ENOMEM;
+	m->r = nr;
+	r = &m->r[m->nr];
+	memset(r, 0, sizeof(*r));
+	r->addr = strdup(addr);
+	r->domain = submit_domain(addr);
+	if (r->addr == NULL || r->domain == NULL) {
+		free(r->addr);
+		free(r->domain);
+		return ENOMEM;
+	}
+	r->state = r->before = QUEUE_RCPT_QUEUED;
+	r->next = m->arrival;
+	m->nr++;
+	return 0;
+}
+
+static void
+enc(FILE *f, const char *s)
+{
+	unsigned char ch;
+
+	if (s == NULL || *s == '\0') {
+		fputc('-', f);
+		return;
+	}
+	if (strcmp(s, "-") == 0) {
+		fputs("%2D", f);
+		return;
+	}
+	for (; *s; s++) {
+		ch = (unsigned char)*s;
+		if (ch <= ' ' || ch == 0x7f || ch == '%')
+			fprintf(f, "%%%02X", ch);
+		else
+			fputc(ch, f);
+	}
+}
+
+static char *
+dec(const char *s)
+{
+	char *out, *o;
+	unsigned int ch;
+
+	if (strcmp(s, "-") == 0)
+		return strdup("");
+	if ((out = malloc(strlen(s) + 1)) == NULL)
+		return NULL;
+	for (o = out; *s; s++) {
+		if (*s == '%' && sscanf(s + 1, "%2x", &ch) == 1 &&
+		    ch != 0) {
+			*o++ = (char)ch;
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+char *
+entry_serialize(const struct msg *m, size_t *len)
+{
+	const struct rcpt *r;
+	char *buf = NULL;
+	size_t i;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, len)) == NULL)
+		return NULL;
+	fprintf(f, "%s\nfrom ", STATE_MAGIC);
+	enc(f, m->from);
+	fputs("\nname ", f);
+	enc(f, m->name);
+	fprintf(f, "\narrival %lld\ndone %lld\nsize %zu\neightbit %d\n",
+	    (long long)m->arrival, (long long)m->done, m->size, m->eightbit);
+	for (i = 0; i < m->nr; i++) {
+		r = &m->r[i];
+		fputs("rcpt ", f);
+		enc(f, r->addr);
+		fprintf(f, " %s %d %lld ", state_name[r->state ==
+		    QUEUE_RCPT_SENDING ? r->before : r->state], r->attempts,
+		    (long long)r->next);
+		enc(f, r->code);
+		fputc(' ', f);
+		enc(f, r->text);
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static int
+parse_state_name(const char *s, enum queue_rcpt_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(state_name) / sizeof(state_name[0]); i++) {
+		if (strcmp(s, state_name[i]) == 0) {
+			/* "sending" is never written; read it as queued. */
+			*st = i == QUEUE_RCPT_SENDING ? QUEUE_RCPT_QUEUED :
+			    (enum queue_rcpt_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+parse_rcpt(struct msg *m, char *line)
+{
+	char *tok[6], *save = NULL, *code, *end;
+	struct rcpt *r;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		if ((tok[i] = strtok_r(i ? NULL : line, " ", &save)) == NULL)
+			return -1;
+	if (strtok_r(NULL, " ", &save) != NULL)
+		return -1;
+	if ((code = dec(tok[0])) == NULL || entry_add_rcpt(m, code) != 0) {
+		free(code);
+		return -1;
+	}
+	free(code);
+	r = &m->r[m->nr - 1];
+	if (parse_state_name(tok[1], &r->state) == -1)
+		return -1;
+	r->before = r->state;
+	r->attempts = (int)strtol(tok[2], &end, 10);
+	if (*end != '\0')
+		return -1;
+	r->next = (time_t)strtoll(tok[3], &end, 10);
+	if (*end != '\0')
+		return -1;
+	if ((code = dec(tok[4])) == NULL)
+		return -1;
+	snprintf(r->code, sizeof(r->code), "%s", code);
+	free(code);
+	if ((r->text = dec(tok[5])) == NULL)
+		return -1;
+	if (r->text[0] == '\0') {
+		free(r->text);
+		r->text = NULL;
+	}
+	return 0;
+}
+
+int
+entry_parse(struct msg *m, char *text)
+{
+	char *line, *save = NULL, *val;
+	long long n;
+	int have_from = 0;
+
+	line = strtok_r(text, "\n", &save);
+	if (line == NULL || strcmp(line, STATE_MAGIC) != 0)
+		return -1;
+	while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+		if ((val = strchr(line, ' ')) == NULL)
+			return -1;
+		*val++ = '\0';
+		if (strcmp(line, "rcpt") == 0) {
+			if (parse_rcpt(m, val) == -1)
+				return -1;
+			continue;
+		}
+		if (strcmp(line, "from") == 0 || strcmp(line, "name") == 0) {
+			char **dst = line[0] == 'f' ? &m->from : &m->name;
+
+			free(*dst);
+			if ((*dst = dec(val)) == NULL)
+				return -1;
+			have_from |= line[0] == 'f';
+			continue;
+		}
+		n = strtoll(val, NULL, 10);
+		if (strcmp(line, "arrival") == 0)
+			m->arrival = (time_t)n;
+		else if (strcmp(line, "done") == 0)
+			m->done = (time_t)n;
+		else if (strcmp(line, "size") == 0)
+			m->size = (size_t)n;
+		else if (strcmp(line, "eightbit") == 0)
+			m->eightbit = n != 0;
+	}
+	if (!have_from || m->nr == 0)
+		return -1;
+	if (m->name == NULL && (m->name = strdup("")) == NULL)
+		return -1;
+	return 0;
+}
+

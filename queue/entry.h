@@ -1,0 +1,62 @@
+/*
+ * entry.h - one queue entry in memory and its state file (private to
+ * queue/). entry.c builds, frees, serializes and parses entries; queue.c
+ * owns them, their index and their locking.
+ */
+#ifndef MAILFS_ENTRY_H
+#define MAILFS_ENTRY_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "queue/queue.h"
+
+struct rcpt {
+	char *addr;
+	char *domain;		/* lower case */
+	enum queue_rcpt_state state;
+	enum queue_rcpt_state before;	/* while sending: the state to persist */
+	int attempts;
+	time_t next;		/* queued/deferred: when due */
+	char code[16];		/* last enhanced status code, "" none */
+	char *text;		/* last reply or error, NULL none */
+};
+
+/* One entry of queue/, sent/ or failed/; queue.c owns the locking. */
+struct msg {
+	char id[QUEUE_ID_MAX];
+	enum queue_where where;
+	char *from;		/* "" for <> */
+	char *name;
+	time_t arrival;
+	time_t done;		/* when it moved to sent/ or failed/ */
+	size_t size;
+	int eightbit;
+	struct rcpt *r;
+	size_t nr;
+	int refs;		/* the index holds one */
+	int gone;		/* no longer in the index */
+	int pending;		/* waiting for the writer thread */
+	pthread_mutex_t wmu;
+};
+
+struct msg *entry_new(const char *id);
+void	entry_free(struct msg *m);
+/* Add a recipient, queued and due at m->arrival. 0 or ENOMEM. */
+int	entry_add_rcpt(struct msg *m, const char *addr);
+const char *entry_state_name(enum queue_rcpt_state st);
+/*
+ * The state file: "mailfs-state 1", then `key value` lines (from, name,
+ * arrival, done, size, eightbit) and one line per recipient,
+ * `rcpt ADDR STATE ATTEMPTS NEXT CODE TEXT`; values are %XX-encoded
+ * (octets <= 0x20, 0x7f and '%'), "-" stands for empty. A recipient being
+ * sent is written in the state it had before, so after a crash it is
+ * simply tried again. entry_serialize returns a malloc'd text or NULL;
+ * entry_parse fills a new entry from text (modified), -1 if it is not a
+ * state file.
+ */
+char	*entry_serialize(const struct msg *m, size_t *len);
+int	entry_parse(struct msg *m, char *text);
+
+#endif
