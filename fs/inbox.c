@@ -37,13 +37,39 @@ struct inbox_msg {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct inbox_msg *cache;
 
+/* The path id was last rendered from, if it is still there. */
+static int
+cached_path(const char *id, char path[4096])
+{
+	struct inbox_msg *m;
+	struct stat st;
+	int found = 0;
+
+	pthread_mutex_lock(&lock);
+	for (m = cache; m && !found; m = m->next)
+		if (strcmp(m->id, id) == 0) {
+			memcpy(path, m->path, 4096);
+			found = 1;
+		}
+	pthread_mutex_unlock(&lock);
+	return found && stat(path, &st) == 0;
+}
+
+/* Where id is now: the cached path first, since finding a message with
+ * flags in cur/ means reading the whole directory. */
+static int
+locate(const char *id, char path[4096])
+{
+	return cached_path(id, path) ? 0 : maildir_path(id, path);
+}
+
 int
 inbox_stat(const char *id, time_t *mtime)
 {
 	char path[4096];
 	struct stat st;
 
-	if (maildir_path(id, path) != 0 || stat(path, &st) == -1)
+	if (locate(id, path) != 0 || stat(path, &st) == -1)
 		return ENOENT;
 	*mtime = st.st_mtime;
 	return 0;
@@ -178,7 +204,7 @@ inbox_get(const char *id, struct inbox_msg **mp)
 	char path[4096];
 	int err;
 
-	if (maildir_path(id, path) != 0) {
+	if (locate(id, path) != 0) {
 		pthread_mutex_lock(&lock);
 		uncache(id);
 		pthread_mutex_unlock(&lock);

@@ -410,6 +410,7 @@ fill_file(struct stat *st, mode_t mode, size_t size, time_t t)
 	st->st_mode = S_IFREG | mode;
 	st->st_nlink = 1;
 	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
 	fill_time(st, (struct timespec){ .tv_sec = t });
 }
 
