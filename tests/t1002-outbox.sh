@@ -174,6 +174,13 @@ test_expect_success 'dot-files are staging: kept, and sent when renamed' '
 	queued staged && outbox_empty
 '
 
+test_expect_success 'rsync (a dot-file renamed into place) sends once' '
+	if ! command -v rsync >/dev/null; then say "no rsync, skipped"; exit 0; fi
+	msg rsync >"$T/rsync" && rsync -a "$T/rsync" "$MNT/outbox/rsync" &&
+	queued rsync && outbox_empty &&
+	! grep -q " rejected name=.rsync" "$MNT/log"
+'
+
 test_expect_success 'a refused staging file stays where it was' '
 	printf "From: a@mailfs.test\n\nno rcpt\n" >"$MNT/outbox/.bad" &&
 	"$PY" -c "
