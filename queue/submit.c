@@ -137,17 +137,35 @@ addr_ok(const char *addr)
 	return domain_ok(at + 1);
 }
 
+/* The last octet of an RFC 2047 encoded-word starting at s, or NULL: its
+ * text may hold ',' or ':' that are not list syntax. */
+static const char *
+encoded_word_end(const char *s)
+{
+	int marks = 0;
+
+	for (s += 2; *s && !isspace((unsigned char)*s); s++) {
+		if (*s != '?')
+			continue;
+		if (++marks >= 3 && s[1] == '=')
+			return s + 1;
+	}
+	return NULL;
+}
+
 /*
  * count_elements - how many addresses the writer meant in one address
  * field: top-level elements separated by ',' or ';', where an element
  * ended by ':' names a group and is not an address. Quoted strings,
- * comments, angle-addrs and domain literals are skipped whole. GMime
+ * comments, encoded-words, angle-addrs and domain literals are skipped
+ * whole. GMime
  * silently drops what it cannot parse, so comparing this count with the
  * mailboxes it returns is how "an address that does not parse" is found.
  */
 static size_t
 count_elements(const char *s)
 {
+	const char *end;
 	size_t n = 0;
 	int depth = 0, quoted = 0, angle = 0, literal = 0, content = 0;
 
@@ -176,6 +194,11 @@ count_elements(const char *s)
 		switch (*s) {
 		case '(':
 			depth = 1;
+			break;
+		case '=':
+			if (s[1] == '?' && (end = encoded_word_end(s)) != NULL)
+				s = end;
+			content = 1;
 			break;
 		case '"':
 			quoted = content = 1;

@@ -166,6 +166,13 @@ main(void)
 	ok(e == 0 && m.nrcpt == 2, "quoted comma, address literal, empty group");
 	submit_free(&m);
 
+	e = prep("From: =?utf-8?q?Doe,_J=C3=B6rg?= <a@example.org>\n"
+	    "To: =?utf-8?b?QsO2Yiwgang=?= <b@example.com>, c@example.com\n\nx\n",
+	    &m, reason, sizeof(reason));
+	ok(e == 0 && m.nrcpt == 2 && strcmp(m.from, "a@example.org") == 0,
+	    "encoded-word names with commas");
+	submit_free(&m);
+
 	e = prep("From: a@example.org\nTo: b@b\xc3\xbc" "cher.de\n\n\xc3\xa4\n",
 	    &m, reason, sizeof(reason));
 	ok(e == 0 && m.nrcpt == 1 && strcmp(m.rcpts[0], "b@xn--bcher-kva.de") == 0,
@@ -219,6 +226,30 @@ main(void)
 	    "bad From: is EINVAL");
 	refused("From: a@example.org\nTo: b@example.com\nBcc: c@\n\nx\n",
 	    "bad Bcc: is EINVAL");
+
+	/* Mangled messages: never a crash, only 0 or EINVAL. */
+	{
+		static const char seed[] = "From: A <a@example.org>\n"
+		    "To: \"B, b\" <b@example.com>, G: c@x.org, (c) d@[1.2.3.4];\n"
+		    "Bcc: =?utf-8?q?E?= <e@example.net>\nSubject: s\n\nbody\n";
+		char fuzz[sizeof(seed)];
+		unsigned int seedv = 1;
+		int i, k, bad = 0;
+
+		for (i = 0; i < 3000; i++) {
+			memcpy(fuzz, seed, sizeof(seed));
+			for (k = 0; k < 1 + i % 6; k++)
+				fuzz[rand_r(&seedv) % (sizeof(seed) - 1)] =
+				    (char)(1 + rand_r(&seedv) % 255);
+			e = submit_prepare(&c, fuzz, sizeof(seed) - 1, &m,
+			    reason, sizeof(reason));
+			bad |= e != 0 && e != EINVAL;
+			if (e == 0)
+				bad |= m.nrcpt == 0 || m.from == NULL;
+			submit_free(&m);
+		}
+		ok(!bad, "3000 mangled messages: 0 or EINVAL, never a crash");
+	}
 
 	big = malloc(2000);
 	memset(big, 'x', 2000);
