@@ -1116,9 +1116,11 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, err);
 	}
 	fi->fh = (uintptr_t)h;
+	/* Only queue/ID/message, envelope and name never change; inbox
+	 * info changes with the Maildir flags. */
 	if (is_dynamic(&l))
 		fi->direct_io = 1;
-	else
+	else if (l.kind == K_EFILE)
 		fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(h);
