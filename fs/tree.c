@@ -19,7 +19,13 @@
  *
  * `rm -r sent/ID` (failed/, inbox/) unlinks every file before its rmdir:
  * those unlinks only hide the file, and the rmdir of an entry whose files
- * are all hidden forgets it (queue_forget, maildir_delete).
+ * are all hidden forgets it (queue_forget, maildir_delete); a plain rmdir
+ * of a full entry is ENOTEMPTY. Queued mail is not deleted by rm (EPERM):
+ * `echo delete > queue/ID/ctl` says it on purpose. sent/ and failed/
+ * entries have no ctl: nothing is left to retry or delete but by rm -r.
+ *
+ * Only a writer's close() can send an outbox file (fs/outbox.h); a reader
+ * closing one, `cat outbox/.draft`, sends nothing.
  *
  * Diagnostics: operations that make no sense fail with the errno a user
  * expects (EACCES for writing generated files or creating outside outbox/,
