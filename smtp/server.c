@@ -99,7 +99,7 @@ struct session {
 	enum state	state;
 	char		ip[INET6_ADDRSTRLEN];
 	char		helo[256];
-	unsigned	esmtp:1, tls:1, skipping:1, shut:1;
+	unsigned	esmtp:1, tls:1, skipping:1, shut:1, eof:1;
 	int		errors;
 	struct job	*job;		/* in a worker's hands */
 
@@ -1013,6 +1013,9 @@ session_process(struct session *s)
 		if (s->tls != tls)
 			break;	/* a new bufferevent: its input is new too */
 	}
+	if (s->eof && s->state != S_WAIT && s->state != S_CLOSING &&
+	    evbuffer_get_length(out) < OUT_HIGH)
+		session_close(s);	/* nothing more will come */
 }
 
 static void
@@ -1094,6 +1097,15 @@ session_cb_event(struct bufferevent *bev, short what, void *arg)
 		reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    srv.conf->hostname);
 		session_close(s);
+		session_settle(s);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    s->state != S_CLOSING) {
+		/* the client may have shut down only its sending side, as
+		 * "nc -N" does: answer all it said, then close */
+		s->eof = 1;
+		session_process(s);
 		session_settle(s);
 		return;
 	}

@@ -85,6 +85,20 @@ test_expect_success 'pipelined commands are answered in order' '
 	test "$(nmsg)" = 2
 '
 
+test_expect_success 'a client that shuts down its sending side gets every reply' '
+	$PY - "$PORT" >half <<-\EOF &&
+	import socket, sys
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 30)
+	s.sendall(b"EHLO half.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<u@example.test>\r\n"
+	          b"DATA\r\nSubject: half\r\n\r\nx\r\n.\r\nNOOP\r\n")
+	s.shutdown(socket.SHUT_WR)
+	print(s.makefile("rb").read().decode())
+	EOF
+	test "$(codes half)" = "220 250 250 250 354 250 250 " &&
+	ID=$(sed -n "s/^250 2.0.0 Ok: queued as //p" half | tr -d "\r") &&
+	grep "^Subject: half" "$NEW/$ID"
+'
+
 test_expect_success 'null sender, two recipients, once on disk' '
 	PID2=$(sed -n "s/^250 2.0.0 Ok: queued as //p" out) &&
 	printf "from <>\nto u@example.test\nto v@other.test\nclient 127.0.0.1\nhelo client.test\ntls no\n" >expect &&
