@@ -204,4 +204,21 @@ test_expect_success 'dot-stuffing is undone, CRLF stored as LF' '
 	! grep -q "$(printf "\r")" "$NEW/$ID"
 '
 
+# chattr +i makes new/ refuse the link, as a full or failing disk would
+test_expect_success 'a message that cannot be stored gets 451 4.3.0' '
+	if chattr +i "$NEW" 2>/dev/null; then
+		test_when_finished "chattr -i \"$NEW\"" &&
+		N=$(nmsg) &&
+		chat "${HELLO}${ENV}Subject: lost\r\n\r\nx\r\n.\r\nQUIT\r\n" >out &&
+		chattr -i "$NEW" &&
+		test "$(codes out)" = "220 250 250 250 354 451 221 " &&
+		grep "^451 4.3.0 " out &&
+		test "$(nmsg)" = "$N" &&
+		test "$(ls "$SPOOL/inbox/tmp" | wc -l)" = 0 &&
+		! grep -rl "Subject: lost" "$SPOOL/envelope" "$SPOOL/inbox"
+	else
+		say "this file system has no chattr +i: skipped"
+	fi
+'
+
 test_done
