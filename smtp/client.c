@@ -218,12 +218,17 @@ reply_parts(struct client *c, char esc[PROTO_ESC_MAX], char *text, size_t len)
 	return class;
 }
 
+/* A refusal says which command it answered, as Postfix does. */
 static void
-report_reply(struct client *c, size_t i)
+report_reply(struct client *c, size_t i, const char *cmd)
 {
 	char esc[PROTO_ESC_MAX], text[1024];
 	int class = reply_parts(c, esc, text, sizeof(text));
+	size_t len = strlen(text);
 
+	if (class != 2)
+		snprintf(text + len, sizeof(text) - len, " (in reply to %s)",
+		    cmd);
 	report(c, i, class, esc, text);
 }
 
@@ -555,7 +560,7 @@ txn_reply(struct client *c)
 		c->mail_ok = class == 2;
 		if (!c->mail_ok) {
 			for (i = 0; i < j->nrcpt; i++)
-				report_reply(c, i);
+				report_reply(c, i, "MAIL FROM");
 			c->need_rset = 1;
 			if (!c->ehlo.pipelining)
 				return txn_end(c);
@@ -571,7 +576,7 @@ txn_reply(struct client *c)
 			c->rstate[i] = R_ACCEPTED;
 			c->naccepted++;
 		} else if (c->mail_ok)
-			report_reply(c, i);
+			report_reply(c, i, "RCPT TO");
 		if (c->ehlo.pipelining)
 			return 0;
 		if (k < j->nrcpt) {
@@ -604,7 +609,7 @@ txn_reply(struct client *c)
 	}
 	for (i = 0; i < j->nrcpt; i++)
 		if (c->rstate[i] == R_ACCEPTED)
-			report_reply(c, i);
+			report_reply(c, i, "DATA");
 	c->need_rset = 1;
 	return txn_end(c);
 }
@@ -652,7 +657,7 @@ handle_reply(struct client *c)
 	case S_DOT:
 		for (i = 0; i < c->job->nrcpt; i++)
 			if (c->rstate[i] == R_ACCEPTED)
-				report_reply(c, i);
+				report_reply(c, i, "end of data");
 		c->need_rset = 0;
 		return txn_end(c);
 	case S_QUIT:

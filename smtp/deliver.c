@@ -46,6 +46,7 @@ struct dest {
 	size_t njobs;
 	int nsessions;		/* alive, of which */
 	int nconnecting;	/* not ready yet */
+	int limit;		/* most sessions it takes; 0: concurrency */
 	struct dns_req *req;	/* resolving */
 	struct dns_target *t;	/* resolved (nt > 0) */
 	size_t nt;
@@ -267,6 +268,8 @@ kick(struct dest *d)
 	/* A connecting session will take one job each when ready. */
 	want = (int)d->njobs - d->nconnecting;
 	while (want-- > 0) {
+		if (d->limit > 0 && d->nsessions >= d->limit)
+			return;
 		if (nsessions >= dconf->concurrency) {
 			steal_slot(d);
 			return;
@@ -317,21 +320,28 @@ static void
 session_closed(struct client *cl, struct queue_job *job, int class,
     const char *code, const char *text, const char *relay, void *arg)
 {
-	struct session *s = arg;
+	struct session *s = arg, *o;
 	struct dest *d = s->d;
+	int working = 0;
 
 	(void)cl;
 	if (job != NULL)
 		job_finish(job);
 	if (!s->ready)
 		d->nconnecting--;
-	if (class != 0)
-		/* No target took this session: every host of d is down. */
-		fail_waiting(d, class, code, text, relay);
 	TAILQ_REMOVE(&sessions, s, link);
 	nsessions--;
 	d->nsessions--;
 	free(s);
+	TAILQ_FOREACH(o, &sessions, link)
+		working += o->d == d && o->ready && !o->quitting;
+	if (class != 0 && working > 0)
+		/* Refused while other sessions there work: the host limits
+		 * connections. Keep to what it takes, as Postfix does. */
+		d->limit = working;
+	else if (class != 0)
+		/* No target took this session: every host of d is down. */
+		fail_waiting(d, class, code, text, relay);
 	/* A slot is free: whoever waits may go on. */
 	kick_all();
 }

@@ -10,8 +10,8 @@ $PY -c 'import aiosmtpd' 2>/dev/null || test_skip_all "no python3-aiosmtpd"
 
 cat >"$T/smtpd.py" <<'PYEOF'
 # smtpd.py DIR HOST PORT: an aiosmtpd receiver. Env: TLS_CERT/TLS_KEY
-# (offer STARTTLS), SIZE (advertised limit), DELAY (seconds before the 250
-# to DATA). Local parts bad* get 550, soft* 450. DIR/msg.N holds each
+# (offer STARTTLS), BADTLS (offer it, but only TLS 1.0: handshakes fail),
+# SIZE (advertised limit), DELAY (seconds before the 250 to DATA). Local parts bad* get 550, soft* 450. DIR/msg.N holds each
 # message with X-TLS/X-Rcpts/X-Mail-Options on top; DIR/stats counts
 # connections (conns, cur, max), messages (msgs) and QUITs (quits).
 import asyncio, os, ssl, sys
@@ -80,6 +80,8 @@ if os.environ.get("SIZE"):
 if cert:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
+    if os.environ.get("BADTLS"):
+        ctx.maximum_version = ssl.TLSVersion.TLSv1
     kw["tls_context"] = ctx
 loop = asyncio.new_event_loop()
 asyncio.set_event_loop(loop)
@@ -150,11 +152,12 @@ start_dns "$DNSPORT" \
 	--mx-host=a.test,mx.a.test,10 --host-record=mx.a.test,127.0.0.2 \
 	--mx-host=wrongname.test,other.test,10 --host-record=other.test,127.0.0.2 \
 	--host-record=plain.test,127.0.0.3 --host-record=size.test,127.0.0.4 \
-	--host-record=slow.test,127.0.0.5
+	--host-record=slow.test,127.0.0.5 --host-record=badtls.test,127.0.0.6
 smtpd tls 127.0.0.2 TLS_CERT="$T/cert.pem" TLS_KEY="$T/key.pem"
 smtpd plain 127.0.0.3
 smtpd size 127.0.0.4 SIZE=400
 smtpd slow 127.0.0.5 DELAY=0.3
+smtpd badtls 127.0.0.6 TLS_CERT="$T/cert.pem" TLS_KEY="$T/key.pem" BADTLS=1
 OPTS="dns=127.0.0.1:$DNSPORT,smtp_port=$PORT,retry=1h"
 
 mailfs_start may -o "$OPTS,tls=may"
@@ -172,12 +175,20 @@ test_expect_success 'tls=may: in clear when not offered; SIZE given' '
 	got plain b@plain.test "^X-Mail-Options: SIZE=[0-9]"
 '
 
+test_expect_success 'tls=may: the TLS handshake fails, again in clear' '
+	send m1b b@badtls.test &&
+	wait_for 100 status_is sent m1b b@badtls.test delivered 2.0.0 &&
+	got badtls b@badtls.test "^X-TLS: no" &&
+	test "$(stat badtls conns)" = 2
+'
+
 test_expect_success 'one transaction, each recipient its own reply' '
 	send m3 ok1@plain.test bad1@plain.test soft1@plain.test ok2@plain.test &&
 	wait_for 100 status_is queue m3 ok2@plain.test delivered 2.0.0 &&
 	status_is queue m3 ok1@plain.test delivered 2.0.0 &&
 	status_is queue m3 soft1@plain.test deferred 4.2.1 &&
 	status_is queue m3 bad1@plain.test failed 5.1.1 &&
+	grep -q "^bad1@plain.test failed .*no such user (in reply to RCPT TO)\$" "$d/status" &&
 	got plain "ok1@plain.test ok2@plain.test\$" .
 '
 
@@ -188,9 +199,11 @@ test_expect_success 'larger than the server SIZE: failed 5.3.4, not sent' '
 	! ls "$T"/size/msg.* 2>/dev/null
 '
 
-test_expect_success 'tls=encrypt: delivered over TLS' '
+test_expect_success 'tls=encrypt: delivered over TLS, never in clear' '
 	mailfs_stop &&
 	mailfs_start encrypt -o "$OPTS,tls=encrypt" &&
+	send e0 c@badtls.test &&
+	wait_for 100 status_is queue e0 c@badtls.test deferred 4.7.5 &&
 	send e1 c@a.test &&
 	wait_for 100 status_is sent e1 c@a.test delivered 2.0.0 &&
 	got tls c@a.test "^X-TLS: yes"
