@@ -258,7 +258,8 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	log_info("started, spool %s", conf.spool);
 
-	rc = fuse_session_loop_mt(se, &lcfg) != 0;
+	/* > 0: the number of the signal that ended it, a clean stop */
+	rc = fuse_session_loop_mt(se, &lcfg) < 0;
 
 	event_base_loopexit(base, NULL);
 	pthread_join(evthread, NULL);
