@@ -95,8 +95,12 @@ test_expect_success 'tail -f log sees new lines' '
 	kill_pid $tailpid
 '
 
-test_expect_success 'ctl: flush is a verb, anything else EINVAL' '
+test_expect_success 'ctl: flush retries every deferred message now, anything else EINVAL' '
+	wait_for 100 grep -q " deferred " "$MNT/queue/$ID/status" &&
+	n=$(awk "{print \$3}" "$MNT/queue/$ID/status") &&
 	echo flush >"$MNT/ctl" &&
+	wait_for 100 grep -q "^b@example.test deferred $((n + 1)) " \
+		"$MNT/queue/$ID/status" &&
 	! env printf "bogus\n" >"$MNT/ctl" 2>err &&
 	grep -q "Invalid argument" err
 '
