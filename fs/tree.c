@@ -450,11 +450,11 @@ loc_stat(const struct loc *l, const struct handle *h, struct stat *st,
 		fill_time(st, start_time);
 		break;
 	case K_AREA:
+		/* Only the mounting user gets in (no allow_other): 0755 is
+		 * the truth for outbox/ too. */
 		fill_dir(st, start_time.tv_sec, l->area == AREA_OUTBOX ? 2 : 1);
-		if (l->area == AREA_OUTBOX) {
-			st->st_mode = S_IFDIR | 0777;
+		if (l->area == AREA_OUTBOX)
 			fill_time(st, outbox_mtime());
-		}
 		break;
 	case K_CTL:
 		fill_file(st, 0200, 0, start_time.tv_sec);

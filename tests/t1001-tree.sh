@@ -20,6 +20,8 @@ test_expect_success 'the top level' '
 	test -d "$MNT/failed" && test -d "$MNT/inbox" &&
 	test -f "$MNT/ctl" && test -f "$MNT/log" && test -f "$MNT/stats" &&
 	[ "$(stat -c %a "$MNT/queue")" = 755 ] &&
+	[ "$(stat -c %a "$MNT/outbox")" = 755 ] && test -w "$MNT/outbox" &&
+	! test -w "$MNT/queue" &&
 	[ "$(stat -c %a "$MNT/stats")" = 444 ] &&
 	[ "$(stat -c %u "$MNT/queue")" = "$(id -u)" ]
 '
