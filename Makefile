@@ -70,5 +70,7 @@ lint:
 clean:
 	rm -rf build mailfs
 
+# keep test objects: they are the dependency files' anchors
+.SECONDARY:
 .PHONY: all mailfs units deps check check-run run bench lint clean
 -include $(OBJS:.o=.d) $(B)/mailfs.d

@@ -212,6 +212,7 @@ main(int argc, char **argv)
 	fs_init(&conf);
 	se = fuse_session_new(&args, fs_ops(), sizeof(struct fuse_lowlevel_ops),
 	    NULL);
+	fuse_opt_free_args(&args);
 	if (se == NULL)
 		return 1;
 	if (fuse_set_signal_handlers(se) == -1 ||
