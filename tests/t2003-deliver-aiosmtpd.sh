@@ -11,7 +11,8 @@ $PY -c 'import aiosmtpd' 2>/dev/null || test_skip_all "no python3-aiosmtpd"
 cat >"$T/smtpd.py" <<'PYEOF'
 # smtpd.py DIR HOST PORT: an aiosmtpd receiver. Env: TLS_CERT/TLS_KEY
 # (offer STARTTLS), BADTLS (offer it, but only TLS 1.0: handshakes fail),
-# SIZE (advertised limit), DELAY (seconds before the 250 to DATA). Local parts bad* get 550, soft* 450. DIR/msg.N holds each
+# SIZE (advertised limit), DELAY (seconds before the 250 to DATA),
+# MAXCONN (more connections at once get "421" as greeting). Local parts bad* get 550, soft* 450. DIR/msg.N holds each
 # message with X-TLS/X-Rcpts/X-Mail-Options on top; DIR/stats counts
 # connections (conns, cur, max), messages (msgs) and QUITs (quits).
 import asyncio, os, ssl, sys
@@ -56,8 +57,16 @@ class Handler:
         save()
         return "221 Bye"
 
+maxconn = int(os.environ.get("MAXCONN", "0"))
+
 class Counting(SMTP):
     def connection_made(self, transport):
+        if maxconn and state["cur"] >= maxconn and not hasattr(self, "counted"):
+            state["refused"] = state.get("refused", 0) + 1
+            save()
+            transport.write(b"421 4.7.0 too many connections\r\n")
+            transport.close()
+            return
         # called again when STARTTLS wraps the transport: count once
         if not getattr(self, "counted", False):
             self.counted = True
@@ -152,11 +161,13 @@ start_dns "$DNSPORT" \
 	--mx-host=a.test,mx.a.test,10 --host-record=mx.a.test,127.0.0.2 \
 	--mx-host=wrongname.test,other.test,10 --host-record=other.test,127.0.0.2 \
 	--host-record=plain.test,127.0.0.3 --host-record=size.test,127.0.0.4 \
-	--host-record=slow.test,127.0.0.5 --host-record=badtls.test,127.0.0.6
+	--host-record=slow.test,127.0.0.5 --host-record=badtls.test,127.0.0.6 \
+	--host-record=limit.test,127.0.0.7
 smtpd tls 127.0.0.2 TLS_CERT="$T/cert.pem" TLS_KEY="$T/key.pem"
 smtpd plain 127.0.0.3
 smtpd size 127.0.0.4 SIZE=400
 smtpd slow 127.0.0.5 DELAY=0.3
+smtpd limit 127.0.0.7 DELAY=0.3 MAXCONN=1
 smtpd badtls 127.0.0.6 TLS_CERT="$T/cert.pem" TLS_KEY="$T/key.pem" BADTLS=1
 OPTS="dns=127.0.0.1:$DNSPORT,smtp_port=$PORT,retry=1h"
 
@@ -265,6 +276,14 @@ test_expect_success 'concurrency: never more connections than allowed' '
 	done &&
 	max=$(stat slow max) && say "at most $max at once" &&
 	test "$max" -ge 1 && test "$max" -le 2
+'
+
+test_expect_success 'a host that takes fewer connections: the mail waits for those it takes' '
+	for i in 1 2 3 4 5 6; do send "l$i" "lim$i@limit.test" || return 1; done &&
+	for i in 1 2 3 4 5 6; do
+		wait_for 200 status_is sent "l$i" "lim$i@limit.test" delivered 2.0.0 || return 1
+	done &&
+	say "refused $(stat limit refused) connections"
 '
 
 test_done
