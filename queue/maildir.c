@@ -438,7 +438,8 @@ maildir_list(char ***ids, size_t *n)
 		maildir_free_list(a.ids, a.n);
 		return rc;
 	}
-	qsort(a.ids, a.n, sizeof(*a.ids), cmp_str);
+	if (a.n > 1)
+		qsort(a.ids, a.n, sizeof(*a.ids), cmp_str);
 	*ids = a.ids;
 	*n = a.n;
 	return 0;
