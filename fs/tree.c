@@ -816,21 +816,33 @@ tree_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	fuse_reply_attr(req, &st, 0);
 }
 
+/*
+ * access(2) answers from the mode bits the way the kernel would for a
+ * disk file (root may read and write anything): `test -w`, and rm's
+ * "write-protected" prompts, behave as users know them.
+ */
 static void
 tree_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct loc l;
 	struct stat st;
 	uint64_t gen;
+	mode_t bits;
 	int err;
 
 	if ((err = ino_loc(ino, &l)) || (err = loc_stat(&l, NULL, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
-	if ((mask & W_OK) && !(st.st_mode & 0222))
-		err = EACCES;
-	else if ((mask & X_OK) && !S_ISDIR(st.st_mode))
-		err = EACCES;
-	else if ((mask & R_OK) && !(st.st_mode & 0444) && !is_ctl(&l))
+	if (ctx->uid == 0)
+		bits = 06 | (st.st_mode & 0111 ? 01 : 0);
+	else if (ctx->uid == st.st_uid)
+		bits = (st.st_mode >> 6) & 07;
+	else if (ctx->gid == st.st_gid)
+		bits = (st.st_mode >> 3) & 07;
+	else
+		bits = st.st_mode & 07;
+	if (((mask & R_OK) && !(bits & 04)) || ((mask & W_OK) && !(bits & 02)) ||
+	    ((mask & X_OK) && !(bits & 01)))
 		err = EACCES;
 	fuse_reply_err(req, err);
 }
