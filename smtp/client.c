@@ -90,7 +90,6 @@ struct client {
 	struct proto_ehlo ehlo;
 	int tls;		/* the connection is encrypted */
 	int cleartext;		/* tls=may and the handshake failed here */
-	int reached;		/* was ready at least once */
 	int need_rset;		/* the last transaction did not finish */
 	struct event *kick;	/* starts the first connection */
 	struct event *idle;
@@ -290,11 +289,8 @@ trouble(struct client *c, const char *code, const char *fmt, ...)
 	switch (c->state) {
 	case S_CONNECT: case S_GREETING: case S_EHLO: case S_HELO:
 	case S_STARTTLS: case S_TLS:
-		if (!c->reached) {
-			host_fail(c, 4, code, "%s", text);
-			return -1;
-		}
-		return end_session(c, 0, NULL, NULL);
+		host_fail(c, 4, code, "%s", text);
+		return -1;
 	case S_IDLE: case S_QUIT:
 		return end_session(c, 0, NULL, NULL);
 	case S_RSET: case S_TXN: case S_BODY: case S_DOT:
@@ -374,16 +370,22 @@ send_ehlo(struct client *c)
 	return 0;
 }
 
-static int
-become_ready(struct client *c)
+static void
+arm_idle(struct client *c)
 {
 	struct timeval tv = { CLIENT_IDLE, 0 };
 
-	enter(c, S_IDLE);
-	c->reached = 1;
-	set_timeouts(c, TIMEOUT_QUIT, TIMEOUT_QUIT);
 	evtimer_add(c->idle, &tv);
-	c->ops->ready(c, NULL, c->arg);
+}
+
+/* Ready for a job; done is the one just finished, if any. */
+static int
+go_idle(struct client *c, struct queue_job *done)
+{
+	enter(c, S_IDLE);
+	set_timeouts(c, TIMEOUT_QUIT, TIMEOUT_QUIT);
+	arm_idle(c);
+	c->ops->ready(c, done, c->arg);
 	return 0;
 }
 
@@ -460,7 +462,7 @@ after_ehlo(struct client *c)
 		return host_fail(c, 4, "4.7.4",
 		    "TLS is required, but was not offered by host %s",
 		    c->relay);
-	return become_ready(c);
+	return go_idle(c, NULL);
 }
 
 static int
@@ -510,15 +512,10 @@ static int
 txn_end(struct client *c)
 {
 	struct queue_job *job = c->job;
-	struct timeval tv = { CLIENT_IDLE, 0 };
 
 	close_file(c);
 	c->job = NULL;
-	enter(c, S_IDLE);
-	set_timeouts(c, TIMEOUT_QUIT, TIMEOUT_QUIT);
-	evtimer_add(c->idle, &tv);
-	c->ops->ready(c, job, c->arg);
-	return 0;
+	return go_idle(c, job);
 }
 
 /* Keep the output buffer fed from the message file. */
@@ -643,7 +640,7 @@ handle_reply(struct client *c)
 		if (c->reply.code / 100 == 2)
 			return start_tls(c);
 		if (c->conf->tls == CONF_TLS_MAY)
-			return become_ready(c);
+			return go_idle(c, NULL);
 		return host_fail_reply(c, "STARTTLS");
 	case S_RSET:
 		if (c->reply.code / 100 != 2)
@@ -851,11 +848,7 @@ client_send(struct client *c, struct queue_job *job)
 	return 0;
 fail:
 	c->job = NULL;
-	if (c->state == S_IDLE) {
-		struct timeval tv = { CLIENT_IDLE, 0 };
-
-		evtimer_add(c->idle, &tv);
-	}
+	arm_idle(c);
 	return -1;
 }
 
