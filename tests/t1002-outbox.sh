@@ -181,6 +181,20 @@ test_expect_success 'rsync (a dot-file renamed into place) sends once' '
 	! grep -q " rejected name=.rsync" "$MNT/log"
 '
 
+test_expect_success 'vim saves a message, and edits a staged draft' '
+	if ! command -v vim >/dev/null; then say "no vim, skipped"; exit 0; fi
+	lines="[\"From: a@mailfs.test\", \"To: b@example.test\", \"\", \"hi\"]" &&
+	(cd "$MNT/outbox" &&
+	 vim -u NONE -i NONE -es -c "call setline(1, $lines)" -c "w vimmsg" -c q &&
+	 vim -u NONE -i NONE -es -c "call setline(1, $lines)" -c "w .vimdraft" -c q &&
+	 vim -u NONE -i NONE -es -c "call setline(5, [\"more\"])" -c w -c q .vimdraft) &&
+	queued vimmsg && [ "$(ls -A "$MNT/outbox")" = .vimdraft ] &&
+	tail -n 1 "$MNT/outbox/.vimdraft" >actual && echo more >expect &&
+	test_cmp expect actual &&
+	mv "$MNT/outbox/.vimdraft" "$MNT/outbox/vimdraft" &&
+	queued vimdraft && outbox_empty && ! grep -q " rejected name=[0-9]" "$MNT/log"
+'
+
 test_expect_success 'a refused staging file stays where it was' '
 	printf "From: a@mailfs.test\n\nno rcpt\n" >"$MNT/outbox/.bad" &&
 	"$PY" -c "
