@@ -17,9 +17,11 @@ start_dns "$DNSPORT" \
 	--host-record=down.backup.test,127.0.0.4 \
 	--mx-host=dead.test,down.backup.test,10 \
 	--mx-host=dead.test,down2.dead.test,10 \
-	--host-record=down2.dead.test,127.0.0.5
+	--host-record=down2.dead.test,127.0.0.5 \
+	--mx-host=v6.test,mx.v6.test,10 --host-record=mx.v6.test,::1
 start_sink 127.0.0.2:$PORT
 start_sink 127.0.0.3:$PORT
+start_sink "[::1]:$PORT" || say "no IPv6 loopback"
 
 # send NAME TO...: a message named NAME in outbox/ to these recipients
 send() {
@@ -111,6 +113,25 @@ test_expect_success 'one message, several domains: each gets its outcome' '
 	status_is failed m7 h@a.test delivered 2.0.0 &&
 	status_is failed m7 j@implicit.test delivered 2.0.0 &&
 	sunk h@a.test m7 && sunk j@implicit.test m7
+'
+
+test_expect_success 'IPv6: an MX host with only an AAAA record' '
+	send m9 v@v6.test &&
+	wait_for 100 status_is sent m9 v@v6.test delivered 2.0.0 &&
+	grep -q "delivered to=v@v6.test relay=mx.v6.test\[::1\]:$PORT" "$MNT/log"
+'
+
+test_expect_success 'a large message with dots on many lines arrives whole' '
+	{
+		printf "From: a@mailfs.test\nTo: big@a.test\nSubject: big\n\n"
+		seq -f ".line %g with a leading dot ......................." 1 100000
+		echo "last line"
+	} >"$T/big" &&
+	cp "$T/big" "$MNT/outbox/big" &&
+	wait_for 300 status_is sent big big@a.test delivered 2.0.0 &&
+	f=$(grep -l "^X-Rcpt-Args: <big@a.test>" "$T"/sink/*) &&
+	test "$(grep -c "^\.line [0-9]* with a leading dot" "$f")" = 100000 &&
+	tail -n 2 "$f" | grep -q "^last line"
 '
 
 test_expect_success 'name server down: deferred 4.4.3' '
