@@ -11,9 +11,16 @@
 struct event_base;
 struct conf;
 
-/* Start on base (which runs in the event thread). -1 on failure. */
+/*
+ * Start on base (which runs in the event thread; evthread_use_pthreads()
+ * must have been called before base was made, as the queue wakes delivery
+ * up from other threads). c must outlive delivery. -1 (logged) on failure:
+ * a tls_ca that cannot be loaded, no resolver.
+ */
 int	deliver_start(struct event_base *base, const struct conf *c);
-/* Stop: close sessions; recipients in flight are deferred. */
+/* Stop: close sessions at once; recipients in flight are deferred. Call
+ * once the loop has ended (or from the event thread), before
+ * event_base_free and queue_close. */
 void	deliver_stop(void);
 
 #endif
