@@ -126,7 +126,6 @@ struct job {
 	char		*envelope, *from, *to;
 	char		id[MAILDIR_ID_MAX];
 	char		ip[INET6_ADDRSTRLEN];
-	size_t		size;
 	int		rc;
 };
 
@@ -158,19 +157,26 @@ static void	session_settle(struct session *);
 /* -- replies ---------------------------------------------------------- */
 
 static void
+vreply(struct session *s, const char *fmt, va_list ap)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	evbuffer_add_vprintf(out, fmt, ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+static void
 reply(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
 reply(struct session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 static void
@@ -178,6 +184,14 @@ session_close(struct session *s)
 {
 	s->state = S_CLOSING;
 	bufferevent_disable(s->bev, EV_READ);
+}
+
+/* A refused message, recipient or connection: the log says why. */
+static void
+refuse(const char *ip, const char *reason)
+{
+	qlog_event(NULL, "refused", "client", ip, "reason", reason, NULL);
+	stats_add(STATS_REFUSED, 1);
 }
 
 /* An error reply; too many of them end the session (a client that only
@@ -189,28 +203,25 @@ error(struct session *s, const char *fmt, ...)
 static void
 error(struct session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 	if (++s->errors >= MAX_ERRORS) {
 		reply(s, "421 4.7.0 %s Error: too many errors",
 		    srv.conf->hostname);
-		qlog_event(NULL, "refused", "client", s->ip, "reason",
-		    "too many errors", NULL);
-		stats_add(STATS_REFUSED, 1);
+		refuse(s->ip, "too many errors");
 		session_close(s);
 	}
 }
 
-static void
-refuse(struct session *s, const char *reason)
+static const char *
+tls_error(unsigned long e)
 {
-	qlog_event(NULL, "refused", "client", s->ip, "reason", reason, NULL);
-	stats_add(STATS_REFUSED, 1);
+	const char *r = ERR_reason_error_string(e);
+
+	return r != NULL ? r : "unknown error";
 }
 
 /* -- the transaction ---------------------------------------------------- */
@@ -368,7 +379,7 @@ do_mail(struct session *s, const char *arg)
 			if (errno == ERANGE || n > srv.conf->max_size) {
 				error(s, "552 5.3.4 Message size exceeds fixed "
 				    "limit of %zu octets", srv.conf->max_size);
-				refuse(s, "message too big (SIZE)");
+				refuse(s->ip, "message too big (SIZE)");
 				return;
 			}
 		} else if (strcasecmp(key, "BODY") == 0) {
@@ -421,7 +432,7 @@ do_rcpt(struct session *s, const char *arg)
 		error(s, "550 5.7.1 <%s>: Relay access denied", p.mailbox);
 		snprintf(reason, sizeof(reason), "relay access denied to <%s>",
 		    p.mailbox);
-		refuse(s, reason);
+		refuse(s->ip, reason);
 		return;
 	}
 	if (!s->smtputf8 && has_8bit(p.mailbox)) {
@@ -836,7 +847,7 @@ data_end(struct session *s)
 		why = "mail loop";
 	}
 	if (text != NULL) {
-		refuse(s, why);
+		refuse(s->ip, why);
 		transaction_reset(s);
 		error(s, "%s", text);
 		return;
@@ -854,7 +865,6 @@ data_end(struct session *s)
 	j->s = s;
 	j->msg = s->msg;
 	s->msg = NULL;
-	j->size = s->size;
 	memcpy(j->id, s->id, sizeof(j->id));
 	memcpy(j->ip, s->ip, sizeof(j->ip));
 	s->job = j;
@@ -1113,8 +1123,7 @@ session_cb_event(struct bufferevent *bev, short what, void *arg)
 		unsigned long e;
 
 		while ((e = bufferevent_get_openssl_error(s->bev)) != 0)
-			log_debug("smtp %s: TLS: %s", s->ip,
-			    ERR_reason_error_string(e));
+			log_debug("smtp %s: TLS: %s", s->ip, tls_error(e));
 	}
 	session_free(s);	/* EOF, error, or a write timeout */
 }
@@ -1227,8 +1236,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			log_debug("smtp %s: %s", ip, strerror(errno));
 		shutdown(fd, SHUT_WR);
 		evutil_closesocket(fd);
-		qlog_event(NULL, "refused", "client", ip, "reason", why, NULL);
-		stats_add(STATS_REFUSED, 1);
+		refuse(ip, why);
 		return;
 	}
 	s->bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -1331,7 +1339,7 @@ tls_context(const struct conf *c)
 	    SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		log_warnx("smtp: tls_cert %s / tls_key %s: %s", c->tls_cert,
-		    c->tls_key, ERR_reason_error_string(ERR_get_error()));
+		    c->tls_key, tls_error(ERR_get_error()));
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
