@@ -404,7 +404,7 @@ deliver_start(struct event_base *base, const struct conf *c)
 	if (maxheld < HELD_MIN)
 		maxheld = HELD_MIN;
 	if (c->tls != CONF_TLS_NONE && (dtls = client_tls_ctx(c)) == NULL)
-		return -1;
+		goto fail;
 	if (dns_start(base, c) == -1)
 		goto fail;
 	dwake = event_new(base, -1, 0, poll_queue, NULL);
@@ -425,6 +425,7 @@ fail:
 	dwake = dtimer = NULL;
 	SSL_CTX_free(dtls);
 	dtls = NULL;
+	dbase = NULL;
 	return -1;
 }
 
