@@ -88,9 +88,9 @@ test_expect_success 'stats counts what happened' '
 '
 
 test_expect_success 'tail -f log sees new lines' '
-	tail -n 0 -f "$MNT/log" >"$T/tail" 2>/dev/null &
+	tail -n +1 -f "$MNT/log" >"$T/tail" 2>/dev/null &
 	tailpid=$! && track_pid $tailpid &&
-	sleep 1 &&
+	wait_for 100 grep -q "queued .*name=first" "$T/tail" &&
 	msg two >"$T/two" && cp "$T/two" "$MNT/outbox/second" &&
 	wait_for 100 grep -q "queued .*name=second" "$T/tail" &&
 	kill_pid $tailpid
