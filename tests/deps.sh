@@ -4,7 +4,7 @@
 # exact command to run.
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libssl-dev openssl
 libc-ares-dev libevent-dev libgmime-3.0-dev mandoc postfix dnsmasq-base
-swaks mblaze python3 python3-aiosmtpd perl"
+swaks mblaze python3 python3-aiosmtpd perl rsync vim procps"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
