@@ -196,9 +196,10 @@ test_expect_success 'rm -r inbox/ID deletes the message from disk' '
 	inbox_dir "café and été" >/dev/null
 '
 
-test_expect_success 'the daemon is still healthy' '
-	kill -0 "$MAILFS_PID" && ls "$MNT/inbox" >/dev/null
+test_expect_success 'the daemon is still healthy and stops cleanly' '
+	kill -0 "$MAILFS_PID" && ls "$MNT/inbox" >/dev/null &&
+	mailfs_stop &&
+	! grep -E "ERROR: AddressSanitizer|runtime error" "$T/in/stderr"
 '
 
-mailfs_stop
 test_done
