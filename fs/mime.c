@@ -62,10 +62,13 @@
 
 #define MAX_DEPTH	32
 #define MAX_PARTS	1000
+#define MAX_LINES	50000	/* see parse_limit */
 
 struct render {
-	const char *msg;	/* the root's copy of the message */
+	GByteArray *ba;		/* the root's copy of the message */
+	const char *msg;	/* its bytes */
 	gint64 len;
+	gint64 cut;		/* where GMime stops reading: parse_limit */
 	GMimeStream *stream;	/* over msg; content streams are its slices */
 	size_t nparts;		/* part dirs made so far */
 	int nomem;
@@ -113,6 +116,19 @@ kid_new(struct mime_node *dir, const char *name, int is_dir)
 	k->is_dir = is_dir;
 	dir->nkids++;
 	return k;
+}
+
+static void
+node_clear(struct mime_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->nkids; i++)
+		node_clear(&n->kids[i]);
+	free(n->kids);
+	free(n->name);
+	if (!n->borrowed)
+		free(n->data);
 }
 
 int
@@ -598,18 +614,94 @@ subparts_render(struct render *r, struct mime_node *dir, GMimeMultipart *mp,
 	}
 }
 
-/* a leaf's raw and body */
-static void
-leaf_render(struct render *r, struct mime_node *dir, GMimePart *part,
-    gint64 begin, gint64 limit)
+/* Could the line s (n bytes) make GMime build an object: "--", "Name:"? */
+static int
+line_counts(const char *s, gint64 n)
+{
+	gint64 i = 0, name;
+
+	if (n >= 2 && s[0] == '-' && s[1] == '-')
+		return 1;
+	while (i < n && (unsigned char)s[i] > ' ' && s[i] != ':' &&
+	    s[i] != 0x7f)
+		i++;
+	name = i;
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return name > 0 && i < n && s[i] == ':';
+}
+
+/*
+ * GMime builds an object for every header field and every part it meets,
+ * without a limit: 25 MB of "X:1" or of "--b" lines are millions of them
+ * and gigabytes of memory. So GMime reads the message only up to the line
+ * where MAX_LINES lines that could be either have been seen (a legitimate
+ * message rarely has that many). The leaf cut there is read on to its end
+ * by leaf_end; what lies after it is not shown, but stays in raw.
+ */
+static gint64
+parse_limit(const char *s, gint64 len)
+{
+	const char *nl;
+	gint64 p = 0, e, n = 0;
+
+	while (p < len) {
+		nl = memchr(s + p, '\n', (size_t)(len - p));
+		e = nl != NULL ? nl - s : len;
+		if (line_counts(s + p, e - p) && ++n > MAX_LINES)
+			return p;
+		p = e + 1;
+	}
+	return len;
+}
+
+/* a leaf's content stream when it is a slice of the message, else NULL */
+static GMimeStream *
+leaf_stream(const struct render *r, GMimePart *part)
 {
 	GMimeDataWrapper *dw = g_mime_part_get_content(part);
 	GMimeStream *cs = dw != NULL ? g_mime_data_wrapper_get_stream(dw) :
 	    NULL;
+
+	return cs != NULL && stream_in_message(r, cs) ? cs : NULL;
+}
+
+/*
+ * Where a leaf's content (cs) ends. When GMime stopped reading inside it
+ * (parse_limit), the content is made to run on to the next boundary line
+ * of up, or limit.
+ */
+static gint64
+leaf_end(struct render *r, GMimePart *part, GMimeStream *cs, gint64 limit,
+    const struct bounds *up)
+{
+	GMimeDataWrapper *dw;
+	GMimeStream *s;
+	gint64 end;
+
+	if (r->cut == r->len || (cs->bound_end >= 0 && cs->bound_end < r->cut))
+		return cs->bound_end < 0 ? limit : cs->bound_end;
+	end = bounds_next(r, cs->bound_start, limit, up);
+	s = g_mime_stream_mem_new_with_byte_array(r->ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(s), FALSE);
+	g_mime_stream_set_bounds(s, cs->bound_start, end);
+	dw = g_mime_data_wrapper_new_with_stream(s,
+	    g_mime_data_wrapper_get_encoding(g_mime_part_get_content(part)));
+	g_mime_part_set_content(part, dw);
+	g_object_unref(dw);
+	g_object_unref(s);
+	return end;
+}
+
+/* a leaf's raw and body */
+static void
+leaf_render(struct render *r, struct mime_node *dir, GMimePart *part,
+    gint64 begin, gint64 limit, const struct bounds *up)
+{
+	GMimeStream *cs = leaf_stream(r, part);
 	gint64 end = -1;
 
-	if (cs != NULL && stream_in_message(r, cs)) {
-		end = cs->bound_end < 0 ? limit : cs->bound_end;
+	if (cs != NULL) {
 		if (begin < 0) {
 			/* no header: the part starts with its blank line */
 			begin = cs->bound_start;
@@ -618,6 +710,7 @@ leaf_render(struct render *r, struct mime_node *dir, GMimePart *part,
 			if (begin > 0 && r->msg[begin - 1] == '\r')
 				begin--;
 		}
+		end = leaf_end(r, part, cs, limit, up);
 	}
 	file_bytes(r, dir, "body", part_decode(part, 0));
 	file_range(r, dir, "raw", GMIME_OBJECT(part), begin, end);
@@ -658,7 +751,7 @@ part_render(struct render *r, struct mime_node *dir, GMimeObject *obj,
 	file_string(r, dir, "filename", s);
 
 	if (GMIME_IS_PART(obj)) {
-		leaf_render(r, dir, GMIME_PART(obj), begin, limit);
+		leaf_render(r, dir, GMIME_PART(obj), begin, limit, up);
 		return;
 	}
 	end = begin >= 0 ? bounds_next(r, begin, limit, up) : -1;
@@ -702,10 +795,19 @@ message_render(struct render *r, struct mime_node *root, GMimeMessage *m,
     const char *flags)
 {
 	GString *info = g_string_new(""), *s;
-	GMimeObject *top;
+	GMimeObject *top = m != NULL ? g_mime_message_get_mime_part(m) : NULL;
+	GMimeStream *cs;
 	GByteArray *ba;
+	struct mime_node parts = { 0 }, *k;
 	char *v;
 	size_t i;
+
+	/* parts first: they may extend a leaf that body then reads */
+	if (top != NULL && GMIME_IS_MULTIPART(top))
+		subparts_render(r, &parts, GMIME_MULTIPART(top), r->len, NULL, 1);
+	else if (top != NULL && GMIME_IS_PART(top) &&
+	    (cs = leaf_stream(r, GMIME_PART(top))) != NULL)
+		leaf_end(r, GMIME_PART(top), cs, r->len, NULL);
 
 	for (i = 0; i < NHDRS; i++) {
 		s = g_string_new("");
@@ -740,9 +842,17 @@ message_render(struct render *r, struct mime_node *root, GMimeMessage *m,
 	g_string_append_c(info, '\n');
 	file_string(r, root, "info", info);
 
-	top = m != NULL ? g_mime_message_get_mime_part(m) : NULL;
-	if (top != NULL && GMIME_IS_MULTIPART(top))
-		subparts_render(r, root, GMIME_MULTIPART(top), r->len, NULL, 1);
+	for (i = 0; i < parts.nkids; i++) {
+		if ((k = kid_new(root, parts.kids[i].name, 1)) == NULL) {
+			r->nomem = 1;
+			break;
+		}
+		free(k->name);
+		*k = parts.kids[i];
+	}
+	for (; i < parts.nkids; i++)
+		node_clear(&parts.kids[i]);
+	free(parts.kids);
 }
 
 struct mime_node *
@@ -772,10 +882,13 @@ mime_render_flags(const char *data, size_t len, const char *flags)
 	g_byte_array_append(ba, (const guint8 *)data, (guint)len);
 	g_byte_array_append(ba, &nul, 1);
 	g_byte_array_set_size(ba, (guint)len);
+	r.ba = ba;
 	r.msg = (const char *)ba->data;
 	r.len = (gint64)len;
+	r.cut = parse_limit(r.msg, r.len);
 	r.stream = g_mime_stream_mem_new_with_byte_array(ba);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(r.stream), FALSE);
+	g_mime_stream_set_bounds(r.stream, 0, r.cut);
 	parser = g_mime_parser_new_with_stream(r.stream);
 	m = g_mime_parser_construct_message(parser, NULL);
 
@@ -821,19 +934,6 @@ mime_find(const struct mime_node *node, const char *relpath)
 		node = k;
 		relpath += n;
 	}
-}
-
-static void
-node_clear(struct mime_node *n)
-{
-	size_t i;
-
-	for (i = 0; i < n->nkids; i++)
-		node_clear(&n->kids[i]);
-	free(n->kids);
-	free(n->name);
-	if (!n->borrowed)
-		free(n->data);
 }
 
 void

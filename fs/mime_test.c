@@ -529,12 +529,63 @@ test_hostile(void)
 	mime_free(m);
 
 	s = g_string_new("Subject: many headers\n");
-	for (i = 0; i < 100000; i++)
+	for (i = 0; i < 1000000; i++)
 		g_string_append_printf(s, "X-H%d: =?utf-8?q?=C3=A9?=\n", i);
 	g_string_append(s, "\nbody\n");
 	m = render_string(s);
-	ok(m != NULL && has(m, "body", "body\n"), "100000 headers");
+	ok(m != NULL && has(m, "subject", "many headers\n") &&
+	    mime_find(m, "header")->len < 50001 * 20,
+	    "a million header fields: GMime reads 50000");
 	mime_free(m);
+
+	s = g_string_new("Subject: many parts\nContent-Type: multipart/mixed; "
+	    "boundary=y\n\n");
+	for (i = 0; i < 2000000; i++)
+		g_string_append_printf(s, "--y\n\n%d\n", i);
+	m = render_string(s);
+	ok(m != NULL && mime_find(m, "1000") != NULL &&
+	    mime_find(m, "1001") == NULL, "2000000 parts: GMime reads 50000");
+	mime_free(m);
+}
+
+static void
+test_long_text(void)
+{
+	GString *s = g_string_new("Subject: log\n\n"), *want;
+	struct mime_node *m;
+	const struct mime_node *n;
+	char *a;
+	int i;
+
+	for (i = 0; i < 60000; i++)
+		g_string_append_printf(s, "key%d: value\n", i);
+	m = mime_render(s->str, s->len);
+	n = mime_find(m, "body");
+	ok(n != NULL && n->len == s->len - 14 &&
+	    memcmp(n->data, s->str + 14, n->len) == 0,
+	    "a text of 60000 \"key: value\" lines: all of it in body");
+	mime_free(m);
+	g_string_free(s, TRUE);
+
+	s = g_string_new("Subject: log\nContent-Type: multipart/mixed; "
+	    "boundary=b\n\n--b\n\nsee the log\n--b\nContent-Type: text/plain;"
+	    " name=log.txt\n\n");
+	want = g_string_new(NULL);
+	for (i = 0; i < 60000; i++)
+		g_string_append_printf(want, "-- %d\n", i);
+	g_string_append(s, want->str);
+	g_string_truncate(want, want->len - 1);
+	g_string_append(s, "--b\nContent-Type: text/plain\n\nthird\n--b--\n");
+	m = mime_render(s->str, s->len);
+	a = strstr(s->str, "Content-Type: text/plain; name");
+	ok(m != NULL && has(m, "body", "see the log\n") &&
+	    has(m, "2/body", want->str) &&
+	    has(m, "2/filename", "log.txt\n") && mime_find(m, "2/raw") != NULL &&
+	    mime_find(m, "2/raw")->len == (size_t)(strstr(a, "\n--b\n") - a),
+	    "a part of 60000 \"--\" lines: all of it in its body and raw");
+	mime_free(m);
+	g_string_free(want, TRUE);
+	g_string_free(s, TRUE);
 }
 
 int
@@ -548,6 +599,7 @@ main(void)
 	test_mixed();
 	test_rfc822();
 	test_hostile();
+	test_long_text();
 	g_mime_shutdown();
 	printf("1..%d\n", ntest);
 	return nfail > 0;
