@@ -4,6 +4,7 @@
  * part dirs with exact raw slices, message/rfc822, and hostile input that
  * must neither crash nor blow up (run it under SANITIZE=1 too).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,6 +589,37 @@ test_long_text(void)
 	g_string_free(s, TRUE);
 }
 
+/* FUSE renders in several threads at once */
+static void *
+render_many(void *arg)
+{
+	struct mime_node *m;
+	int i, *good = arg;
+
+	for (i = 0; i < 200; i++) {
+		m = render(i % 2 ? mixed : forwarded);
+		if (m != NULL && mime_find(m, i % 2 ? "2/filename" : "2/2/filename"))
+			++*good;
+		mime_free(m);
+	}
+	return NULL;
+}
+
+static void
+test_threads(void)
+{
+	pthread_t t[8];
+	int good[8] = { 0 }, i, all = 1;
+
+	for (i = 0; i < 8; i++)
+		pthread_create(&t[i], NULL, render_many, &good[i]);
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		all = all && good[i] == 200;
+	}
+	ok(all, "8 threads rendering at once");
+}
+
 int
 main(void)
 {
@@ -600,6 +632,7 @@ main(void)
 	test_rfc822();
 	test_hostile();
 	test_long_text();
+	test_threads();
 	g_mime_shutdown();
 	printf("1..%d\n", ntest);
 	return nfail > 0;
