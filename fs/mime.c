@@ -11,6 +11,7 @@
  *				(the decoded header text when no address parses)
  *	subject date		the header, unfolded and RFC 2047-decoded
  *	messageid		without angle brackets, as upas/fs shows it
+ *				(the header text when GMime finds no id)
  *	header			every field as "Name: value", unfolded and
  *				decoded, in the order of the message
  *	body			the text, transfer-decoded, in UTF-8, LF line
@@ -25,7 +26,8 @@
  *				"size N" (bytes) and "flags F" (Maildir flags)
  *	1/ 2/ ...		only for a multipart message, its subparts, as
  *				upas/fs: a single-part message has no part dirs
- *				(its decoded text is body, its bytes raw)
+ *				(its decoded text is body, its bytes raw);
+ *				one whose body is message/rfc822 has dir 1
  *
  * Each part dir: type (the lower-case MIME type alone, "text/plain"; the
  * charset is in raw), filename (decoded, RFC 2231 too; empty if none), body
@@ -43,6 +45,9 @@
  * Hostile input: GMime guesses its way through any bytes (and nests at most
  * 1024 levels); the walk here stops at MAX_DEPTH levels and MAX_PARTS part
  * dirs: what lies beyond is left out, its bytes still in the enclosing raw.
+ * GMime itself reads at most MAX_LINES lines that could start a part or a
+ * header field (parse_limit), so a message of a million parts or fields
+ * costs a few tenths of a second and ~100 MB, not gigabytes.
  * File contents are copies, except raw slices (and a message/rfc822 body),
  * which point into one copy of the message kept by the root: a message
  * costs about twice its size however deep its parts nest.
@@ -805,7 +810,15 @@ message_render(struct render *r, struct mime_node *root, GMimeMessage *m,
 	/* parts first: they may extend a leaf that body then reads */
 	if (top != NULL && GMIME_IS_MULTIPART(top))
 		subparts_render(r, &parts, GMIME_MULTIPART(top), r->len, NULL, 1);
-	else if (top != NULL && GMIME_IS_PART(top) &&
+	else if (top != NULL && GMIME_IS_MESSAGE_PART(top)) {
+		if ((k = kid_new(&parts, "1", 1)) == NULL) {
+			r->nomem = 1;
+		} else {
+			r->nparts++;
+			part_render(r, k, top, headers_begin(top), r->len, NULL,
+			    1);
+		}
+	} else if (top != NULL && GMIME_IS_PART(top) &&
 	    (cs = leaf_stream(r, GMIME_PART(top))) != NULL)
 		leaf_end(r, GMIME_PART(top), cs, r->len, NULL);
 

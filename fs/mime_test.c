@@ -412,6 +412,21 @@ test_rfc822(void)
 	mime_free(m);
 }
 
+static void
+test_rfc822_body(void)
+{
+	const char msg[] = "Subject: fwd\nContent-Type: message/rfc822\n\n"
+	    "From: x@example.test\nSubject: inner\n\nhello\n";
+	struct mime_node *m = render(msg);
+
+	ok(kids(m, "1", "type filename body raw 1") &&
+	    has(m, "1/type", "message/rfc822\n") &&
+	    has(m, "1/body", strstr(msg, "From: x")) &&
+	    has(m, "1/1/body", "hello\n") && has(m, "body", ""),
+	    "a message whose body is message/rfc822 has dir 1");
+	mime_free(m);
+}
+
 static struct mime_node *
 render_string(GString *s)
 {
@@ -516,7 +531,9 @@ test_hostile(void)
 		    "Subject: inner\n");
 	g_string_append(s, "\nbottom\n");
 	m = render_string(s);
-	ok(m != NULL && depth_of(m) == 0, "200 nested message/rfc822 bodies");
+	ok(m != NULL && depth_of(m) == 32 && has(m, "1/type", "message/rfc822\n")
+	    && has(m, "subject", "nested messages\n"),
+	    "200 nested message/rfc822 bodies");
 	mime_free(m);
 
 	s = g_string_new("Subject: nested attached messages\n"
@@ -630,6 +647,7 @@ main(void)
 	test_alternative();
 	test_mixed();
 	test_rfc822();
+	test_rfc822_body();
 	test_hostile();
 	test_long_text();
 	test_threads();
