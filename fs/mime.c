@@ -241,9 +241,12 @@ file_range(struct render *r, struct mime_node *dir, const char *name,
 static void
 line_append(GString *out, const char *s)
 {
-	char *v = g_utf8_make_valid(s, -1);
+	char *v;
 	const char *p;
 
+	if (s == NULL)
+		return;
+	v = g_utf8_make_valid(s, -1);
 	for (p = g_strstrip(v); *p != '\0'; p++)
 		g_string_append_c(out, (unsigned char)*p < 0x20 || *p == 0x7f ?
 		    ' ' : *p);
