@@ -178,7 +178,7 @@ render(const char *id, const char *path, struct inbox_msg **mp)
 		free(m);
 		return EIO;
 	}
-	err = mime_add_file(m->root, "raw", data, len) == -1 ? errno : 0;
+	err = mime_add_raw(m->root) == -1 ? errno : 0;
 	free(data);
 	if (!err && maildir_envelope(id, &env, &envlen) == 0) {
 		err = mime_add_file(m->root, "envelope", env, envlen) == -1 ?
