@@ -61,6 +61,73 @@ static struct {
 };
 
 /*
+ * Where the messages were last seen ("cur/NAME:2,S"), hashed by ID: a
+ * message with flags in cur/ can only be found by reading the directory,
+ * so each walk remembers all it saw and lookups after a listing are cheap.
+ * Entries are hints, checked with stat before use.
+ */
+#define SEEN_SLOTS	4096
+
+static struct {
+	pthread_mutex_t	mu;
+	char		*rel[SEEN_SLOTS];
+} seen = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static unsigned
+seen_slot(const char *id, size_t len)
+{
+	unsigned h = 2166136261u;	/* FNV-1a */
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)id[i]) * 16777619u;
+	return h % SEEN_SLOTS;
+}
+
+static void
+seen_put(const char *sub, const char *name, size_t idlen)
+{
+	unsigned slot = seen_slot(name, idlen);
+	char *rel;
+
+	if (asprintf(&rel, "%s/%s", sub, name) == -1)
+		return;
+	pthread_mutex_lock(&seen.mu);
+	free(seen.rel[slot]);
+	seen.rel[slot] = rel;
+	pthread_mutex_unlock(&seen.mu);
+}
+
+/* 0 with path set if id was seen and is still there */
+static int
+seen_get(const char *id, size_t len, char path[4096])
+{
+	unsigned slot = seen_slot(id, len);
+	const char *name;
+	struct stat st;
+	int found = 0;
+
+	pthread_mutex_lock(&seen.mu);
+	if (seen.rel[slot] != NULL) {
+		name = seen.rel[slot] + 4;	/* past "new/" or "cur/" */
+		found = strncmp(name, id, len) == 0 &&
+		    (name[len] == '\0' || name[len] == ':');
+		if (found)
+			snprintf(path, 4096, "%s/%s", md.root, seen.rel[slot]);
+	}
+	pthread_mutex_unlock(&seen.mu);
+	return found && stat(path, &st) == 0 ? 0 : ENOENT;
+}
+
+static void
+seen_clear(void)
+{
+	for (size_t i = 0; i < SEEN_SLOTS; i++) {
+		free(seen.rel[i]);
+		seen.rel[i] = NULL;
+	}
+}
+
+/*
  * dirsync_wait - return once an fsync of the directory that began after
  * this call has finished: 0, or the errno of that round.
  */
@@ -94,6 +161,12 @@ dirsync_wait(struct dirsync *d)
 		rc = d->error;
 	pthread_mutex_unlock(&d->mu);
 	return rc;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static char *
@@ -178,18 +251,26 @@ clean_envelopes(void)
 {
 	DIR *d = opendir(md.envdir);
 	struct dirent *e;
-	char path[4096];
+	char **ids;
+	size_t n;
 
 	if (d == NULL)
 		return;
+	if (maildir_list(&ids, &n) != 0) {
+		closedir(d);
+		return;
+	}
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
+		const char *name = e->d_name;
+
+		if (name[0] == '.' ||
+		    bsearch(&name, ids, n, sizeof(*ids), cmp_str) != NULL)
 			continue;
-		if (maildir_path(e->d_name, path) == ENOENT &&
-		    unlinkat(dirfd(d), e->d_name, 0) == -1)
-			log_warn("maildir: unlink %s/%s", md.envdir, e->d_name);
+		if (unlinkat(dirfd(d), name, 0) == -1)
+			log_warn("maildir: unlink %s/%s", md.envdir, name);
 	}
 	closedir(d);
+	maildir_free_list(ids, n);
 }
 
 static int
@@ -260,6 +341,7 @@ maildir_close(void)
 	if (md.envsync.fd != -1)
 		close(md.envsync.fd);
 	md.newsync.fd = md.envsync.fd = -1;
+	seen_clear();
 	free(md.root);
 	free(md.envdir);
 	md.root = md.envdir = NULL;
@@ -365,14 +447,8 @@ maildir_deliver(const char *data, size_t len, const char *envelope,
 	return maildir_deliver_id(id, data, len, envelope);
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Call fn(name, arg) for each message file in new/ then cur/; a nonzero
- * return stops the walk and is returned. */
+/* Call fn(name, arg) for each message file in new/ then cur/ (and note
+ * where it is); a nonzero return stops the walk and is returned. */
 static int
 walk(int (*fn)(const char *dir, const char *name, void *arg), void *arg)
 {
@@ -387,9 +463,15 @@ walk(int (*fn)(const char *dir, const char *name, void *arg), void *arg)
 		snprintf(dir, sizeof(dir), "%s/%s", md.root, subs[i]);
 		if ((d = opendir(dir)) == NULL)
 			return errno;
-		while (rc == 0 && (e = readdir(d)) != NULL)
-			if (e->d_name[0] != '.')
-				rc = fn(dir, e->d_name, arg);
+		while (rc == 0 && (e = readdir(d)) != NULL) {
+			size_t len = id_len(e->d_name);
+
+			if (e->d_name[0] == '.' || len == 0 ||
+			    len >= MAILDIR_ID_MAX)
+				continue;
+			seen_put(subs[i], e->d_name, len);
+			rc = fn(dir, e->d_name, arg);
+		}
 		closedir(d);
 		if (rc != 0)
 			return rc;
@@ -409,8 +491,6 @@ list_one(const char *dir, const char *name, void *arg)
 	size_t len = id_len(name);
 
 	(void)dir;
-	if (len == 0 || len >= MAILDIR_ID_MAX)
-		return 0;
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? 2 * a->cap : 64;
 		char **ids = realloc(a->ids, cap * sizeof(*ids));
@@ -457,38 +537,47 @@ struct find {
 	const char	*id;
 	size_t		len;
 	char		*path;
+	int		found;
 };
 
+/* Go on after a match: the rest of the walk fills the seen cache too. */
 static int
 find_one(const char *dir, const char *name, void *arg)
 {
 	struct find *f = arg;
 
-	if (id_len(name) != f->len || strncmp(name, f->id, f->len) != 0)
-		return 0;
-	snprintf(f->path, 4096, "%s/%s", dir, name);
-	return EEXIST;		/* found: stop the walk */
+	if (!f->found && id_len(name) == f->len &&
+	    strncmp(name, f->id, f->len) == 0) {
+		snprintf(f->path, 4096, "%s/%s", dir, name);
+		f->found = 1;
+	}
+	return 0;
 }
 
 int
 maildir_path(const char *id, char path[4096])
 {
-	struct find f = { id, strlen(id), path };
+	size_t len = strlen(id);
 	struct stat st;
 
 	if (!md.open)
 		return EBADF;
-	if (f.len == 0 || strchr(id, '/') != NULL || strchr(id, ':') != NULL ||
-	    id[0] == '.')
+	if (len == 0 || len >= MAILDIR_ID_MAX || strchr(id, '/') != NULL ||
+	    strchr(id, ':') != NULL || id[0] == '.')
 		return ENOENT;
-	/* the usual places first: new/ID, then cur/ID:2, without a flag */
+	if (seen_get(id, len, path) == 0)
+		return 0;
+	/* the usual places: new/ID, then cur/ID:2, without a flag */
 	snprintf(path, 4096, "%s/new/%s", md.root, id);
 	if (stat(path, &st) == 0)
 		return 0;
 	snprintf(path, 4096, "%s/cur/%s:2,", md.root, id);
 	if (stat(path, &st) == 0)
 		return 0;
-	return walk(find_one, &f) == EEXIST ? 0 : ENOENT;
+	/* read both directories, remembering every message in them */
+	struct find f = { id, len, path, 0 };
+
+	return walk(find_one, &f) == 0 && f.found ? 0 : ENOENT;
 }
 
 int

@@ -182,6 +182,33 @@ main(void)
 	ok(good, "concurrent deliveries get unique IDs");
 	ok(maildir_count() == 2 + THREADS * PER_THREAD,
 	    "every concurrent delivery is in new/");
+
+	/* read mail in cur/ with flags (some of it sharing slots of the
+	 * lookup cache): each is found, also after a flag change renamed it */
+	char **list;
+	int found = 1;
+
+	ok(maildir_list(&list, &n) == 0, "list before moving to cur/");
+	for (size_t i = 0; i < n; i++) {
+		snprintf(from, sizeof(from), "%s/inbox/new/%s", spool, list[i]);
+		snprintf(to, sizeof(to), "%s/inbox/cur/%s:2,S", spool, list[i]);
+		rename(from, to);
+	}
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < n; i++) {
+			snprintf(to, sizeof(to), "%s/inbox/cur/%s:2,%s", spool,
+			    list[i], round ? "RS" : "S");
+			found &= maildir_path(list[i], path) == 0 &&
+			    strcmp(path, to) == 0;
+			if (round == 0) {
+				snprintf(from, sizeof(from), "%s", to);
+				snprintf(to, sizeof(to), "%s/inbox/cur/%s:2,RS",
+				    spool, list[i]);
+				rename(from, to);
+			}
+		}
+	ok(found, "path finds flagged messages in cur/, also after renames");
+	maildir_free_list(list, n);
 	maildir_close();
 
 	char cmd[4200];
