@@ -10,8 +10,15 @@
 struct event_base;
 struct conf;
 
-/* Bind every listen address and start accepting. -1 (logged) on failure. */
+/*
+ * server_start - bind every listen address and start accepting; conf must
+ * outlive the server, and the base needs evthread locking (the delivery
+ * workers wake it). -1 (logged) on failure: a bad address, port in use, or
+ * tls_cert/tls_key that do not load.
+ */
 int	server_start(struct event_base *base, const struct conf *c);
+/* Close the listeners and sessions; messages already handed to a worker
+ * are stored first. Call it on the event thread or once its loop ended. */
 void	server_stop(void);
 
 #endif
