@@ -655,7 +655,7 @@ static const struct command {
 	{ "RSET", ~0u, NULL, ARG_NONE, do_rset },
 	{ "NOOP", ~0u, NULL, ARG_ANY, do_noop },
 	{ "QUIT", ~0u, NULL, ARG_NONE, do_quit },
-	{ "VRFY", ~0u, NULL, ARG_ANY, do_vrfy },
+	{ "VRFY", ~0u, NULL, ARG_NEED, do_vrfy },
 	{ "EXPN", ~0u, NULL, ARG_ANY, do_expn },
 	{ "HELP", ~0u, NULL, ARG_ANY, do_help },
 	{ "STARTTLS", ST(S_INIT) | ST(S_HELO), "STARTTLS inside a transaction",
