@@ -263,8 +263,8 @@ clean_envelopes(void)
 	while ((e = readdir(d)) != NULL) {
 		const char *name = e->d_name;
 
-		if (name[0] == '.' ||
-		    bsearch(&name, ids, n, sizeof(*ids), cmp_str) != NULL)
+		if (name[0] == '.' || (n > 0 &&
+		    bsearch(&name, ids, n, sizeof(*ids), cmp_str) != NULL))
 			continue;
 		if (unlinkat(dirfd(d), name, 0) == -1)
 			log_warn("maildir: unlink %s/%s", md.envdir, name);
