@@ -102,14 +102,14 @@ mailfs_start() {
 	wait_for 100 test -e "$MNT/ctl" || { cat "$T/$name/stderr" >&2; return 1; }
 }
 
-# mailfs_stop: SIGTERM the daemon and wait until it has unmounted.
-# A daemon that died leaves a mount that `mountpoint` no longer sees
+# unmount DIR: a daemon that died leaves a mount that `mountpoint` no longer sees
 # ("transport endpoint is not connected"): unmount without asking it.
 unmount() {
 	fusermount3 -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null
 	return 0
 }
 
+# mailfs_stop: SIGTERM the daemon and wait until it has unmounted.
 mailfs_stop() {
 	kill_pid "$MAILFS_PID"
 	unmount "$MNT"
