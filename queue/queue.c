@@ -948,6 +948,10 @@ queue_report(const struct queue_job *job, const char *rcpt, int class,
 	} else {
 		r->state = QUEUE_RCPT_DEFERRED;
 		r->next = schedule_next(q.c, r->attempts, now);
+		/* One last try when max_age is reached, so a recipient
+		 * fails then rather than a whole retry delay later. */
+		if (r->next > m->arrival + q.c->max_age)
+			r->next = m->arrival + q.c->max_age;
 		event = "deferred";
 		retry = 1;
 	}

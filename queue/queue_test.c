@@ -391,6 +391,19 @@ main(void)
 	ok(queue_ctl(id3, "bogus") == EINVAL && queue_ctl("nosuch", "retry") ==
 	    ENOENT, "ctl: EINVAL for a bad verb, ENOENT for a bad ID");
 
+	/* the last retry comes at max_age, not a whole delay after it */
+	c.max_age = 30;
+	queue_report(jobs[0], "z@one.test", 4, "4.4.1", "connection refused",
+	    NULL);
+	queue_job_done(jobs[0]);
+	ok(take(time(NULL), jobs, 16, &next) == 0 && next > 0 &&
+	    next <= time(NULL) + 30, "a deferral is retried by max_age at the "
+	    "latest");
+	c.max_age = 5 * 86400;
+	queue_flush();
+	k = take(time(NULL), jobs, 16, &next);
+	ok(k == 1, "flushed again");
+
 	/* max_age */
 	c.max_age = 0;
 	queue_report(jobs[0], "z@one.test", 4, "4.4.1", "connection refused",
@@ -399,7 +412,7 @@ main(void)
 	c.max_age = 5 * 86400;
 	settle(QUEUE_FAILED, id3);
 	s = render(QUEUE_FAILED, id3, "status");
-	ok(strstr(s, "z@one.test failed 3 - 4.4.1 expired after ") &&
+	ok(strstr(s, "z@one.test failed 4 - 4.4.1 expired after ") &&
 	    strstr(s, "connection refused"), "past max_age a deferral fails, "
 	    "code kept, text says expired");
 	s = render(QUEUE_FAILED, id3, "log");

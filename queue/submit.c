@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,9 @@ encoded_word_end(const char *s)
  * whole. GMime
  * silently drops what it cannot parse, so comparing this count with the
  * mailboxes it returns is how "an address that does not parse" is found.
+ * What GMime repairs instead of dropping is refused here: SIZE_MAX for an
+ * unterminated quote, comment, angle-addr or literal, a stray '>', or an
+ * element with a second '@' outside brackets (GMime reads "b@c@d" as b@c).
  */
 static size_t
 count_elements(const char *s)
@@ -168,6 +172,7 @@ count_elements(const char *s)
 	const char *end;
 	size_t n = 0;
 	int depth = 0, quoted = 0, angle = 0, literal = 0, content = 0;
+	int ats = 0;
 
 	for (; *s; s++) {
 		if (quoted) {
@@ -209,18 +214,27 @@ count_elements(const char *s)
 		case '[':
 			literal = content = 1;
 			break;
+		case '>':
+			return SIZE_MAX;
+		case '@':
+			if (++ats > 1)
+				return SIZE_MAX;
+			content = 1;
+			break;
 		case ',': case ';':
 			n += content;
-			content = 0;
+			content = ats = 0;
 			break;
 		case ':':
-			content = 0;
+			content = ats = 0;
 			break;
 		default:
 			if (!isspace((unsigned char)*s))
 				content = 1;
 		}
 	}
+	if (quoted || depth > 0 || angle || literal)
+		return SIZE_MAX;
 	return n + content;
 }
 
@@ -266,6 +280,7 @@ reject(struct prep *p, int err, const char *fmt, ...)
 static int
 field_addresses(struct prep *p, GMimeHeader *h, GPtrArray *out)
 {
+	GMimeParserOptions *strict = g_mime_parser_options_new();
 	const char *name = g_mime_header_get_name(h);
 	char *value, *q;
 	InternetAddressList *l;
@@ -282,7 +297,11 @@ field_addresses(struct prep *p, GMimeHeader *h, GPtrArray *out)
 			*q = ' ';
 	g_strstrip(value);
 	want = count_elements(value);
-	l = internet_address_list_parse(NULL, value);
+	/* Strict: GMime's default repairs "<a@b" and "a@b>" into a@b. */
+	g_mime_parser_options_set_address_compliance_mode(strict,
+	    GMIME_RFC_COMPLIANCE_STRICT);
+	l = internet_address_list_parse(strict, value);
+	g_mime_parser_options_free(strict);
 	boxes = g_ptr_array_new();
 	if (l != NULL)
 		flatten(l, boxes);

@@ -226,6 +226,20 @@ main(void)
 	    "bad From: is EINVAL");
 	refused("From: a@example.org\nTo: b@example.com\nBcc: c@\n\nx\n",
 	    "bad Bcc: is EINVAL");
+	refused("From: a@example.org\nTo: <b@example.com\n\nx\n",
+	    "an unterminated angle-addr is EINVAL");
+	refused("From: a@example.org\nTo: b@example.com>\n\nx\n",
+	    "a stray '>' is EINVAL");
+	refused("From: a@example.org\nTo: b@c@example.com\n\nx\n",
+	    "two @ in an address is EINVAL (not b@c)");
+	refused("From: a@example.org\nTo: <b@c@example.com>\n\nx\n",
+	    "two @ in an angle-addr is EINVAL");
+	refused("From: a@example.org\nTo: \"B <b@example.com>\n\nx\n",
+	    "an unterminated quoted string is EINVAL");
+	refused("From: a@example.org\nTo: b@example.com (B\n\nx\n",
+	    "an unterminated comment is EINVAL");
+	refused("From: a@example.org\nTo: <<b@example.com>>\n\nx\n",
+	    "nested angle brackets are EINVAL");
 
 	/* Mangled messages: never a crash, only 0 or EINVAL. */
 	{
