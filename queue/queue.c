@@ -480,6 +480,13 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* An archived entry past keep: gone for readers even before the sweep. */
+static int
+expired(const struct msg *m, time_t now)
+{
+	return m->where != QUEUE_QUEUE && now - m->done >= q.c->keep;
+}
+
 int
 queue_list(enum queue_where w, char ***ids, size_t *n)
 {
@@ -488,6 +495,8 @@ queue_list(enum queue_where w, char ***ids, size_t *n)
 	char **out;
 	size_t k = 0;
 
+	if (w != QUEUE_QUEUE)
+		queue_expire(time(NULL));
 	pthread_mutex_lock(&q.mu);
 	if (q.index == NULL) {
 		pthread_mutex_unlock(&q.mu);
@@ -532,15 +541,18 @@ int
 queue_lookup(enum queue_where w, const char *id, time_t *mtime)
 {
 	struct msg *m;
-	int err = ENOENT;
+	int err = ENOENT, old = 0;
 
 	pthread_mutex_lock(&q.mu);
 	if (q.index != NULL && (m = find(w, id)) != NULL) {
 		if (mtime != NULL)
 			*mtime = w == QUEUE_QUEUE ? m->arrival : m->done;
-		err = 0;
+		old = expired(m, time(NULL));
+		err = old ? ENOENT : 0;
 	}
 	pthread_mutex_unlock(&q.mu);
+	if (old)
+		drop(w, id, 0);
 	return err;
 }
 
@@ -757,7 +769,7 @@ queue_expire(time_t now)
 		g_hash_table_iter_init(&it, q.index);
 		while (g_hash_table_iter_next(&it, NULL, &val)) {
 			m = val;
-			if (m->where != QUEUE_QUEUE && now - m->done >= q.c->keep)
+			if (expired(m, now))
 				g_ptr_array_add(old, g_strdup(m->id));
 		}
 	}
