@@ -56,7 +56,9 @@ all_acked_present() {
 	{ subjects_in queue; subjects_in sent; } | sort -u >"$T/present"
 	sort -u "$T/acked" >"$T/acked.s"
 	comm -23 "$T/acked.s" "$T/present" >"$T/missing"
-	[ ! -s "$T/missing" ] || { echo "lost:"; cat "$T/missing"; return 1; }
+	[ ! -s "$T/missing" ] || {
+		echo "lost:"; cat "$T/missing"
+		ls -R "$SPOOL/corrupt" 2>/dev/null; return 1; }
 }
 
 # all_sent: every acknowledged message has reached sent/
