@@ -11,6 +11,7 @@
 #              inbox; Postfix: smtpd into its queue, then relayed on)
 #   peak RSS   mailfs: VmHWM of the daemon; Postfix: sum of VmHWM of the
 #              instance's processes alive at the end of the run
+#   PSS        the same processes' proportional set size at the end
 # and prints medians and mailfs/Postfix ratios. No thresholds: it passes
 # or fails nothing. Every wait is bounded; only 127.0.0.1 is used; every
 # process started is ended by PID. Needs root for the Postfix instance
@@ -156,6 +157,7 @@ smtp_in() {
 }
 
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+pss() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
 
 run_mailfs() {
 	r=$1
@@ -176,7 +178,8 @@ run_mailfs() {
 	done
 	measure mailfs "$T/mailfs$r/sink" mailfs_submit &&
 	smtp_in mailfs "$lport" "rcpt@bench.test" &&
-	record mailfs rss "$(hwm $mpid)"
+	record mailfs rss "$(hwm $mpid)" &&
+	record mailfs pss "$(pss $mpid)"
 	rc=$?
 	fusermount3 -u "$MNT"
 	stop_pid "$mpid"
@@ -227,8 +230,9 @@ run_postfix() {
 	smtp_in postfix "$sport" "rcpt@example.test" &&
 	wait_count "$PFX/sink" $((3 * N)) &&
 	master=$(tr -dc 0-9 <"$PFX/queue/pid/master.pid") &&
-	record postfix rss "$(for p in $master $(pgrep -P "$master"); do hwm "$p"; done |
-		awk '{ s += $1 } END { print s }')"
+	procs="$master $(pgrep -P "$master")" &&
+	record postfix rss "$(for p in $procs; do hwm "$p"; done | awk '{ s += $1 } END { print s }')" &&
+	record postfix pss "$(for p in $procs; do pss "$p"; done | awk '{ s += $1 } END { print s }')"
 	rc=$?
 	postfix -c "$PFX/conf" stop >/dev/null 2>&1
 	stop_pid "$SINK_PID"
@@ -254,7 +258,8 @@ done
 
 printf '%-22s %12s %12s %10s\n' metric mailfs postfix ratio
 for m in accept:"accept (s)" accept8:"accept x8 (s)" delivered:"delivered (s)" \
-	delivered8:"delivered x8 (s)" smtpin:"smtp in x8 (s)" rss:"peak RSS (kB)"; do
+	delivered8:"delivered x8 (s)" smtpin:"smtp in x8 (s)" rss:"peak RSS (kB)" \
+	pss:"PSS at end (kB)"; do
 	key=${m%%:*} label=${m#*:}
 	a=$(median "$T/res.mailfs.$key")
 	b=$(median "$T/res.postfix.$key")
@@ -262,4 +267,5 @@ for m in accept:"accept (s)" accept8:"accept x8 (s)" delivered:"delivered (s)" \
 	printf '%-22s %12s %12s %10s\n' "$label" "$a" "$b" "$ratio"
 done
 echo "# ratio = mailfs / Postfix: below 1 means mailfs is faster or smaller"
-echo "# Postfix's RSS sums its processes, counting shared pages in each"
+echo "# Postfix's RSS sums its processes, counting shared pages in each;"
+echo "# PSS (at the end of a run) shares them out fairly"
