@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <glib.h>
+
 #include "lib/conf.h"
 #include "smtp/addr.h"
 
@@ -53,6 +55,8 @@ scan_domain(const char *s, int *literal)
 
 		while (is_letdig((unsigned char)s[i]) || s[i] == '-')
 			i++;
+		if (i == start && start > 0)
+			return i;	/* "example.test.": the root's dot */
 		if (i == start || s[start] == '-' || s[i - 1] == '-')
 			return 0;
 		if (s[i] != '.')
@@ -103,6 +107,22 @@ scan_route(const char *s)
 			return 0;
 		i++;
 	}
+}
+
+static int
+is_postmaster(const char *local, size_t len)
+{
+	return len == 10 && strncasecmp(local, "postmaster", 10) == 0;
+}
+
+/* Does a local part name another host ("a%b", "b!a", "\"a@b\"")? */
+static int
+routes(const char *local, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (local[i] == '%' || local[i] == '!' || local[i] == '@')
+			return 1;
+	return 0;
 }
 
 static void
@@ -167,7 +187,9 @@ addr_parse_path(const char *s, struct addr_path *p, const char **end)
 		s += dlen;
 		if (lit)
 			p->flags |= ADDR_LITERAL;
-	} else if (llen == 10 && strncasecmp(local, "postmaster", 10) == 0) {
+		else if (domain[dlen - 1] == '.')
+			dlen--;		/* fully qualified: the same domain */
+	} else if (is_postmaster(local, llen) || routes(local, llen)) {
 		p->flags |= ADDR_NODOMAIN;
 	} else {
 		return ADDR_SYNTAX;
@@ -186,6 +208,25 @@ addr_parse_path(const char *s, struct addr_path *p, const char **end)
 	return ADDR_OK;
 }
 
+/* d or its other IDN spelling (U-labels under SMTPUTF8, or A-labels)
+ * is one of ours */
+static int
+domain_is_local(const struct conf *c, const char *d)
+{
+	char *ace, *uni;
+	int local;
+
+	if (conf_is_local_domain(c, d))
+		return 1;
+	ace = g_hostname_to_ascii(d);
+	uni = g_hostname_to_unicode(d);
+	local = (ace != NULL && conf_is_local_domain(c, ace)) ||
+	    (uni != NULL && conf_is_local_domain(c, uni));
+	g_free(ace);
+	g_free(uni);
+	return local;
+}
+
 int
 addr_is_local(const struct conf *c, const struct addr_path *p)
 {
@@ -193,9 +234,9 @@ addr_is_local(const struct conf *c, const struct addr_path *p)
 		return 0;
 	/* user%remote@ours and remote!user@ours route on through many MTAs;
 	 * a quoted "user@remote"@ours is the same trick in disguise */
-	if (strpbrk(p->local, "%!@") != NULL)
+	if (routes(p->local, strlen(p->local)))
 		return 0;
 	if (p->flags & ADDR_NODOMAIN)
-		return 1;
-	return conf_is_local_domain(c, p->domain);
+		return 1;	/* <Postmaster> */
+	return domain_is_local(c, p->domain);
 }

@@ -24,7 +24,10 @@ struct conf;
 #define ADDR_QUOTED	0x04	/* the local part is a quoted string */
 #define ADDR_MULTIAT	0x08	/* an unquoted local part containing '@' */
 #define ADDR_LITERAL	0x10	/* the domain is an address literal [...] */
-#define ADDR_NODOMAIN	0x20	/* <Postmaster> without a domain */
+#define ADDR_NODOMAIN	0x20	/* without a domain: <Postmaster>, or a
+					 * local part that routes elsewhere
+					 * (<"u@remote">, <remote!u>, <u%remote>)
+					 * so that the relay check refuses it */
 
 struct addr_path {
 	char		mailbox[ADDR_PATH_MAX + 1];	/* local@domain as
@@ -44,7 +47,9 @@ enum addr_status {
  * addr_parse_path - parse "<...>" at s (leading spaces skipped). On
  * ADDR_OK, *end points just past the '>' (the ESMTP parameters follow).
  * A source route is recognized and flagged, not kept; "<Postmaster>" is
- * accepted without a domain (RFC 5321 §4.5.1).
+ * accepted without a domain (RFC 5321 §4.5.1), and so is a local part
+ * with '%', '!' or '@' (ADDR_NODOMAIN): not a mailbox of ours, but a relay
+ * attempt for addr_is_local to refuse.
  */
 enum addr_status addr_parse_path(const char *s, struct addr_path *p,
 	    const char **end);

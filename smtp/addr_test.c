@@ -50,7 +50,13 @@ static const struct {
 	{ "<user@>", ADDR_SYNTAX, NULL, NULL },
 	{ "<user@-bad.test>", ADDR_SYNTAX, NULL, NULL },
 	{ "<user@a..test>", ADDR_SYNTAX, NULL, NULL },
-	{ "<user@example.test.>", ADDR_SYNTAX, NULL, NULL },
+	/* the root's dot, as Postfix's resolver strips it */
+	{ "<user@example.test.>", ADDR_OK, "user@example.test", "" },
+	{ "<user@example.test.> SIZE=1", ADDR_OK, "user@example.test",
+	    " SIZE=1" },
+	{ "<user@example.test..>", ADDR_SYNTAX, NULL, NULL },
+	{ "<user@.>", ADDR_SYNTAX, NULL, NULL },
+	{ "<user@[1.2.3.4].>", ADDR_SYNTAX, NULL, NULL },
 	{ "<us er@example.test>", ADDR_SYNTAX, NULL, NULL },
 	{ "<user\r@example.test>", ADDR_SYNTAX, NULL, NULL },
 	{ "<\"unterminated@example.test>", ADDR_SYNTAX, NULL, NULL },
@@ -73,6 +79,19 @@ static const struct {
 	{ "<user@other.test>", 1 },
 	{ "<\"john doe\"@example.test>", 1 },
 	{ "<postmaster>", 1 },
+	{ "<user@Example.Test.>", 1 },
+	/* IDN: example.test is configured as xn--bcher-kva.test too */
+	{ "<user@b\xc3\xbc\x63her.test>", 1 },
+	{ "<user@XN--BCHER-KVA.test>", 1 },
+	{ "<user@\xc3\xa9xample.test>", 0 },
+	{ "<user@remote.test.>", 0 },
+	/* unqualified, as in the abuse.net relay tests */
+	{ "<\"user@remote.test\">", 0 },
+	{ "<\"user%remote.test\">", 0 },
+	{ "<remote.test!user>", 0 },
+	{ "<user%remote.test>", 0 },
+	{ "<POSTMASTER>", 1 },
+	{ "<user%remote.test@example.test.>", 0 },
 	{ "<user@remote.test>", 0 },
 	{ "<user@sub.example.test>", 0 },
 	{ "<user@example.test.remote.test>", 0 },
@@ -96,7 +115,7 @@ int
 main(void)
 {
 	struct conf c;
-	char *doms[] = { "example.test", "other.test" };
+	char *doms[] = { "example.test", "other.test", "xn--bcher-kva.test" };
 	struct addr_path p;
 	const char *end;
 
@@ -118,7 +137,7 @@ main(void)
 
 	memset(&c, 0, sizeof(c));
 	c.domains = doms;
-	c.ndomains = 2;
+	c.ndomains = 3;
 	for (size_t i = 0; i < sizeof(relay) / sizeof(relay[0]); i++) {
 		int good = addr_parse_path(relay[i].in, &p, &end) == ADDR_OK &&
 		    addr_is_local(&c, &p) == relay[i].local;

@@ -357,6 +357,11 @@ do_mail(struct session *s, const char *arg)
 		error(s, "501 5.1.7 Syntax: MAIL FROM:<address>");
 		return;
 	}
+	if ((p.flags & ADDR_NODOMAIN) && strcasecmp(p.local, "postmaster")) {
+		/* <"a@b">, <b!a>: only a recipient is parsed so, to be refused */
+		error(s, "501 5.1.7 Syntax: MAIL FROM:<address>");
+		return;
+	}
 	if (*rest != '\0' && *rest != ' ') {
 		error(s, "501 5.5.4 Syntax: MAIL FROM:<address> [parameters]");
 		return;
@@ -420,6 +425,11 @@ do_rcpt(struct session *s, const char *arg)
 		return;
 	default:
 		error(s, "501 5.1.3 Syntax: RCPT TO:<address>");
+		return;
+	}
+	if (p.flags & ADDR_NULL) {
+		/* a syntax error, not an attempt to relay */
+		error(s, "501 5.1.3 Bad recipient address syntax");
 		return;
 	}
 	while (*rest == ' ')
@@ -602,7 +612,11 @@ do_starttls(struct session *s, const char *arg)
 	SSL *ssl;
 
 	(void)arg;
-	if (srv.ssl == NULL || s->tls) {
+	if (s->tls) {
+		error(s, "503 5.5.1 Error: TLS already active");
+		return;
+	}
+	if (srv.ssl == NULL) {
 		error(s, "502 5.5.1 STARTTLS not available");
 		return;
 	}
@@ -748,6 +762,9 @@ command_step(struct session *s)
 	evbuffer_remove(in, line, len + 1);
 	line[len] = '\0';
 	if (len > 0 && line[len - 1] == '\r')
+		line[--len] = '\0';
+	/* "EHLO name " and "DATA " from sloppy clients: Postfix takes them */
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
 		line[--len] = '\0';
 	if (memchr(line, '\0', len) != NULL) {
 		error(s, "500 5.5.2 Error: NUL character in command");

@@ -123,6 +123,30 @@ test_expect_success 'unknown 500, bad syntax 501, NUL refused' '
 	grep "^500 5.5.2 .*NUL" out
 '
 
+test_expect_success 'trailing white space after a command is ignored, as Postfix does' '
+	chat "EHLO client.test  \r\nMAIL FROM:<a@x.test>\t\r\nRCPT TO:<u@example.test> \r\nDATA \r\nSubject: sloppy\r\n\r\nx\r\n.\r\nNOOP \r\nQUIT \r\n" >out &&
+	test "$(codes out)" = "220 250 250 250 354 250 250 221 "
+'
+
+test_expect_success 'RCPT TO:<> is bad syntax (501 5.1.3), not relaying' '
+	chat "${HELLO}MAIL FROM:<>\r\nRCPT TO:<>\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 501 221 " &&
+	grep "^501 5.1.3 " out
+'
+
+test_expect_success 'a sender without a domain is bad syntax, but <Postmaster>' '
+	chat "${HELLO}MAIL FROM:<user>\r\nMAIL FROM:<\\"a@b.test\\">\r\nMAIL FROM:<b.test!a>\r\nMAIL FROM:<Postmaster>\r\nRCPT TO:<user>\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 501 501 501 250 501 221 "
+'
+
+test_expect_success 'a fully qualified domain with its trailing dot is ours' '
+	chat "${HELLO}MAIL FROM:<a@x.test.>\r\nRCPT TO:<u@Example.Test.>\r\nDATA\r\nSubject: fqdn\r\n\r\nx\r\n.\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 250 354 250 221 " &&
+	ID=$(sed -n "s/^250 2.0.0 Ok: queued as //p" out) &&
+	grep "^to u@Example.Test$" "$SPOOL/envelope/$ID" &&
+	grep "^Return-Path: <a@x.test>$" "$NEW/$ID"
+'
+
 test_expect_success 'too many errors: 421 4.7.0 and the connection closes' '
 	chat "${HELLO}A\r\nB\r\nC\r\nD\r\nE\r\nF\r\nG\r\nH\r\nI\r\nJ\r\nNOOP\r\nQUIT\r\n" >out &&
 	test "$(codes out)" = "220 250 500 500 500 500 500 500 500 500 500 500 421 " &&
@@ -148,7 +172,11 @@ for rcpt in 'user@remote.test' 'user@sub.example.test' \
 	'@example.test:user@remote.test' '@remote.test:user@example.test' \
 	'@example.test,@other.test:user@remote.test' \
 	'user@remote.test@example.test' 'a@b@example.test' \
-	'user@[127.0.0.1]' 'user@[IPv6:::1]' 'user@example.test.remote.test'
+	'user@[127.0.0.1]' 'user@[IPv6:::1]' 'user@example.test.remote.test' \
+	'user@remote.test.' 'user%remote.test@example.test.' \
+	'postmaster@remote.test' '\"postmaster@remote.test\"' \
+	'\"user%remote.test\"' 'remote.test!user' 'user%remote.test' \
+	'user@xn--exmple-cua.test' 'u\xc3\xa9@remote.test'
 do
 	title=$(printf %s "$rcpt" | sed 's/\\"/"/g')
 	test_expect_success "no relaying: <$title>" "

@@ -71,7 +71,21 @@ test_expect_success 'commands pipelined behind STARTTLS are discarded' '
 	for r in replies(g, 4):
 	    print(r[:3])
 	EOF
-	printf "220\n503\n250\n502\n221\n" >expect &&
+	printf "220\n503\n250\n503\n221\n" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'STARTTLS with an argument: 501, the session stays in the clear' '
+	swaks --server 127.0.0.1:$PORT --quit-after EHLO >/dev/null &&
+	$PY - "$PORT" >out <<-\EOF &&
+	import socket, sys
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 30)
+	s.sendall(b"EHLO a.test\r\nSTARTTLS now\r\nNOOP\r\nQUIT\r\n")
+	for l in s.makefile("rb"):
+	    if l[3:4] == b" ":
+	        print(l[:3].decode())
+	EOF
+	printf "220\n250\n501\n250\n221\n" >expect &&
 	test_cmp expect out
 '
 
