@@ -34,19 +34,54 @@ test_expect_success '-h prints the usage and exits 0' '
 	cat out && grep -qi usage out && grep -q -- "-o" out
 '
 
-test_expect_success 'no mountpoint is a usage error' '
+test_expect_success 'no mountpoint is a usage error (64)' '
 	"$MAILFS" -o "$BASE" >out 2>err
 	rc=$?
 	cat err
-	{ [ $rc -eq 64 ] || [ $rc -eq 1 ]; } && grep -qi usage err &&
+	[ $rc -eq 64 ] && grep -qi usage err &&
 	! mountpoint -q "$M"
 '
 
-test_expect_success 'unknown option letter is a usage error' '
+test_expect_success 'unknown option letter is a usage error (64)' '
 	"$MAILFS" -Z "$M" >out 2>err
 	rc=$?
 	cat err
-	{ [ $rc -eq 64 ] || [ $rc -eq 1 ]; } && ! mountpoint -q "$M"
+	[ $rc -eq 64 ] && ! mountpoint -q "$M"
+'
+
+test_expect_success 'two mountpoints are a usage error (64)' '
+	"$MAILFS" -o "$BASE" "$M" "$T" >out 2>err
+	rc=$?
+	cat err
+	[ $rc -eq 64 ] && ! mountpoint -q "$M"
+'
+
+test_expect_success 'a spool that cannot be created exits 73 before mounting' '
+	"$MAILFS" -o "spool=/proc/mailfs-no/spool,listen=none,hostname=mailfs.test" \
+		"$M" >out 2>err
+	rc=$?
+	cat err
+	[ $rc -eq 73 ] && grep -q spool err && ! mountpoint -q "$M"
+'
+
+# hold_port PORT: a listener on 127.0.0.1:PORT for a minute
+hold_port() {
+	$PY -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(60)' "$1"
+}
+
+test_expect_success 'a listen address in use exits 1 before mounting' '
+	port=$(free_port) &&
+	{ hold_port $port & } &&
+	holder=$! && track_pid $holder &&
+	test_when_finished "kill_pid $holder" &&
+	wait_for 50 eval "ss -ltn | grep -q 127.0.0.1:$port" &&
+	"$MAILFS" -o "spool=$T/spool,hostname=mailfs.test,listen=127.0.0.1:$port" \
+		"$M" >out 2>err
+	rc=$?
+	cat err
+	[ $rc -eq 1 ] && grep -q "listen" err && ! mountpoint -q "$M"
 '
 
 test_expect_success 'unknown key via -o is refused with 78' '
