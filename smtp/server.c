@@ -65,6 +65,8 @@
 #define MAX_SESSIONS	100		/* in all */
 #define MAX_PER_IP	20		/* from one client address */
 #define MAX_ERRORS	10		/* error replies before 421 4.7.0 */
+#define JUNK_MAX	100		/* NOOP RSET VRFY HELP before they count
+					 * as errors */
 #define MAX_RCPTS	100		/* RFC 5321 §4.5.3.1.8 minimum */
 #define MAX_HOPS	30		/* Received: lines: a mail loop */
 #define CMD_MAX		512		/* command line, with CRLF */
@@ -100,7 +102,7 @@ struct session {
 	char		ip[INET6_ADDRSTRLEN];
 	char		helo[256];
 	unsigned	esmtp:1, tls:1, skipping:1, shut:1, eof:1;
-	int		errors;
+	int		errors, junk;
 	struct job	*job;		/* in a worker's hands */
 
 	/* the transaction */
@@ -199,6 +201,7 @@ refuse(const char *ip, const char *reason)
 static void
 error(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+static void	count_error(struct session *);
 
 static void
 error(struct session *s, const char *fmt, ...)
@@ -208,6 +211,24 @@ error(struct session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vreply(s, fmt, ap);
 	va_end(ap);
+	count_error(s);
+}
+
+/*
+ * junk - after a NOOP, RSET, VRFY or HELP: past JUNK_MAX of them in a
+ * session (Postfix's smtpd_junk_command_limit) each counts as an error,
+ * so NOOPs cannot hold a connection open forever.
+ */
+static void
+junk(struct session *s)
+{
+	if (++s->junk > JUNK_MAX)
+		count_error(s);
+}
+
+static void
+count_error(struct session *s)
+{
 	if (++s->errors >= MAX_ERRORS) {
 		reply(s, "421 4.7.0 %s Error: too many errors",
 		    srv.conf->hostname);
@@ -550,6 +571,7 @@ do_rset(struct session *s, const char *arg)
 	(void)arg;
 	transaction_reset(s);
 	reply(s, "250 2.0.0 Ok");
+	junk(s);
 }
 
 static void
@@ -557,6 +579,7 @@ do_noop(struct session *s, const char *arg)
 {
 	(void)arg;
 	reply(s, "250 2.0.0 Ok");
+	junk(s);
 }
 
 static void
@@ -572,6 +595,7 @@ do_vrfy(struct session *s, const char *arg)
 {
 	(void)arg;
 	reply(s, "252 2.5.0 Cannot VRFY user, but will accept the message");
+	junk(s);
 }
 
 static void
@@ -587,6 +611,7 @@ do_help(struct session *s, const char *arg)
 	(void)arg;
 	reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
 	    "QUIT VRFY HELP%s", srv.ssl && !s->tls ? " STARTTLS" : "");
+	junk(s);
 }
 
 static void	session_cb_read(struct bufferevent *, void *);
@@ -1165,11 +1190,14 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 			s->job = NULL;
 			s->state = S_HELO;
 			transaction_reset(s);
-			if (j->rc == 0)
+			if (j->rc == 0) {
 				reply(s, "250 2.0.0 Ok: queued as %s", j->id);
-			else
+				s->junk = 0;	/* a client at work */
+			}
+			else {
 				reply(s, "451 4.3.0 Error: could not store "
 				    "the message, try again later");
+			}
 			session_process(s);
 			session_settle(s);
 		}

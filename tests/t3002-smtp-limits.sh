@@ -92,6 +92,14 @@ test_expect_success '100 MB of data and a million headers: refused, memory bound
 	test $(($(peak) - BASE)) -lt 32768
 '
 
+test_expect_success 'NOOPs cannot hold a session: past 100 junk commands they count as errors' '
+	chat "${HELLO}" "100*NOOP\r\n" "9*RSET\r\n" "NOOP\r\nNOOP\r\nQUIT\r\n" >out &&
+	test "$(grep -c "^250 2.0.0 Ok" out)" = 110 &&
+	tail -n 1 out | grep "^421 4.7.0 " &&
+	chat "${HELLO}" "60*NOOP\r\n" "${ENV}x\r\n.\r\n" "60*NOOP\r\n" "QUIT\r\n" >out &&
+	tail -n 1 out | grep "^221 2.0.0"
+'
+
 test_expect_success '100 recipients, the 101st: 452 4.5.3' '
 	RCPTS=$(for i in $(seq 101); do printf "RCPT TO:<u%d@example.test>\\\\r\\\\n" $i; done) &&
 	chat "${HELLO}MAIL FROM:<a@x.test>\r\n${RCPTS}DATA\r\nSubject: many\r\n\r\nx\r\n.\r\nQUIT\r\n" >out &&
