@@ -3,13 +3,16 @@
  * envelopes kept beside it (SPOOL/envelope/ID). API in maildir.h.
  *
  * A delivery is: envelope/ID written and fsync'd, tmp/ID written and
- * fsync'd, envelope/ fsync'd, tmp/ID linked into new/ID, new/ fsync'd,
- * tmp/ID unlinked. So the envelope is durable before the message can be
- * seen, and the message is durable before maildir_deliver returns 0.
- * The two directory fsyncs are shared by concurrent deliveries (group
- * commit, struct dirsync): a thread that needs a directory synced waits
- * for a round that started after its change, and whoever finds no round
- * running starts one on behalf of everyone waiting.
+ * fsync'd, linked into new/ID, tmp/ID unlinked, then new/ and envelope/
+ * fsync'd, so the message and its envelope are durable before
+ * maildir_deliver returns 0. (A crash before that may leave a message
+ * without its envelope, shown like mail from another tool, never the
+ * reverse: clean_envelopes drops orphans.) Both directory fsyncs are one
+ * round shared by concurrent deliveries (group commit, struct dirsync): a
+ * thread that needs them waits for a round that started after its change,
+ * and whoever finds no round running starts one on behalf of everyone
+ * waiting. One round rather than one per directory halves the waits, and
+ * the more deliveries arrive during a round, the more share the next.
  *
  * Names are SECONDS.M<usec>P<pid>Q<seq>.<host> (the Maildir convention,
  * with a per-process sequence so two deliveries in one microsecond still
@@ -38,7 +41,7 @@
 struct dirsync {
 	pthread_mutex_t	mu;
 	pthread_cond_t	cv;
-	int		fd;
+	int		fd[2];		/* new/ and envelope/ */
 	unsigned long	started;	/* rounds begun */
 	unsigned long	completed;	/* rounds finished */
 	unsigned long	failed;		/* last round that failed, 0: none */
@@ -50,14 +53,12 @@ static struct {
 	char		*root;		/* SPOOL/inbox */
 	char		*envdir;	/* SPOOL/envelope */
 	char		host[160];	/* sanitized for file names */
-	struct dirsync	newsync, envsync;
+	struct dirsync	sync;
 	atomic_ulong	seq;
 	int		open;
 } md = {
-	.newsync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1,
-	    0, 0, 0, 0, 0 },
-	.envsync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -1,
-	    0, 0, 0, 0, 0 },
+	.sync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	    { -1, -1 }, 0, 0, 0, 0, 0 },
 };
 
 /*
@@ -147,7 +148,8 @@ dirsync_wait(struct dirsync *d)
 		unsigned long round = ++d->started;
 		d->busy = 1;
 		pthread_mutex_unlock(&d->mu);
-		int r = fsync(d->fd) == -1 ? errno : 0;
+		int r = fsync(d->fd[0]) == -1 || fsync(d->fd[1]) == -1 ?
+		    errno : 0;
 		pthread_mutex_lock(&d->mu);
 		d->busy = 0;
 		d->completed = round;
@@ -315,9 +317,9 @@ maildir_open(const char *spool, const char *hostname)
 		if (r == -1)
 			goto fail;
 	}
-	md.newsync.fd = open_dirfd(md.root, "new");
-	md.envsync.fd = open_dirfd(md.envdir, NULL);
-	if (md.newsync.fd == -1 || md.envsync.fd == -1)
+	md.sync.fd[0] = open_dirfd(md.root, "new");
+	md.sync.fd[1] = open_dirfd(md.envdir, NULL);
+	if (md.sync.fd[0] == -1 || md.sync.fd[1] == -1)
 		goto fail;
 	md.open = 1;
 	clean_tmp();
@@ -336,11 +338,11 @@ fail:
 void
 maildir_close(void)
 {
-	if (md.newsync.fd != -1)
-		close(md.newsync.fd);
-	if (md.envsync.fd != -1)
-		close(md.envsync.fd);
-	md.newsync.fd = md.envsync.fd = -1;
+	for (size_t i = 0; i < 2; i++) {
+		if (md.sync.fd[i] != -1)
+			close(md.sync.fd[i]);
+		md.sync.fd[i] = -1;
+	}
 	seen_clear();
 	free(md.root);
 	free(md.envdir);
@@ -424,13 +426,12 @@ maildir_deliver_id(const char *id, const char *data, size_t len,
 	if ((rc = write_file(env, envelope, strlen(envelope))) != 0)
 		return rc;
 	if ((rc = write_file(tmp, data, len)) != 0 ||
-	    (rc = dirsync_wait(&md.envsync)) != 0 ||
 	    (rc = publish(tmp, new)) != 0) {
 		unlink(tmp);
 		unlink(env);
 		return rc;
 	}
-	if ((rc = dirsync_wait(&md.newsync)) != 0) {
+	if ((rc = dirsync_wait(&md.sync)) != 0) {
 		/* Not known to be durable: take it back rather than 250 a
 		 * message that a crash could lose and a retry duplicate. */
 		unlink(new);

@@ -7,8 +7,9 @@
  * An inbox ID is the unique part of the Maildir file name (before ":2,"),
  * so mail placed there by other tools shows up too.
  *
- * Delivery is tmp/ -> write -> fsync -> link into new/ -> fsync new/;
- * concurrent deliveries share the directory fsync (group commit).
+ * Delivery is tmp/ -> write -> fsync -> link into new/ -> fsync new/ and
+ * envelope/; concurrent deliveries share the directory fsyncs (group
+ * commit).
  * Thread-safe.
  */
 #ifndef MAILFS_MAILDIR_H

@@ -73,7 +73,7 @@
 #define TEXT_MAX	1000		/* text line, with CRLF */
 #define IN_HIGH		(128 * 1024)	/* input buffered per session */
 #define OUT_HIGH	(64 * 1024)	/* replies a client leaves unread */
-#define WORKERS		8		/* concurrent deliveries */
+#define WORKERS		32		/* concurrent deliveries */
 #define LINGER_MS	50		/* TLS close: wait for the last bytes */
 #define LINGER_MAX	100		/* ... at most this many times */
 
