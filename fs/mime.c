@@ -306,18 +306,24 @@ header_value(GMimeMessage *m, size_t i)
 	GMimeHeader *h = g_mime_header_list_get_header(
 	    g_mime_object_get_header_list(GMIME_OBJECT(m)), hdrs[i].field);
 	InternetAddressList *l = NULL;
-	const char *id;
-	char *fixed, *v = NULL;
+	const char *id, *raw;
+	char *fixed, *u, *v = NULL;
 
 	if (h == NULL)
 		return NULL;
 	if (hdrs[i].addr >= 0) {
-		fixed = g_mime_header_get_raw_value(h) != NULL ?
-		    b64_unmerge(g_mime_header_get_raw_value(h)) : NULL;
-		if (fixed != NULL)
-			l = internet_address_list_parse(NULL, fixed);
-		else if ((l = g_mime_message_get_addresses(m, hdrs[i].addr)))
+		/* unfolded first: GMime keeps a fold inside a quoted name,
+		 * "A<CR><LF> B" turning into "A  B" */
+		raw = g_mime_header_get_raw_value(h);
+		fixed = raw != NULL ? b64_unmerge(raw) : NULL;
+		if (raw != NULL) {
+			u = g_mime_utils_header_unfold(fixed ? fixed : raw);
+			l = internet_address_list_parse(NULL, u);
+			g_free(u);
+		} else if ((l = g_mime_message_get_addresses(m,
+		    hdrs[i].addr))) {
 			g_object_ref(l);
+		}
 		g_free(fixed);
 		if (l != NULL && internet_address_list_length(l) > 0)
 			v = internet_address_list_to_string(l, NULL, FALSE);

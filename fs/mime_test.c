@@ -175,6 +175,13 @@ test_encoded_headers(void)
 	ok(has(m, "body", "body\n"), "CRLF body as LF");
 	mime_free(m);
 
+	m = render("From: \"A\r\n B\" <a@x.test>\r\nTo: b@x.test,\r\n\tc@x.test\r\n"
+	    "Subject: one\r\n two\r\n\r\nx\r\n");
+	ok(has(m, "from", "A B <a@x.test>\n") && has(m, "to",
+	    "b@x.test, c@x.test\n") && has(m, "subject", "one two\n"),
+	    "CRLF folds in addresses leave one space");
+	mime_free(m);
+
 	m = render("From: \"Eve\" <eve@x.test>\nSubject: =?x-unknown?q?a=FFb?="
 	    " raw \xff\xfe latin\n\nx\n");
 	ok(m != NULL && g_utf8_validate(mime_find(m, "subject")->data, -1,

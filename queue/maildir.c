@@ -448,6 +448,20 @@ maildir_deliver(const char *data, size_t len, const char *envelope,
 	return maildir_deliver_id(id, data, len, envelope);
 }
 
+/* Only regular files (or links to them) are messages: a directory or a
+ * socket someone left in new/ is not. */
+static int
+is_file(DIR *d, const struct dirent *e)
+{
+	struct stat st;
+
+	if (e->d_type == DT_REG)
+		return 1;
+	if (e->d_type != DT_UNKNOWN && e->d_type != DT_LNK)
+		return 0;
+	return fstatat(dirfd(d), e->d_name, &st, 0) == 0 && S_ISREG(st.st_mode);
+}
+
 /* Call fn(name, arg) for each message file in new/ then cur/ (and note
  * where it is); a nonzero return stops the walk and is returned. */
 static int
@@ -468,7 +482,7 @@ walk(int (*fn)(const char *dir, const char *name, void *arg), void *arg)
 			size_t len = id_len(e->d_name);
 
 			if (e->d_name[0] == '.' || len == 0 ||
-			    len >= MAILDIR_ID_MAX)
+			    len >= MAILDIR_ID_MAX || !is_file(d, e))
 				continue;
 			seen_put(subs[i], e->d_name, len);
 			rc = fn(dir, e->d_name, arg);

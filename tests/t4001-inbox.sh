@@ -173,6 +173,22 @@ test_expect_success 'a message in cur/ shows its Maildir flags in info' '
 	grep -qx "flags RS" "$D/info"
 '
 
+test_expect_success 'a CRLF message by hand: folded names unfold to one space' '
+	printf "From: \"Ann\r\n Lee\" <ann@example.net>\r\nSubject: crlf\r\n\tfold\r\n\r\nx\r\n" >"$T/crlf.eml" &&
+	drop "$T/crlf.eml" 1700000002.M3P3.other.host new &&
+	wait_for 50 inbox_dir "crlf fold" &&
+	D=$(inbox_dir "crlf fold") &&
+	echo "Ann Lee <ann@example.net>" >"$T/expect" &&
+	test_cmp "$T/expect" "$D/from"
+'
+
+test_expect_success 'what is not a file in new/ or cur/ is no message' '
+	mkdir "$SPOOL/inbox/new/1700000003.M4P4.other.host" &&
+	test_when_finished "rmdir \"$SPOOL/inbox/new/1700000003.M4P4.other.host\"" &&
+	! ls "$MNT/inbox" | grep -q 1700000003.M4P4 &&
+	ls "$MNT/inbox"/* >/dev/null
+'
+
 test_expect_success 'mblaze reads the same Maildir' '
 	mlist "$SPOOL/inbox" >"$T/list" &&
 	test "$(wc -l <"$T/list")" -eq "$(ls "$MNT/inbox" | wc -l)" &&
