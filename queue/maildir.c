@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -362,26 +363,32 @@ maildir_make_id(char id[MAILDIR_ID_MAX])
 	    md.host);
 }
 
-/* Create path exclusively and write all of buf, fsync'd: 0 or an errno. */
+/* Create path exclusively and write all of the n pieces in v, fsync'd:
+ * 0 or an errno. */
 static int
-write_file(const char *path, const char *buf, size_t len)
+write_file(const char *path, const struct iovec *v, size_t n)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	int rc = 0;
 
 	if (fd == -1)
 		return errno;
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *buf = v[i].iov_base;
+		size_t len = v[i].iov_len;
 
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			rc = errno;
-			break;
+		while (len > 0) {
+			ssize_t w = write(fd, buf, len);
+
+			if (w == -1) {
+				if (errno == EINTR)
+					continue;
+				rc = errno;
+				break;
+			}
+			buf += w;
+			len -= (size_t)w;
 		}
-		buf += n;
-		len -= (size_t)n;
 	}
 	if (rc == 0 && fsync(fd) == -1)
 		rc = errno;
@@ -411,7 +418,17 @@ int
 maildir_deliver_id(const char *id, const char *data, size_t len,
     const char *envelope)
 {
+	struct iovec v = { (void *)data, len };
+
+	return maildir_deliver_iov(id, &v, 1, envelope);
+}
+
+int
+maildir_deliver_iov(const char *id, const struct iovec *v, size_t n,
+    const char *envelope)
+{
 	char tmp[4096], new[4096], env[4096];
+	struct iovec e = { (void *)envelope, strlen(envelope) };
 	int rc;
 
 	if (!md.open)
@@ -423,9 +440,9 @@ maildir_deliver_id(const char *id, const char *data, size_t len,
 	    (size_t)snprintf(env, sizeof(env), "%s/%s", md.envdir, id) >=
 	    sizeof(env))
 		return ENAMETOOLONG;
-	if ((rc = write_file(env, envelope, strlen(envelope))) != 0)
+	if ((rc = write_file(env, &e, 1)) != 0)
 		return rc;
-	if ((rc = write_file(tmp, data, len)) != 0 ||
+	if ((rc = write_file(tmp, v, n)) != 0 ||
 	    (rc = publish(tmp, new)) != 0) {
 		unlink(tmp);
 		unlink(env);

@@ -16,6 +16,7 @@
 #define MAILFS_MAILDIR_H
 
 #include <stddef.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #define MAILDIR_ID_MAX	256
@@ -40,6 +41,10 @@ int	maildir_deliver(const char *data, size_t len, const char *envelope,
  */
 void	maildir_make_id(char id[MAILDIR_ID_MAX]);
 int	maildir_deliver_id(const char *id, const char *data, size_t len,
+	    const char *envelope);
+/* The same with the message in n pieces (an evbuffer's chains, say), so
+ * that it need not be copied into one. */
+int	maildir_deliver_iov(const char *id, const struct iovec *v, size_t n,
 	    const char *envelope);
 
 /* Sorted snapshot of the IDs in new/ and cur/. */

@@ -139,6 +139,23 @@ main(void)
 	ok(strcmp(id, id2) != 0, "make_id: two IDs in a row differ");
 	ok(maildir_deliver_id(id, "x\n", 2, "from <>\n") == 0 &&
 	    maildir_path(id, path) == 0, "deliver_id stores under that ID");
+	{
+		struct iovec v[3] = { { "Subject: ", 9 }, { "", 0 },
+		    { "pieces\n\nx\n", 11 } };
+		char iid[MAILDIR_ID_MAX], buf[64];
+		ssize_t n = -1;
+
+		maildir_make_id(iid);
+		if (maildir_deliver_iov(iid, v, 3, "from <>\n") == 0 &&
+		    maildir_path(iid, path) == 0 &&
+		    (fd = open(path, O_RDONLY)) != -1) {
+			n = read(fd, buf, sizeof(buf));
+			close(fd);
+		}
+		ok(n == 20 && memcmp(buf, "Subject: pieces\n\nx\n", 20) == 0,
+		    "deliver_iov stores the pieces as one message");
+		maildir_delete(iid);
+	}
 	maildir_close();
 
 	/* a crash: a half-written tmp file and an envelope without message */

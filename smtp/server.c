@@ -4,7 +4,7 @@
  *
  * Everything here runs on the event thread except the delivery workers:
  * a finished message goes to a worker (struct job) that stores it with
- * maildir_deliver_id (which fsyncs, sharing directory fsyncs with the
+ * maildir_deliver_iov (which fsyncs, sharing directory fsyncs with the
  * other workers) and hands the job back through an event activated from
  * the worker (evthread locking); only then does the session answer 250.
  * A session that went away meanwhile just leaves job->s NULL.
@@ -1205,6 +1205,31 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Store j's message as its evbuffer holds it, in pieces: a message of
+ * max_size need not be copied into one block. 0 or an errno. */
+static int
+store(struct job *j)
+{
+	int n = evbuffer_peek(j->msg, -1, NULL, NULL, 0), rc;
+	struct evbuffer_iovec *ev = calloc(n > 0 ? (size_t)n : 1, sizeof(*ev));
+	struct iovec *v = calloc(n > 0 ? (size_t)n : 1, sizeof(*v));
+
+	if (ev == NULL || v == NULL) {
+		rc = ENOMEM;
+	} else {
+		n = evbuffer_peek(j->msg, -1, NULL, ev, n);
+		for (int i = 0; i < n; i++) {
+			v[i].iov_base = ev[i].iov_base;
+			v[i].iov_len = ev[i].iov_len;
+		}
+		rc = maildir_deliver_iov(j->id, v, n > 0 ? (size_t)n : 0,
+		    j->envelope);
+	}
+	free(ev);
+	free(v);
+	return rc;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -1222,12 +1247,9 @@ worker_main(void *arg)
 		pthread_mutex_unlock(&srv.mu);
 
 		size_t len = evbuffer_get_length(j->msg);
-		const char *data = (const char *)evbuffer_pullup(j->msg, -1);
 		char size[32];
 
-		j->rc = data == NULL && len > 0 ? ENOMEM :
-		    maildir_deliver_id(j->id, data ? data : "", len,
-		    j->envelope);
+		j->rc = store(j);
 		snprintf(size, sizeof(size), "%zu", len);
 		if (j->rc == 0) {
 			qlog_event(j->id, "received", "from", j->from, "to",
