@@ -5,9 +5,18 @@
 . "$(dirname "$0")/test-lib.sh"
 cd "$T" || exit 1
 
-# mailfs_pid_of MNT: the pid of the mailfs serving MNT (a unique temp path).
+# mailfs_pid_of MNT: the pid of the mailfs serving MNT (a unique temp
+# path). Not pgrep: it reads every process's stat, and blocks on any
+# process stuck in a FUSE call elsewhere; comm and our own daemon's
+# cmdline are safe to read.
+COMM=$(basename "$MAILFS" | cut -c1-15)
 mailfs_pid_of() {
-	pgrep -f -- " $1\$" | head -n 1
+	for d in /proc/[0-9]*; do
+		[ "$(cat "$d/comm" 2>/dev/null)" = "$COMM" ] || continue
+		tr '\0' '\n' <"$d/cmdline" 2>/dev/null | tail -n 1 | grep -qxF -- "$1" &&
+			echo "${d#/proc/}" && return 0
+	done
+	return 1
 }
 
 # gone PID: true once the process has ended (reaped or not our child).
