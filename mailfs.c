@@ -142,7 +142,8 @@ main(int argc, char **argv)
 {
 	struct conf conf;
 	char err[512];
-	const char *cfile = NULL, *mountpoint;
+	const char *cfile = NULL;
+	char *mountpoint;
 	char **opts = NULL;
 	size_t nopts = 0;
 	int foreground = 0, ch, rc = 0;
@@ -185,7 +186,6 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	mountpoint = argv[optind];
 
 	/* defaults, then the file, then every -o in order */
 	conf_init_defaults(&conf);
@@ -199,6 +199,13 @@ main(int argc, char **argv)
 	free(opts);
 	if (conf_finish(&conf, err, sizeof(err)) == -1)
 		die_config(err);
+
+	/* absolute, as libfuse's own option parser makes it: unmounting at
+	 * exit goes by this path */
+	if ((mountpoint = realpath(argv[optind], NULL)) == NULL) {
+		fprintf(stderr, "mailfs: %s: %s\n", argv[optind], strerror(errno));
+		return 1;
+	}
 
 	if (mkdir_p(conf.spool) == -1 || access(conf.spool, W_OK) == -1) {
 		fprintf(stderr, "mailfs: spool %s: %s\n", conf.spool,
@@ -277,5 +284,6 @@ out:
 	log_info("stopped");
 	qlog_close();
 	conf_free(&conf);
+	free(mountpoint);
 	return rc;
 }

@@ -1013,6 +1013,29 @@ queue_job_done(struct queue_job *job)
 }
 
 /*
+ * queue_job_release - at shutdown: the job's recipients still being sent
+ * go back to what they were, with no attempt counted and no new due time,
+ * so the next start tries them again at once as interface.md promises.
+ * Nothing was written to disk when they were taken, so nothing is now.
+ */
+void
+queue_job_release(struct queue_job *job)
+{
+	struct msg *m;
+	size_t i, k;
+
+	pthread_mutex_lock(&q.mu);
+	m = q.index ? find(QUEUE_QUEUE, job->id) : NULL;
+	for (k = 0; m != NULL && k < job->nrcpt; k++)
+		for (i = 0; i < m->nr; i++)
+			if (m->r[i].state == QUEUE_RCPT_SENDING &&
+			    strcmp(m->r[i].addr, job->rcpts[k]) == 0)
+				m->r[i].state = m->r[i].before;
+	pthread_mutex_unlock(&q.mu);
+	job_free(job);
+}
+
+/*
  * queue_log_append - the path is taken under q.mu but the file is opened
  * and written outside it (creating it costs a journal operation). If the
  * entry moves meanwhile, the open fails for want of the directory and is

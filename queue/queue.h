@@ -121,5 +121,8 @@ void	queue_report(const struct queue_job *job, const char *rcpt, int class,
 	    const char *code, const char *text, const char *relay);
 /* Recipients of the job not reported are deferred ("4.4.2" lost); frees. */
 void	queue_job_done(struct queue_job *job);
+/* At shutdown: recipients not reported go back as they were, with no
+ * attempt counted (tried again at the next start); frees. */
+void	queue_job_release(struct queue_job *job);
 
 #endif

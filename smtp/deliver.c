@@ -442,14 +442,14 @@ deliver_stop(void)
 	while ((s = TAILQ_FIRST(&sessions)) != NULL) {
 		TAILQ_REMOVE(&sessions, s, link);
 		if ((job = client_free(s->cl)) != NULL)
-			queue_job_done(job);
+			queue_job_release(job);
 		free(s);
 	}
 	nsessions = 0;
 	while ((d = TAILQ_FIRST(&dests)) != NULL) {
 		dns_cancel(d->req);
 		while ((job = dest_pop(d)) != NULL)
-			queue_job_done(job);
+			queue_job_release(job);
 		dest_free(d);
 	}
 	nheld = 0;
