@@ -156,6 +156,12 @@ smtp_in() {
 	record "$1" smtpin "$(elapsed "$t0" "$(now)")"
 }
 
+# children PID: from /proc/*/status, which (unlike pgrep's stat) never
+# blocks on a process stuck in a FUSE call
+children() {
+	grep -l "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status 2>/dev/null |
+		sed 's|/proc/\([0-9]*\)/status|\1|'
+}
 hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 pss() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
 
@@ -230,7 +236,7 @@ run_postfix() {
 	smtp_in postfix "$sport" "rcpt@example.test" &&
 	wait_count "$PFX/sink" $((3 * N)) &&
 	master=$(tr -dc 0-9 <"$PFX/queue/pid/master.pid") &&
-	procs="$master $(pgrep -P "$master")" &&
+	procs="$master $(children "$master")" &&
 	record postfix rss "$(for p in $procs; do hwm "$p"; done | awk '{ s += $1 } END { print s }')" &&
 	record postfix pss "$(for p in $procs; do pss "$p"; done | awk '{ s += $1 } END { print s }')"
 	rc=$?
