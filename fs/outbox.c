@@ -12,12 +12,15 @@
  * write, empty) go to the event log through queue_reject.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fs/outbox.h"
 #include "queue/queue.h"
@@ -32,6 +35,7 @@ struct outbox_file {
 	int submitting;
 	int toobig;		/* a write went past max_size */
 	int refused;		/* errno of a refused rename since the last change */
+	int poisoned;		/* a process sharing it died mid-write */
 	struct outbox_file *next;
 };
 
@@ -221,25 +225,6 @@ outbox_open(const char *name, int trunc, struct outbox_file **fp)
 	return err;
 }
 
-void
-outbox_close(struct outbox_file *f)
-{
-	char *name = NULL;
-
-	pthread_mutex_lock(&lock);
-	/* The last handle of a file that is still empty: not a message. */
-	if (f->refs == 2 && !f->detached && f->len == 0 &&
-	    !outbox_is_staging(f->name)) {
-		name = strdup(f->name);
-		detach(f);
-	}
-	unref(f);
-	pthread_mutex_unlock(&lock);
-	if (name)
-		queue_reject(name, "not a message: empty");
-	free(name);
-}
-
 ssize_t
 outbox_write(struct outbox_file *f, const char *buf, size_t size, off_t off,
     int append)
@@ -285,33 +270,127 @@ outbox_read(struct outbox_file *f, char *buf, size_t size, off_t off)
 	return n;
 }
 
+/* How the process closing a file ends: the FLUSH of a dying writer's
+ * files comes while it dies. */
+enum writer_end { WRITER_ALIVE, WRITER_FAILED, WRITER_KILLED, WRITER_EXEC };
+
 /*
- * writer_died - 1 if pid is exiting because of a signal or with a non-zero
- * status: PF_EXITING (0x4) in field 9 of /proc/PID/stat and a non-zero
- * exit_code in field 52. Its files are flushed while it dies, and a
- * half-written message must not be sent.
+ * A read of /proc/PID/stat waits for the process's exec lock, and a
+ * process in execve(2) holds it while it closes its close-on-exec files:
+ * their FLUSH comes to us then (dash saves a redirected fd that way
+ * before it runs a command), and reading stat in the FLUSH would never
+ * return. So a helper thread reads it, and a read still blocked after
+ * STAT_WAIT_MS means an exec in progress: a living writer. The helper
+ * finishes once our reply lets the exec go on.
  */
-static int
-writer_died(pid_t pid)
+#define STAT_WAIT_MS	200
+
+struct stat_read {
+	pthread_mutex_t mu;
+	pthread_cond_t done_cv;
+	int fd, refs, done;
+	char buf[2048];
+	ssize_t n;
+};
+
+static void
+stat_read_unref(struct stat_read *r)
 {
-	char path[64], buf[2048], *p, *tok, *save;
+	int last;
+
+	pthread_mutex_lock(&r->mu);
+	last = --r->refs == 0;
+	pthread_mutex_unlock(&r->mu);
+	if (last) {
+		close(r->fd);
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->done_cv);
+		free(r);
+	}
+}
+
+static void *
+stat_reader(void *arg)
+{
+	struct stat_read *r = arg;
+	ssize_t n = read(r->fd, r->buf, sizeof(r->buf) - 1);
+
+	pthread_mutex_lock(&r->mu);
+	r->n = n;
+	r->done = 1;
+	pthread_cond_signal(&r->done_cv);
+	pthread_mutex_unlock(&r->mu);
+	stat_read_unref(r);
+	return NULL;
+}
+
+/* The text of /proc/PID/stat in buf, or 0 when it cannot be read now
+ * (an exec in progress, or the process is gone). */
+static size_t
+read_stat(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	struct stat_read *r;
+	struct timespec until;
+	pthread_attr_t attr;
+	pthread_t th;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(r = calloc(1, sizeof(*r))))
+		return 0;
+	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		free(r);
+		return 0;
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->done_cv, NULL);
+	r->refs = 2;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, stat_reader, r) != 0) {
+		r->refs = 1;
+		r->n = read(r->fd, r->buf, sizeof(r->buf) - 1);
+		r->done = 1;
+	}
+	pthread_attr_destroy(&attr);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += STAT_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&r->mu);
+	while (!r->done &&
+	    pthread_cond_timedwait(&r->done_cv, &r->mu, &until) == 0)
+		;
+	if (r->done && r->n > 0) {
+		n = (size_t)r->n < size - 1 ? (size_t)r->n : size - 1;
+		memcpy(buf, r->buf, n);
+	}
+	pthread_mutex_unlock(&r->mu);
+	stat_read_unref(r);
+	buf[n] = '\0';
+	return n;
+}
+
+/*
+ * writer_end - PF_EXITING (0x4) in field 9 of /proc/PID/stat, and the
+ * exit_code of field 52: a signal in its low 7 bits, else the status.
+ */
+static enum writer_end
+writer_end(pid_t pid)
+{
+	char buf[2048], *p, *tok, *save;
 	unsigned long flags = 0;
 	long code = 0;
-	size_t n;
-	FILE *fp;
 	int field;
 
 	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (!(fp = fopen(path, "re")))
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
+		return WRITER_ALIVE;
+	if (read_stat(pid, buf, sizeof(buf)) == 0)
+		return WRITER_EXEC;
 	/* Field 2, the command, may hold spaces and parentheses. */
 	if (!(p = strrchr(buf, ')')))
-		return 0;
+		return WRITER_ALIVE;
 	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
 	    field++, tok = strtok_r(NULL, " \n", &save)) {
 		if (field == 9)
@@ -319,31 +398,45 @@ writer_died(pid_t pid)
 		else if (field == 52)
 			code = strtol(tok, NULL, 10);
 	}
-	return (flags & 0x4) && code != 0;
+	if (!(flags & 0x4) || code == 0)
+		return WRITER_ALIVE;
+	return code & 0x7f ? WRITER_KILLED : WRITER_FAILED;
 }
 
-int
-outbox_flush(struct outbox_file *f, pid_t pid)
+pid_t
+outbox_process(pid_t tid)
 {
-	const char *reason = NULL;
-	char id[QUEUE_ID_MAX], *name;
-	int err = 0, died = writer_died(pid);
+	char path[64], line[256];
+	int tgid = (int)tid;
+	FILE *fp;
 
-	pthread_mutex_lock(&lock);
-	freeze_wait(f);
-	if (f->detached || outbox_is_staging(f->name) ||
-	    (f->len == 0 && !f->toobig)) {
-		pthread_mutex_unlock(&lock);
-		return 0;
-	}
+	if (tid <= 0)
+		return tid;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (!(fp = fopen(path, "re")))
+		return tid;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(fp);
+	return (pid_t)tgid;
+}
+
+/*
+ * finish - called with the lock on a listed, non-staging file with
+ * content: refuse it (reason) or submit it; it leaves the list either way.
+ * Returns with the lock released, and the errno close() should see.
+ */
+static int
+finish(struct outbox_file *f, const char *reason, int err)
+{
+	char id[QUEUE_ID_MAX], *name;
+
 	if (!(name = strdup(f->name))) {
 		pthread_mutex_unlock(&lock);
 		return ENOMEM;
 	}
-	if (died) {
-		reason = "writer died";
-		err = EIO;
-	} else if (f->toobig) {
+	if (!reason && f->toobig) {
 		reason = "larger than max_size";
 		err = EFBIG;
 	}
@@ -355,6 +448,7 @@ outbox_flush(struct outbox_file *f, pid_t pid)
 		return err;
 	}
 	f->submitting = 1;
+	f->refs++;
 	pthread_mutex_unlock(&lock);
 
 	err = queue_submit(f->data, f->len, name, id);
@@ -363,9 +457,92 @@ outbox_flush(struct outbox_file *f, pid_t pid)
 	f->submitting = 0;
 	pthread_cond_broadcast(&unfrozen);
 	detach(f);
+	unref(f);
 	pthread_mutex_unlock(&lock);
 	free(name);
 	return err;
+}
+
+/*
+ * holds_other - 1 if process pid still has a descriptor on inode ino
+ * (fdinfo's "ino:"): its close() was of a duplicate, as when dash saves
+ * and restores a redirected fd around a command. Another file system's
+ * inode of the same number only delays the decision to the release.
+ */
+static int
+holds_other(pid_t pid, unsigned long ino)
+{
+	char path[64], line[128];
+	unsigned long n;
+	struct dirent *d;
+	int found = 0, dfd;
+	FILE *fp;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
+	if (ino == 0 || !(dir = opendir(path)))
+		return 0;
+	dfd = dirfd(dir);
+	while (!found && (d = readdir(dir))) {
+		int fd;
+
+		if (d->d_name[0] == '.' ||
+		    (fd = openat(dfd, d->d_name, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    !(fp = fdopen(fd, "r"))) {
+			continue;
+		}
+		while (fgets(line, sizeof(line), fp))
+			if (sscanf(line, "ino: %lu", &n) == 1) {
+				found = n == ino;
+				break;
+			}
+		fclose(fp);
+	}
+	closedir(dir);
+	return found;
+}
+
+int
+outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
+{
+	enum writer_end end = writer_end(pid);
+	int mine = owner <= 0 || pid <= 0 || outbox_process(pid) == owner;
+
+	/* Not the end of the message: a close by another process sharing
+	 * the file, by an exec closing a copy, or of one of two copies. */
+	if (!mine || end == WRITER_EXEC ||
+	    (end == WRITER_ALIVE && holds_other(pid, ino))) {
+		pthread_mutex_lock(&lock);
+		f->poisoned |= end == WRITER_KILLED || end == WRITER_FAILED;
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	pthread_mutex_lock(&lock);
+	freeze_wait(f);
+	if (f->detached || outbox_is_staging(f->name) ||
+	    (f->len == 0 && !f->toobig)) {
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	if (end != WRITER_ALIVE || f->poisoned)
+		return finish(f, "writer died", EIO);
+	return finish(f, NULL, 0);
+}
+
+void
+outbox_close(struct outbox_file *f)
+{
+	pthread_mutex_lock(&lock);
+	freeze_wait(f);
+	/* The last handle of a file no owner's close() has decided: empty,
+	 * not a message; else only processes that shared it closed it. */
+	if (f->refs == 2 && !f->detached && !outbox_is_staging(f->name)) {
+		finish(f, f->len == 0 && !f->toobig ? "not a message: empty" :
+		    f->poisoned ? "writer died" : NULL, EINVAL);
+		pthread_mutex_lock(&lock);
+	}
+	unref(f);
+	pthread_mutex_unlock(&lock);
 }
 
 static struct outbox_file *

@@ -2,8 +2,8 @@
  * outbox.h - files being written into outbox/: held in memory until a
  * close() hands them to queue_submit.
  *
- * A file is submitted at the FLUSH of a close() when it has content, is
- * not a dot-file and its writer did not die; close() then returns the
+ * A file is submitted at the FLUSH of a close() by the process that opened
+ * it, when it has content, is not a dot-file and its writer did not die; close() then returns the
  * errno of queue_submit and the name leaves outbox/ whatever the outcome
  * (queued, or refused with a `rejected` log line). An empty file is kept
  * at FLUSH (a shell's `> file` closes a dup before anything is written)
@@ -57,10 +57,22 @@ ssize_t	outbox_write(struct outbox_file *f, const char *buf, size_t size,
 /* Bytes copied into buf (0 at the end). */
 size_t	outbox_read(struct outbox_file *f, char *buf, size_t size, off_t off);
 /*
- * outbox_flush - the FLUSH of a close() by process pid: submit if due
- * (see above). Returns the errno close() should see.
+ * outbox_flush - the FLUSH of a close() by thread pid on a handle opened
+ * by process owner (outbox_process at open): submit if due (see above).
+ * Returns the errno close() should see. ino is the file's inode number.
+ * A close that is not the writer's last does not end the message: by
+ * another process that shares the descriptor (a shell's child: `{ echo;
+ * ls >/dev/null; echo; } > outbox/f`), by an execve closing a
+ * close-on-exec copy, or of a duplicate while the owner holds another
+ * (dash). If a sharing process dies (a signal or a non-zero exit: dash
+ * forks the writer after opening the file itself) the message is refused
+ * when its owner closes it. A message that only such closes
+ * ended is submitted at the last release.
  */
-int	outbox_flush(struct outbox_file *f, pid_t pid);
+int	outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner,
+	    unsigned long ino);
+/* The process (thread group) of the thread FUSE names as the caller. */
+pid_t	outbox_process(pid_t tid);
 
 /* Attributes by name (f NULL) or of an open file: 0 or ENOENT. */
 int	outbox_getattr(const char *name, struct outbox_file *f,

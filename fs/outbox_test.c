@@ -71,7 +71,7 @@ send_file(const char *name, const char *data)
 	if (outbox_write(f, data, strlen(data), 0, 0) != (ssize_t)strlen(data))
 		err = -1;
 	else
-		err = outbox_flush(f, getpid());
+		err = outbox_flush(f, getpid(), getpid(), 0);
 	outbox_close(f);
 	return err;
 }
@@ -119,7 +119,7 @@ main(void)
 	    "a message is queued at flush and leaves the outbox");
 
 	ok(outbox_create("empty", 0644, 0, 0, 0, &f) == 0 &&
-	    outbox_flush(f, getpid()) == 0 && listed("empty") == 1,
+	    outbox_flush(f, getpid(), getpid(), 0) == 0 && listed("empty") == 1,
 	    "an empty file is kept at flush");
 	outbox_close(f);
 	ok(listed("empty") == 0 && nqueued() == 1,
@@ -161,7 +161,7 @@ main(void)
 	ok(outbox_write(f, msg, strlen(msg), 0, 0) > 0 &&
 	    outbox_write(f, "x", 1, 1024, 0) == -EFBIG,
 	    "a write past max_size: EFBIG");
-	ok(outbox_flush(f, getpid()) == EFBIG && listed("big") == 0 &&
+	ok(outbox_flush(f, getpid(), getpid(), 0) == EFBIG && listed("big") == 0 &&
 	    nqueued() == 2, "and EFBIG at flush, nothing sent");
 	outbox_close(f);
 
@@ -180,11 +180,11 @@ main(void)
 	outbox_open("sz", 0, &g);
 	ok(outbox_getattr(NULL, f, &a) == 0 && a.size == strlen(msg),
 	    "appends go to the end");
-	ok(outbox_flush(f, getpid()) == 0 && nqueued() == 3 && listed("sz") == 0,
+	ok(outbox_flush(f, getpid(), getpid(), 0) == 0 && nqueued() == 3 && listed("sz") == 0,
 	    "sent at the first flush with content");
-	ok(outbox_flush(g, getpid()) == 0 && nqueued() == 3,
+	ok(outbox_flush(g, getpid(), getpid(), 0) == 0 && nqueued() == 3,
 	    "another handle's flush sends nothing more");
-	ok(outbox_write(g, "more", 4, 0, 1) == 4 && outbox_flush(g, getpid()) == 0 &&
+	ok(outbox_write(g, "more", 4, 0, 1) == 4 && outbox_flush(g, getpid(), getpid(), 0) == 0 &&
 	    nqueued() == 3, "writes to a sent file go nowhere");
 	outbox_close(f);
 	outbox_close(g);

@@ -97,6 +97,7 @@ struct handle {
 	struct outbox_file *ob;
 	int append;
 	int writer;		/* opened for writing: its close() may send */
+	pid_t owner;		/* the process that opened it (outbox_process) */
 	char id[MAILDIR_ID_MAX];	/* queue/ID/ctl */
 };
 
@@ -909,6 +910,7 @@ tree_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	h->append = fi->flags & O_APPEND;
 	h->writer = (fi->flags & O_ACCMODE) != O_RDONLY;
+	h->owner = outbox_process(ctx->pid);
 	e.ino = node_ref(l.path);
 	e.generation = gen;
 	e.attr.st_ino = e.ino;
@@ -1127,6 +1129,7 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		err = outbox_open(l.name, fi->flags & O_TRUNC, &h->ob);
 		h->append = fi->flags & O_APPEND;
 		h->writer = acc != O_RDONLY;
+		h->owner = outbox_process(fuse_req_ctx(req)->pid);
 	} else
 		err = open_generated(&l, h);
 	if (err) {
@@ -1237,10 +1240,9 @@ tree_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
-	(void)ino;
 	/* A reader closing (cat, cp from outbox/) must not send. */
 	fuse_reply_err(req, h->ob && h->writer ?
-	    outbox_flush(h->ob, fuse_req_ctx(req)->pid) : 0);
+	    outbox_flush(h->ob, fuse_req_ctx(req)->pid, h->owner, ino) : 0);
 }
 
 static void
