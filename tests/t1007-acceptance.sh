@@ -73,4 +73,17 @@ os.wait()
 	grep -q "^child" "$(entry queue forked)/message"
 '
 
+test_expect_success 'keep=2s: a finished entry is gone within seconds, not at the minute sweep' '
+	mailfs_stop &&
+	DEAD=$(free_port) &&
+	mailfs_start x -o "relayhost=127.0.0.1:$DEAD,keep=2s,max_age=2s,retry=1h" &&
+	printf "From: a@mailfs.test\nTo: b@example.test\n\nx\n" >"$T/expire" &&
+	cp "$T/expire" "$MNT/outbox/expire" &&
+	wait_for 100 entry failed expire &&
+	grep -q "^b@example.test failed .* 4\.4\.1 expired after" \
+		"$(entry failed expire)/status" &&
+	wait_for 100 sh -c "[ -z \"\$(ls \"$MNT/failed\")\" ]" &&
+	[ -z "$(ls "$SPOOL/failed")" ]
+'
+
 test_done
