@@ -1,7 +1,7 @@
 #!/bin/sh
 # t0002-daemon - the life of the daemon: it detaches without -f once the
-# mount is ready, ends cleanly on unmount, SIGTERM and SIGINT, and takes
-# its settings from defaults < -c file < -o.
+# mount is ready, ends cleanly on unmount, SIGTERM, SIGINT and SIGHUP, and
+# takes its settings from defaults < -c file < -o.
 . "$(dirname "$0")/test-lib.sh"
 cd "$T" || exit 1
 
@@ -95,6 +95,14 @@ test_expect_success 'SIGINT unmounts and ends it with status 0' '
 	wait $pid; rc=$?
 	echo "exit status $rc"
 	[ $rc -eq 0 ] && ! mountpoint -q "$M"
+'
+
+test_expect_success 'SIGHUP unmounts and ends it with status 0' '
+	mailfs_start hup &&
+	kill -HUP "$MAILFS_PID" &&
+	wait "$MAILFS_PID"; rc=$?
+	echo "exit status $rc"
+	[ $rc -eq 0 ] && wait_for 50 eval "! mountpoint -q \"$MNT\""
 '
 
 test_expect_success 'SIGTERM on the detached daemon unmounts it' '
