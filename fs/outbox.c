@@ -11,8 +11,8 @@
  * Diagnostics: refusals the queue does not see (writer died, too big at
  * write, empty) go to the event log through queue_reject.
  */
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,6 +21,8 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <glib.h>
 
 #include "fs/outbox.h"
 #include "queue/queue.h"
@@ -324,9 +326,9 @@ stat_reader(void *arg)
 	return NULL;
 }
 
-/* The text of /proc/PID/stat in buf, or 0 when it cannot be read now
- * (an exec in progress, or the process is gone). */
-static size_t
+/* The text of /proc/PID/stat in buf: 1, 0 when there is none, -1 when
+ * reading it blocks (an exec in progress). */
+static int
 read_stat(pid_t pid, char *buf, size_t size)
 {
 	char path[64];
@@ -335,7 +337,9 @@ read_stat(pid_t pid, char *buf, size_t size)
 	pthread_attr_t attr;
 	pthread_t th;
 	size_t n = 0;
+	int ret;
 
+	buf[0] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (!(r = calloc(1, sizeof(*r))))
 		return 0;
@@ -362,14 +366,15 @@ read_stat(pid_t pid, char *buf, size_t size)
 	while (!r->done &&
 	    pthread_cond_timedwait(&r->done_cv, &r->mu, &until) == 0)
 		;
-	if (r->done && r->n > 0) {
+	ret = r->done ? r->n > 0 : -1;
+	if (ret == 1) {
 		n = (size_t)r->n < size - 1 ? (size_t)r->n : size - 1;
 		memcpy(buf, r->buf, n);
+		buf[n] = '\0';
 	}
 	pthread_mutex_unlock(&r->mu);
 	stat_read_unref(r);
-	buf[n] = '\0';
-	return n;
+	return ret;
 }
 
 /*
@@ -386,8 +391,12 @@ writer_end(pid_t pid)
 
 	if (pid <= 0)
 		return WRITER_ALIVE;
-	if (read_stat(pid, buf, sizeof(buf)) == 0)
+	switch (read_stat(pid, buf, sizeof(buf))) {
+	case -1:
 		return WRITER_EXEC;
+	case 0:
+		return WRITER_ALIVE;
+	}
 	/* Field 2, the command, may hold spaces and parentheses. */
 	if (!(p = strrchr(buf, ')')))
 		return WRITER_ALIVE;
@@ -463,19 +472,38 @@ finish(struct outbox_file *f, const char *reason, int err)
 	return err;
 }
 
+/* 1 if descriptor fd of pid is outbox/name (an unlinked one included). */
+static int
+fd_is(pid_t pid, const char *fd, const char *name)
+{
+	char path[64], target[4096], tail[512];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, fd);
+	if ((n = readlink(path, target, sizeof(target) - 1)) <= 0)
+		return 0;
+	target[n] = '\0';
+	if ((size_t)snprintf(tail, sizeof(tail), "/outbox/%s", name) >=
+	    sizeof(tail))
+		return 0;
+	return g_str_has_suffix(target, tail) ||
+	    (g_str_has_suffix(target, " (deleted)") &&
+	    strstr(target, tail) != NULL);
+}
+
 /*
- * holds_other - 1 if process pid still has a descriptor on inode ino
- * (fdinfo's "ino:"): its close() was of a duplicate, as when dash saves
- * and restores a redirected fd around a command. Another file system's
- * inode of the same number only delays the decision to the release.
+ * holds_other - 1 if process pid still has a descriptor on outbox/name,
+ * inode ino (fdinfo's "ino:", then the link's path): its close() was of a
+ * duplicate, as when dash saves and restores a redirected fd around a
+ * command.
  */
 static int
-holds_other(pid_t pid, unsigned long ino)
+holds_other(pid_t pid, unsigned long ino, const char *name)
 {
 	char path[64], line[128];
 	unsigned long n;
 	struct dirent *d;
-	int found = 0, dfd;
+	int found = 0, dfd, fd;
 	FILE *fp;
 	DIR *dir;
 
@@ -484,16 +512,16 @@ holds_other(pid_t pid, unsigned long ino)
 		return 0;
 	dfd = dirfd(dir);
 	while (!found && (d = readdir(dir))) {
-		int fd;
-
 		if (d->d_name[0] == '.' ||
-		    (fd = openat(dfd, d->d_name, O_RDONLY | O_CLOEXEC)) == -1 ||
-		    !(fp = fdopen(fd, "r"))) {
+		    (fd = openat(dfd, d->d_name, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		if (!(fp = fdopen(fd, "r"))) {
+			close(fd);
 			continue;
 		}
 		while (fgets(line, sizeof(line), fp))
 			if (sscanf(line, "ino: %lu", &n) == 1) {
-				found = n == ino;
+				found = n == ino && fd_is(pid, d->d_name, name);
 				break;
 			}
 		fclose(fp);
@@ -507,16 +535,24 @@ outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
 {
 	enum writer_end end = writer_end(pid);
 	int mine = owner <= 0 || pid <= 0 || outbox_process(pid) == owner;
+	char *name;
 
+	pthread_mutex_lock(&lock);
+	name = strdup(f->name);
+	pthread_mutex_unlock(&lock);
+	if (name == NULL)
+		return ENOMEM;
 	/* Not the end of the message: a close by another process sharing
 	 * the file, by an exec closing a copy, or of one of two copies. */
 	if (!mine || end == WRITER_EXEC ||
-	    (end == WRITER_ALIVE && holds_other(pid, ino))) {
+	    (end == WRITER_ALIVE && holds_other(pid, ino, name))) {
+		free(name);
 		pthread_mutex_lock(&lock);
 		f->poisoned |= end == WRITER_KILLED || end == WRITER_FAILED;
 		pthread_mutex_unlock(&lock);
 		return 0;
 	}
+	free(name);
 	pthread_mutex_lock(&lock);
 	freeze_wait(f);
 	if (f->detached || outbox_is_staging(f->name) ||
