@@ -208,4 +208,24 @@ test_expect_success 'a graceful stop during a stalled delivery defers it' '
 	tmp_empty
 '
 
+# A crash after the last recipient's result was written but before the
+# entry moved to sent/ leaves a finished entry in SPOOL/queue/: the next
+# start must finish the move and keep it there, restart after restart.
+test_expect_success 'a finished entry left in queue/ by a crash stays in sent/' '
+	mailfs_start b -o "$OPTS" &&
+	submit_all b1 &&
+	wait_for 600 eval "ls \"\$MNT/sent\" | grep -q ." &&
+	id=$(ls "$MNT/sent") &&
+	mailfs_stop &&
+	mv "$SPOOL/sent/$id" "$SPOOL/queue/$id" &&
+	mailfs_start b -o "$OPTS" &&
+	wait_for 50 test -d "$MNT/sent/$id" &&
+	mailfs_stop &&
+	mailfs_start b -o "$OPTS" &&
+	{ test -d "$SPOOL/sent/$id" ||
+		{ echo "sent/$id is gone"; ls -R "$SPOOL/corrupt"; false; }; } &&
+	test -d "$MNT/sent/$id" &&
+	[ -z "$(ls "$MNT/queue")" ]
+'
+
 test_done
