@@ -76,7 +76,7 @@ test_expect_success 'a listen address in use exits 1 before mounting' '
 	{ hold_port $port & } &&
 	holder=$! && track_pid $holder &&
 	test_when_finished "kill_pid $holder" &&
-	wait_for 50 eval "ss -ltn | grep -q 127.0.0.1:$port" &&
+	wait_for 50 $PY -c "import socket; socket.create_connection((\"127.0.0.1\", $port), 1)" &&
 	"$MAILFS" -o "spool=$T/spool,hostname=mailfs.test,listen=127.0.0.1:$port" \
 		"$M" >out 2>err
 	rc=$?
