@@ -163,8 +163,9 @@ encoded_word_end(const char *s)
  * silently drops what it cannot parse, so comparing this count with the
  * mailboxes it returns is how "an address that does not parse" is found.
  * What GMime repairs instead of dropping is refused here: SIZE_MAX for an
- * unterminated quote, comment, angle-addr or literal, a stray '>', or an
- * element with a second '@' outside brackets (GMime reads "b@c@d" as b@c).
+ * unterminated quote, comment, angle-addr or literal, a stray '>', or a
+ * second '@' in an element or an angle-addr (GMime reads "b@c@d" as b@c,
+ * "<b@c" as b@c; its strict mode would refuse some, but leaks doing so).
  */
 static size_t
 count_elements(const char *s)
@@ -172,7 +173,7 @@ count_elements(const char *s)
 	const char *end;
 	size_t n = 0;
 	int depth = 0, quoted = 0, angle = 0, literal = 0, content = 0;
-	int ats = 0;
+	int ats = 0, angle_ats = 0;
 
 	for (; *s; s++) {
 		if (quoted) {
@@ -194,6 +195,10 @@ count_elements(const char *s)
 		if (angle || literal) {
 			if ((angle && *s == '>') || (literal && *s == ']'))
 				angle = literal = 0;
+			else if (angle && (*s == ',' || *s == ':'))
+				angle_ats = 0;	/* source route "<@a,@b:c@d>" */
+			else if (angle && *s == '@' && ++angle_ats > 1)
+				return SIZE_MAX;
 			continue;
 		}
 		switch (*s) {
@@ -210,6 +215,7 @@ count_elements(const char *s)
 			break;
 		case '<':
 			angle = content = 1;
+			angle_ats = 0;
 			break;
 		case '[':
 			literal = content = 1;
@@ -280,7 +286,6 @@ reject(struct prep *p, int err, const char *fmt, ...)
 static int
 field_addresses(struct prep *p, GMimeHeader *h, GPtrArray *out)
 {
-	GMimeParserOptions *strict = g_mime_parser_options_new();
 	const char *name = g_mime_header_get_name(h);
 	char *value, *q;
 	InternetAddressList *l;
@@ -297,11 +302,7 @@ field_addresses(struct prep *p, GMimeHeader *h, GPtrArray *out)
 			*q = ' ';
 	g_strstrip(value);
 	want = count_elements(value);
-	/* Strict: GMime's default repairs "<a@b" and "a@b>" into a@b. */
-	g_mime_parser_options_set_address_compliance_mode(strict,
-	    GMIME_RFC_COMPLIANCE_STRICT);
-	l = internet_address_list_parse(strict, value);
-	g_mime_parser_options_free(strict);
+	l = want == SIZE_MAX ? NULL : internet_address_list_parse(NULL, value);
 	boxes = g_ptr_array_new();
 	if (l != NULL)
 		flatten(l, boxes);

@@ -226,6 +226,11 @@ main(void)
 	    "bad From: is EINVAL");
 	refused("From: a@example.org\nTo: b@example.com\nBcc: c@\n\nx\n",
 	    "bad Bcc: is EINVAL");
+	e = prep("From: a@example.org\nTo: <@r1.test,@r2.test:j@x.test>\n\nx\n",
+	    &m, reason, sizeof(reason));
+	ok(e == 0 && m.nrcpt == 1 && strcmp(m.rcpts[0], "j@x.test") == 0,
+	    "a source route is accepted, its mailbox the recipient");
+	submit_free(&m);
 	refused("From: a@example.org\nTo: <b@example.com\n\nx\n",
 	    "an unterminated angle-addr is EINVAL");
 	refused("From: a@example.org\nTo: b@example.com>\n\nx\n",
