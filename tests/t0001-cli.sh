@@ -3,7 +3,6 @@
 # settings refused with exit 78 (EX_CONFIG) and one line on stderr naming
 # the key, before anything is mounted.
 . "$(dirname "$0")/test-lib.sh"
-cd "$T" || exit 1
 
 M=$T/mnt
 mkdir -p "$M" "$T/spool"

@@ -3,7 +3,6 @@
 # mount is ready, ends cleanly on unmount, SIGTERM, SIGINT and SIGHUP, and
 # takes its settings from defaults < -c file < -o.
 . "$(dirname "$0")/test-lib.sh"
-cd "$T" || exit 1
 
 # mailfs_pid_of MNT: the pid of the mailfs serving MNT (a unique temp
 # path). Not pgrep: it reads every process's stat, and blocks on any

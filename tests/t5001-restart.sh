@@ -7,7 +7,6 @@
 # allowed (better twice than never) and reported. A graceful restart
 # resumes the queue too.
 . "$(dirname "$0")/test-lib.sh"
-cd "$T" || exit 1
 
 SINK=127.0.0.1:$(free_port)
 OPTS="relayhost=$SINK,retry=1s,tls=none"

@@ -5,7 +5,6 @@
 # whole, and SPOOL/inbox/tmp must be empty; a graceful restart keeps the
 # inbox as it was.
 . "$(dirname "$0")/test-lib.sh"
-cd "$T" || exit 1
 
 PORT=$(free_port)
 OPTS="listen=127.0.0.1:$PORT,domains=mailfs.test"
