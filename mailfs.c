@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <gmime/gmime.h>
 #include <netinet/in.h>
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -121,6 +123,28 @@ check_listen(const struct conf *c)
 	return 0;
 }
 
+/* spool_lock - SPOOL/lock, held (flock) for the daemon's life; -1 told. */
+static int
+spool_lock(const char *spool)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/lock", spool);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+		fprintf(stderr, "mailfs: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		fprintf(stderr, "mailfs: spool %s: %s\n", spool,
+		    errno == EWOULDBLOCK ? "in use by another mailfs" :
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void *
 event_thread_main(void *arg)
 {
@@ -144,9 +168,7 @@ main(int argc, char **argv)
 	char err[512];
 	const char *cfile = NULL;
 	char *mountpoint;
-	char **opts = NULL;
-	size_t nopts = 0;
-	int foreground = 0, ch, rc = 0;
+	int foreground = 0, ch, rc = 0, lockfd;
 	char *fuse_argv[] = { argv[0], "-o", "fsname=mailfs,subtype=mailfs", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
 	struct fuse_session *se;
@@ -165,11 +187,7 @@ main(int argc, char **argv)
 		case 'c':
 			cfile = optarg;
 			break;
-		case 'o':
-			opts = realloc(opts, (nopts + 1) * sizeof(*opts));
-			if (opts == NULL)
-				return 71;
-			opts[nopts++] = optarg;
+		case 'o':	/* applied after the file, below */
 			break;
 		case 'V':
 			printf("mailfs %s\n", MAILFS_VERSION);
@@ -193,10 +211,10 @@ main(int argc, char **argv)
 		cfile = "/etc/mailfs.conf";
 	if (cfile != NULL && conf_load_file(&conf, cfile, err, sizeof(err)) == -1)
 		die_config(err);
-	for (size_t i = 0; i < nopts; i++)
-		if (conf_set_options(&conf, opts[i], err, sizeof(err)) == -1)
+	for (optind = 1; (ch = getopt(argc, argv, "fc:o:Vh")) != -1; )
+		if (ch == 'o' &&
+		    conf_set_options(&conf, optarg, err, sizeof(err)) == -1)
 			die_config(err);
-	free(opts);
 	if (conf_finish(&conf, err, sizeof(err)) == -1)
 		die_config(err);
 
@@ -212,6 +230,12 @@ main(int argc, char **argv)
 		    strerror(errno));
 		return EX_CANTCREAT;
 	}
+	/*
+	 * One daemon per spool: two would each believe they own every entry.
+	 * flock, unlike fcntl locks, stays held across fuse_daemonize's fork.
+	 */
+	if ((lockfd = spool_lock(conf.spool)) == -1)
+		return EX_CANTCREAT;
 	if (check_listen(&conf) == -1)
 		return 1;
 
@@ -285,5 +309,6 @@ out:
 	qlog_close();
 	conf_free(&conf);
 	free(mountpoint);
+	close(lockfd);
 	return rc;
 }

@@ -170,4 +170,23 @@ test_expect_success 'precedence: a later key in one -o overrides an earlier one'
 	cp "$T/big" "$M/outbox/big3"
 '
 
+test_expect_success 'a second daemon on the same spool is refused (73), the first keeps it' '
+	mailfs_start one &&
+	mkdir -p "$T/two" &&
+	test_expect_code 73 "$MAILFS" -f -o "spool=$SPOOL,listen=none" "$T/two" 2>err &&
+	grep -q "in use by another mailfs" err &&
+	! mountpoint -q "$T/two" &&
+	test -e "$MNT/ctl" &&
+	mailfs_stop
+'
+
+test_expect_success 'a relative mountpoint is unmounted on SIGTERM' '
+	mkdir -p "$T/rel/mnt" &&
+	(cd "$T/rel" && exec "$MAILFS" -f -o "spool=$T/rel/spool,listen=none" mnt 2>/dev/null) &
+	pid=$! && track_pid $pid &&
+	wait_for 100 test -e "$T/rel/mnt/ctl" &&
+	kill $pid && wait $pid &&
+	! mountpoint -q "$T/rel/mnt"
+'
+
 test_done

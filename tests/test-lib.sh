@@ -53,6 +53,14 @@ test_skip_all() {
 	exit 0
 }
 
+# test_expect_code N CMD...: CMD exits with status N exactly
+test_expect_code() {
+	want=$1; shift
+	"$@"
+	got=$?
+	[ "$got" -eq "$want" ] || { echo "exit status $got, expected $want" >&2; return 1; }
+}
+
 test_cmp() {
 	diff -u "$1" "$2"
 }
