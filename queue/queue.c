@@ -1134,13 +1134,19 @@ load_entry(enum queue_where w, const char *id)
 	size_t len;
 	int dfd, ok;
 
+	enum queue_where had = QUEUE_QUEUE;
+
 	pthread_mutex_lock(&q.mu);
-	m = g_hash_table_lookup(q.index, id);
+	if ((m = g_hash_table_lookup(q.index, id)) != NULL)
+		had = m->where;
 	pthread_mutex_unlock(&q.mu);
 	if (m != NULL) {
-		/* Only a hand-made copy can do this: keep the first found
-		 * (queue/ is loaded first, so nothing pending is lost). */
-		move_aside(w, id, "the same ID is already loaded");
+		/* Already here: a finished entry found in queue/ was just
+		 * moved to this place. Elsewhere only a hand-made copy can
+		 * do this: keep the first found (queue/ is loaded first, so
+		 * nothing pending is lost). */
+		if (had != w)
+			move_aside(w, id, "the same ID is already loaded");
 		return;
 	}
 	dfd = openat(q.dirs[w].fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
