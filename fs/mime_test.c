@@ -12,17 +12,7 @@
 #include <gmime/gmime.h>
 
 #include "fs/mime.h"
-
-static int ntest, nfail;
-
-static void
-ok(int cond, const char *what)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%s %d - %s\n", cond ? "ok" : "not ok", ntest, what);
-}
+#include "tests/tap.h"
 
 /* does the file at path hold exactly want? says what it holds if not */
 static int
@@ -659,6 +649,5 @@ main(void)
 	test_long_text();
 	test_threads();
 	g_mime_shutdown();
-	printf("1..%d\n", ntest);
-	return nfail > 0;
+	return tap_done();
 }

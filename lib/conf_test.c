@@ -8,16 +8,7 @@
 #include <unistd.h>
 
 #include "lib/conf.h"
-
-static int n, failed;
-
-static void
-ok(int cond, const char *what)
-{
-	printf("%sok %d - %s\n", cond ? "" : "not ", ++n, what);
-	if (!cond)
-		failed++;
-}
+#include "tests/tap.h"
 
 static int
 set(struct conf *c, const char *k, const char *v)
@@ -134,6 +125,5 @@ main(void)
 	    "tls_cert without tls_key refused");
 	conf_free(&c);
 
-	printf("1..%d\n", n);
-	return failed != 0;
+	return tap_done();
 }

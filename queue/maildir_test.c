@@ -14,19 +14,10 @@
 #include <unistd.h>
 
 #include "queue/maildir.h"
+#include "tests/tap.h"
 
 #define THREADS		8
 #define PER_THREAD	40
-
-static int ntest, nfail;
-
-static void
-ok(int cond, const char *name)
-{
-	printf("%sok %d - %s\n", cond ? "" : "not ", ++ntest, name);
-	if (!cond)
-		nfail++;
-}
 
 static char *
 slurp(const char *path)
@@ -232,6 +223,5 @@ main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", spool);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", spool);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

@@ -8,18 +8,7 @@
 
 #include "lib/conf.h"
 #include "smtp/addr.h"
-
-static int ntest, nfail;
-
-static void
-ok(int cond, const char *fmt, const char *arg)
-{
-	printf("%sok %d - ", cond ? "" : "not ", ++ntest);
-	printf(fmt, arg);
-	putchar('\n');
-	if (!cond)
-		nfail++;
-}
+#include "tests/tap.h"
 
 static const struct {
 	const char	*in;
@@ -145,6 +134,5 @@ main(void)
 		ok(good, relay[i].local ? "ours: %s" : "relay refused: %s",
 		    relay[i].in);
 	}
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

@@ -18,23 +18,14 @@
 #include <event2/event.h>
 
 #include "lib/conf.h"
+#include "tests/tap.h"
 
-static int ntest, nfail;
 static struct event_base *base;
 
 struct result {
 	int done, class, n;
 	char code[16], text[512], first[256], addrs[1024];
 };
-
-static void
-ok(int cond, const char *what)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, what);
-}
 
 static void
 got(void *arg, int class, const char *code, const char *text,
@@ -193,6 +184,5 @@ main(void)
 
 	dns_stop();
 	event_base_free(base);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }

@@ -8,17 +8,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-
-static int ntest, nfail;
-
-static void
-ok(int cond, const char *what)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, what);
-}
+#include "tests/tap.h"
 
 static int
 feed(struct proto_reply *r, const char *line)
@@ -119,6 +109,5 @@ main(void)
 	ok(stuffed("a.b\r\n.\r\n", 3, "a.b\r\n..\r\n.\r\n"),
 	    "lone dot line stuffed, inner dot kept");
 
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }
