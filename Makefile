@@ -19,7 +19,7 @@ else
 B	= build/plain
 endif
 
-SRCS	= $(filter-out %_test.c,$(wildcard lib/*.c queue/*.c smtp/*.c fs/*.c))
+SRCS	= $(filter-out %_test.c %_fuzz.c,$(wildcard lib/*.c queue/*.c smtp/*.c fs/*.c))
 OBJS	= $(SRCS:%.c=$(B)/%.o)
 UNITS	= $(patsubst %.c,$(B)/%,$(wildcard lib/*_test.c queue/*_test.c smtp/*_test.c fs/*_test.c))
 VERSION	= 0.1.0
@@ -64,6 +64,26 @@ bench: deps
 	@$(MAKE) --no-print-directory mailfs
 	@sh tests/bench.sh
 
+# libFuzzer targets beside the modules (X_fuzz.c), built with clang into
+# build/fuzz; `make fuzz FUZZ_SECONDS=60` runs each that long.
+FUZZERS	= $(patsubst %.c,build/fuzz/%,$(wildcard lib/*_fuzz.c queue/*_fuzz.c smtp/*_fuzz.c fs/*_fuzz.c))
+FUZZ_SRCS = $(SRCS:%.c=build/fuzz/%.o)
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -DMAILFS_VERSION='"$(VERSION)"' -c -o $@ $<
+
+build/fuzz/%_fuzz: build/fuzz/%_fuzz.o $(FUZZ_SRCS)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZERS)
+	@for f in $(FUZZERS); do mkdir -p build/fuzz/corpus/$${f##*/}; \
+	    echo "== $$f"; $$f -max_total_time=$(FUZZ_SECONDS) \
+	    build/fuzz/corpus/$${f##*/} 2>&1 | tail -n 3 || exit 1; done
+
 lint:
 	mandoc -Tlint -Wwarning man/*
 
@@ -72,5 +92,5 @@ clean:
 
 # keep test objects: they are the dependency files' anchors
 .SECONDARY:
-.PHONY: all mailfs units deps check check-run run bench lint clean
+.PHONY: all mailfs units deps check check-run run bench fuzz lint clean
 -include $(OBJS:.o=.d) $(B)/mailfs.d
