@@ -164,7 +164,7 @@ chores_cb(evutil_socket_t fd, short what, void *arg)
 int
 main(int argc, char **argv)
 {
-	struct conf conf;
+	static struct conf conf;	/* static: reachable to the end, for LeakSanitizer */
 	char err[512];
 	const char *cfile = NULL;
 	char *mountpoint;

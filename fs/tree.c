@@ -98,7 +98,8 @@ struct handle {
 	int append;
 	int writer;		/* opened for writing: its close() may send */
 	pid_t owner;		/* the process that opened it (outbox_process) */
-	char id[MAILDIR_ID_MAX];	/* queue/ID/ctl */
+	char id[MAILDIR_ID_MAX];	/* ID/ctl: the entry, and where */
+	enum queue_where where;
 };
 
 /* A snapshot of a directory for readdir. */
@@ -124,6 +125,7 @@ static const char *const top_files[] = { "ctl", "log", "stats" };
 static const char *const entry_files[] = {
 	"message", "envelope", "status", "log", "name", "ctl"
 };
+#define NENTRY_FILES	(sizeof(entry_files) / sizeof(entry_files[0]))
 
 static enum queue_where
 where_of(enum area a)
@@ -132,19 +134,12 @@ where_of(enum area a)
 	    QUEUE_QUEUE;
 }
 
-/* Files of a queue/sent/failed entry: ctl only in queue/. */
-static size_t
-nentry_files(enum area a)
-{
-	return a == AREA_QUEUE ? 6 : 5;
-}
-
 static int
-is_entry_file(enum area a, const char *name)
+is_entry_file(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < nentry_files(a); i++)
+	for (i = 0; i < NENTRY_FILES; i++)
 		if (strcmp(name, entry_files[i]) == 0)
 			return 1;
 	return 0;
@@ -232,7 +227,7 @@ parse(const char *path, struct loc *l)
 		l->kind = K_INODE;
 		return 0;
 	}
-	if (strchr(l->name, '/') || !is_entry_file(l->area, l->name))
+	if (strchr(l->name, '/') || !is_entry_file(l->name))
 		return ENOENT;
 	l->kind = K_EFILE;
 	return 0;
@@ -592,7 +587,7 @@ list_dir(const struct loc *l, struct dir_handle *d)
 	case K_ENTRY:
 		if ((err = queue_lookup(where_of(l->area), l->id, &t)))
 			return err;
-		for (i = 0; i < nentry_files(l->area) && !err; i++)
+		for (i = 0; i < NENTRY_FILES && !err; i++)
 			err = snap_add(d, l->path, entry_files[i], S_IFREG);
 		return err;
 	case K_IENTRY:
@@ -1086,6 +1081,7 @@ open_generated(const struct loc *l, struct handle *h)
 	case K_EFILE:
 		if (strcmp(l->name, "ctl") == 0) {
 			snprintf(h->id, sizeof(h->id), "%s", l->id);
+			h->where = where_of(l->area);
 			return 0;
 		}
 		if ((err = queue_render(where_of(l->area), l->id, l->name,
@@ -1202,7 +1198,7 @@ ctl_write(const struct handle *h, const char *buf, size_t size)
 		if (n == 0)
 			;
 		else if (h->kind == K_EFILE)
-			err = queue_ctl(h->id, line);
+			err = queue_ctl(h->where, h->id, line);
 		else if (strcmp(line, "flush") == 0)
 			queue_flush();
 		else

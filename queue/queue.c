@@ -711,17 +711,19 @@ make_due(struct msg *m, time_t now)
 }
 
 int
-queue_ctl(const char *id, const char *verb)
+queue_ctl(enum queue_where w, const char *id, const char *verb)
 {
 	struct msg *m;
 	int err;
 
 	if (strcmp(verb, "delete") == 0) {
-		if ((err = drop(QUEUE_QUEUE, id, 1)) == 0)
+		/* only a queued message could be sent if the drop were lost */
+		if ((err = drop(w, id, w == QUEUE_QUEUE)) == 0)
 			qlog_event(id, "deleted", NULL);
 		return err;
 	}
-	if (strcmp(verb, "retry") != 0)
+	/* a finished entry has nothing left to try */
+	if (strcmp(verb, "retry") != 0 || w != QUEUE_QUEUE)
 		return EINVAL;
 	pthread_mutex_lock(&q.mu);
 	m = q.index ? find(QUEUE_QUEUE, id) : NULL;

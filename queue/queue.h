@@ -69,8 +69,9 @@ int	queue_render(enum queue_where w, const char *id, const char *file,
 /* Size of the file without rendering it all (for stat). */
 int	queue_file_size(enum queue_where w, const char *id, const char *file,
 	    size_t *len);
-/* Verb on queue/ID/ctl: "retry" or "delete". 0, ENOENT or EINVAL. */
-int	queue_ctl(const char *id, const char *verb);
+/* Verb on ID/ctl: "retry" (queue/ only: due now) or "delete" (drop the
+ * entry; logged `deleted`). 0, ENOENT or EINVAL. */
+int	queue_ctl(enum queue_where w, const char *id, const char *verb);
 /* rm -r sent/ID or failed/ID: 0, ENOENT; EPERM for QUEUE_QUEUE. */
 int	queue_forget(enum queue_where w, const char *id);
 /* ctl "flush": every deferred recipient is due now. */

@@ -377,7 +377,7 @@ main(void)
 	queue_job_done(jobs[0]);
 	ok(take(time(NULL), jobs, 16, &next) == 0, "deferred, not due");
 	e = wakeups;
-	ok(queue_ctl(id3, "retry") == 0 && wakeups > e, "ctl retry wakes");
+	ok(queue_ctl(QUEUE_QUEUE, id3, "retry") == 0 && wakeups > e, "ctl retry wakes");
 	k = take(time(NULL), jobs, 16, &next);
 	ok(k == 1 && strcmp(jobs[0]->id, id3) == 0, "retry makes it due now");
 	queue_report(jobs[0], "z@one.test", 4, "4.4.1", "connection refused",
@@ -388,7 +388,7 @@ main(void)
 	queue_flush();
 	k = take(time(NULL), jobs, 16, &next);
 	ok(k == 1, "flush makes every deferred due");
-	ok(queue_ctl(id3, "bogus") == EINVAL && queue_ctl("nosuch", "retry") ==
+	ok(queue_ctl(QUEUE_QUEUE, id3, "bogus") == EINVAL && queue_ctl(QUEUE_QUEUE, "nosuch", "retry") ==
 	    ENOENT, "ctl: EINVAL for a bad verb, ENOENT for a bad ID");
 
 	/* the last retry comes at max_age, not a whole delay after it */
@@ -433,7 +433,7 @@ main(void)
 
 	/* delete */
 	ok(queue_submit(msg1, strlen(msg1), "del.eml", id) == 0, "submit six");
-	ok(queue_ctl(id, "delete") == 0 && !exists("queue", id, NULL) &&
+	ok(queue_ctl(QUEUE_QUEUE, id, "delete") == 0 && !exists("queue", id, NULL) &&
 	    queue_lookup(QUEUE_QUEUE, id, &mt) == ENOENT, "ctl delete drops it");
 	snprintf(p, sizeof(p), "%s/log", spool);
 	snprintf(err, sizeof(err), "%s deleted\n", id);

@@ -24,7 +24,7 @@ test_expect_success 'a delivered message moves from queue/ to sent/' '
 	test ! -e "$MNT/queue/$ID" && [ -z "$(ls "$MNT/queue")" ] &&
 	grep -q "^b@example.test delivered " "$MNT/sent/$ID/status" &&
 	(cd "$MNT/sent/$ID" && ls) >actual &&
-	printf "%s\n" envelope log message name status >expect &&
+	printf "%s\n" ctl envelope log message name status >expect &&
 	test_cmp expect actual &&
 	echo ok >expect && test_cmp expect "$MNT/sent/$ID/name" &&
 	for f in "$MNT/sent/$ID"/*; do
@@ -37,7 +37,7 @@ test_expect_success 'rmdir of a full entry: ENOTEMPTY; unlinks hide files' '
 	! rmdir "$MNT/sent/$ID" 2>err && grep -q "not empty" err &&
 	rm "$MNT/sent/$ID/message" &&
 	test ! -e "$MNT/sent/$ID/message" &&
-	[ "$(ls "$MNT/sent/$ID" | wc -l)" = 4 ] &&
+	[ "$(ls "$MNT/sent/$ID" | wc -l)" = 5 ] &&
 	test -d "$MNT/sent/$ID"
 '
 
@@ -55,7 +55,7 @@ test_expect_success 'a refused message moves to failed/' '
 	wait_for 100 nonempty "$MNT/failed" &&
 	ID=$(ls "$MNT/failed") &&
 	grep -q "^b@example.test failed 1 - 5" "$MNT/failed/$ID/status" &&
-	test ! -e "$MNT/failed/$ID/ctl" &&
+	! echo retry >"$MNT/failed/$ID/ctl" &&
 	grep -q " $ID failed " "$MNT/log" &&
 	grep -qx "failed 1" "$MNT/stats"
 '
@@ -64,6 +64,15 @@ test_expect_success 'rm -rf failed/ID forgets it' '
 	rm -rf "$MNT/failed/$ID" &&
 	test ! -e "$MNT/failed/$ID" && [ -z "$(ls "$MNT/failed")" ] &&
 	test ! -e "$SPOOL/failed/$ID"
+'
+
+test_expect_success 'delete on failed/ID/ctl forgets it too, logged' '
+	cp "$T/bad" "$MNT/outbox/bad2" &&
+	wait_for 100 nonempty "$MNT/failed" &&
+	ID=$(ls "$MNT/failed") &&
+	echo delete >"$MNT/failed/$ID/ctl" &&
+	test ! -e "$MNT/failed/$ID" && test ! -e "$SPOOL/failed/$ID" &&
+	grep -q " $ID deleted" "$MNT/log"
 '
 
 test_done
