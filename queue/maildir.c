@@ -2,7 +2,8 @@
  * maildir.c - the inbox Maildir (SPOOL/inbox/{tmp,new,cur}) and the SMTP
  * envelopes kept beside it (SPOOL/envelope/ID). API in maildir.h.
  *
- * A delivery is: envelope/ID written and fsync'd, tmp/ID written and
+ * A delivery is: tmp/ID written (piece by piece as the data arrives, for
+ * a stream: struct maildir_tmp) and fsync'd, envelope/ID written and
  * fsync'd, linked into new/ID, tmp/ID unlinked, then new/ and envelope/
  * fsync'd, so the message and its envelope are durable before
  * maildir_deliver returns 0. (A crash before that may leave a message
@@ -363,17 +364,11 @@ maildir_make_id(char id[MAILDIR_ID_MAX])
 	    md.host);
 }
 
-/* Create path exclusively and write all of the n pieces in v, fsync'd:
- * 0 or an errno. */
+/* All of the n pieces in v: 0 or an errno. */
 static int
-write_file(const char *path, const struct iovec *v, size_t n)
+write_all(int fd, const struct iovec *v, size_t n)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	int rc = 0;
-
-	if (fd == -1)
-		return errno;
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *buf = v[i].iov_base;
 		size_t len = v[i].iov_len;
 
@@ -383,13 +378,26 @@ write_file(const char *path, const struct iovec *v, size_t n)
 			if (w == -1) {
 				if (errno == EINTR)
 					continue;
-				rc = errno;
-				break;
+				return errno;
 			}
 			buf += w;
 			len -= (size_t)w;
 		}
 	}
+	return 0;
+}
+
+/* Create path exclusively and write all of the n pieces in v, fsync'd:
+ * 0 or an errno. */
+static int
+write_file(const char *path, const struct iovec *v, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int rc;
+
+	if (fd == -1)
+		return errno;
+	rc = write_all(fd, v, n);
 	if (rc == 0 && fsync(fd) == -1)
 		rc = errno;
 	if (close(fd) == -1 && rc == 0)
@@ -414,6 +422,98 @@ publish(const char *from, const char *to)
 	return rename(from, to) == -1 ? errno : 0;
 }
 
+struct maildir_tmp {
+	int	fd;
+	char	tmp[4096];	/* inbox/tmp/ID */
+	char	id[MAILDIR_ID_MAX];
+};
+
+/* dir/sub/id (dir/id without sub) into path: 0 or ENAMETOOLONG */
+static int
+file_path(char path[4096], const char *dir, const char *sub, const char *id)
+{
+	int n = sub != NULL ? snprintf(path, 4096, "%s/%s/%s", dir, sub, id) :
+	    snprintf(path, 4096, "%s/%s", dir, id);
+
+	return n < 0 || n >= 4096 ? ENAMETOOLONG : 0;
+}
+
+int
+maildir_tmp_open(const char *id, struct maildir_tmp **t)
+{
+	struct maildir_tmp *m;
+	int rc;
+
+	if (!md.open)
+		return EBADF;
+	if (strlen(id) >= MAILDIR_ID_MAX || strchr(id, '/') != NULL)
+		return EINVAL;
+	if ((m = malloc(sizeof(*m))) == NULL)
+		return ENOMEM;
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	if ((rc = file_path(m->tmp, md.root, "tmp", id)) != 0) {
+		free(m);
+		return rc;
+	}
+	m->fd = open(m->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (m->fd == -1) {
+		rc = errno;
+		free(m);
+		return rc;
+	}
+	*t = m;
+	return 0;
+}
+
+int
+maildir_tmp_write(struct maildir_tmp *t, const struct iovec *v, size_t n)
+{
+	return write_all(t->fd, v, n);
+}
+
+void
+maildir_tmp_abort(struct maildir_tmp *t)
+{
+	if (unlink(t->tmp) == -1)
+		log_warn("maildir: unlink %s", t->tmp);
+	close(t->fd);
+	free(t);
+}
+
+int
+maildir_tmp_commit(struct maildir_tmp *t, const char *envelope)
+{
+	char new[4096], env[4096];
+	struct iovec e = { (void *)envelope, strlen(envelope) };
+	int rc;
+
+	if ((rc = file_path(new, md.root, "new", t->id)) != 0 ||
+	    (rc = file_path(env, md.envdir, NULL, t->id)) != 0) {
+		maildir_tmp_abort(t);
+		return rc;
+	}
+	rc = fsync(t->fd) == -1 ? errno : 0;
+	if (close(t->fd) == -1 && rc == 0)
+		rc = errno;
+	t->fd = -1;
+	/* the envelope before the link, so that new/ID never appears
+	 * without it; one left alone by a failure or crash is dropped at
+	 * open */
+	if (rc == 0 && (rc = write_file(env, &e, 1)) == 0 &&
+	    (rc = publish(t->tmp, new)) != 0)
+		unlink(env);
+	if (rc != 0)
+		unlink(t->tmp);
+	free(t);
+	if (rc == 0 && (rc = dirsync_wait(&md.sync)) != 0) {
+		/* Not known to be durable: take it back rather than 250 a
+		 * message that a crash could lose and a retry duplicate. */
+		unlink(new);
+		unlink(env);
+	}
+	return rc;
+}
+
 int
 maildir_deliver_id(const char *id, const char *data, size_t len,
     const char *envelope)
@@ -427,34 +527,16 @@ int
 maildir_deliver_iov(const char *id, const struct iovec *v, size_t n,
     const char *envelope)
 {
-	char tmp[4096], new[4096], env[4096];
-	struct iovec e = { (void *)envelope, strlen(envelope) };
+	struct maildir_tmp *t;
 	int rc;
 
-	if (!md.open)
-		return EBADF;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/tmp/%s", md.root, id) >=
-	    sizeof(tmp) ||
-	    (size_t)snprintf(new, sizeof(new), "%s/new/%s", md.root, id) >=
-	    sizeof(new) ||
-	    (size_t)snprintf(env, sizeof(env), "%s/%s", md.envdir, id) >=
-	    sizeof(env))
-		return ENAMETOOLONG;
-	if ((rc = write_file(env, &e, 1)) != 0)
+	if ((rc = maildir_tmp_open(id, &t)) != 0)
 		return rc;
-	if ((rc = write_file(tmp, v, n)) != 0 ||
-	    (rc = publish(tmp, new)) != 0) {
-		unlink(tmp);
-		unlink(env);
+	if ((rc = maildir_tmp_write(t, v, n)) != 0) {
+		maildir_tmp_abort(t);
 		return rc;
 	}
-	if ((rc = dirsync_wait(&md.sync)) != 0) {
-		/* Not known to be durable: take it back rather than 250 a
-		 * message that a crash could lose and a retry duplicate. */
-		unlink(new);
-		unlink(env);
-	}
-	return rc;
+	return maildir_tmp_commit(t, envelope);
 }
 
 int

@@ -47,6 +47,23 @@ int	maildir_deliver_id(const char *id, const char *data, size_t len,
 int	maildir_deliver_iov(const char *id, const struct iovec *v, size_t n,
 	    const char *envelope);
 
+/*
+ * Streaming, for a caller that must not hold a whole message in memory
+ * (the listener stores each message as it arrives): maildir_tmp_open
+ * creates tmp/ID, maildir_tmp_write appends to it (it may block on a busy
+ * disk: a worker's job too), and exactly one of these ends it and frees t:
+ * maildir_tmp_commit - fsync, envelope, link into new/ and the shared
+ * directory fsyncs, as maildir_deliver_iov does: 0, or an errno with
+ * nothing left behind; maildir_tmp_abort - unlink the tmp file.
+ * A stream is used by one thread at a time.
+ */
+struct maildir_tmp;
+int	maildir_tmp_open(const char *id, struct maildir_tmp **t);
+int	maildir_tmp_write(struct maildir_tmp *t, const struct iovec *v,
+	    size_t n);
+int	maildir_tmp_commit(struct maildir_tmp *t, const char *envelope);
+void	maildir_tmp_abort(struct maildir_tmp *t);
+
 /* Sorted snapshot of the IDs in new/ and cur/. */
 int	maildir_list(char ***ids, size_t *n);
 void	maildir_free_list(char **ids, size_t n);

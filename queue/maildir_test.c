@@ -1,7 +1,8 @@
 /*
  * maildir_test.c - unit test of queue/maildir.c: deliver, list, path,
- * envelope, delete, count, the cleanup at open, and unique names under
- * concurrent deliveries. TAP on stdout; exit 1 on any failure.
+ * envelope, delete, count, streaming through tmp/ (commit and abort),
+ * the cleanup at open, and unique names under concurrent deliveries.
+ * TAP on stdout; exit 1 on any failure.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -146,6 +147,39 @@ main(void)
 		ok(n == 20 && memcmp(buf, "Subject: pieces\n\nx\n", 20) == 0,
 		    "deliver_iov stores the pieces as one message");
 		maildir_delete(iid);
+	}
+	{
+		/* a stream written in many pieces, then one aborted */
+		struct maildir_tmp *t = NULL;
+		struct iovec v = { "line of text\n", 13 };
+		char sid[MAILDIR_ID_MAX], tmpdir[4096], *e = NULL;
+		struct stat st;
+		int wrote = 1;
+
+		snprintf(tmpdir, sizeof(tmpdir), "%s/inbox/tmp", spool);
+		maildir_make_id(sid);
+		ok(maildir_tmp_open(sid, &t) == 0 && count_dir(tmpdir) == 1,
+		    "tmp_open creates tmp/ID");
+		for (int i = 0; i < 1000 && t != NULL; i++)
+			wrote &= maildir_tmp_write(t, &v, 1) == 0;
+		ok(t != NULL && wrote && maildir_path(sid, path) == ENOENT,
+		    "tmp_write appends; not in the inbox yet");
+		ok(t != NULL && maildir_tmp_commit(t, "from <s@x>\n") == 0 &&
+		    maildir_path(sid, path) == 0 && stat(path, &st) == 0 &&
+		    st.st_size == 13000 && count_dir(tmpdir) == 0 &&
+		    maildir_envelope(sid, &e, &len) == 0 &&
+		    strcmp(e, "from <s@x>\n") == 0,
+		    "tmp_commit: in new/ whole, with its envelope, tmp/ empty");
+		free(e);
+		maildir_delete(sid);
+		ok(maildir_tmp_open(sid, &t) == 0, "tmp_open again");
+		ok(maildir_tmp_write(t, &v, 1) == 0, "tmp_write");
+		maildir_tmp_abort(t);
+		ok(count_dir(tmpdir) == 0 && maildir_path(sid, path) == ENOENT &&
+		    maildir_envelope(sid, &e, &len) == ENOENT,
+		    "tmp_abort leaves nothing in tmp/, new/ or envelope/");
+		ok(maildir_tmp_open("../x", &t) == EINVAL,
+		    "tmp_open refuses an ID with a slash");
 	}
 	maildir_close();
 
