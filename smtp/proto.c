@@ -27,8 +27,13 @@ proto_reply_init(struct proto_reply *r)
 static void
 reply_append(struct proto_reply *r, const char *s, size_t n)
 {
-	size_t room = sizeof(r->text) - r->len - 2;
+	size_t room;
 
+	/* full: the line's '\n' would not fit either, so nothing of it is
+	 * kept (and room below cannot wrap around) */
+	if (r->len + 2 > sizeof(r->text))
+		return;
+	room = sizeof(r->text) - r->len - 2;
 	if (n > room)
 		n = room;
 	memcpy(r->text + r->len, s, n);

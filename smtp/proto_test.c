@@ -39,7 +39,7 @@ main(void)
 {
 	struct proto_reply r;
 	struct proto_ehlo e;
-	char esc[PROTO_ESC_MAX], line[256];
+	char esc[PROTO_ESC_MAX], line[256], big[PROTO_TEXT_MAX / 2];
 	size_t n;
 
 	proto_reply_init(&r);
@@ -94,6 +94,19 @@ main(void)
 	    proto_esc_parse("5.7.1x", esc) == 0, "bad codes refused");
 	ok(proto_esc_parse("4.123.999", esc) == 9 &&
 	    strcmp(esc, "4.123.999") == 0, "three-digit parts");
+
+	/* a server's endless multi-line reply: the kept text is cut, never
+	 * written past (found by smtp/proto_fuzz) */
+	memset(big, 'x', sizeof(big) - 1);
+	memcpy(big, "250-", 4);
+	big[sizeof(big) - 1] = '\0';
+	proto_reply_init(&r);
+	for (n = 0; n < 5; n++)
+		feed(&r, big);
+	ok(feed(&r, "250-more") == 0 && feed(&r, "250 end") == 1 &&
+	    r.nlines == 7 && r.len == sizeof(r.text) - 1 &&
+	    r.text[r.len - 1] == '\n' && r.text[r.len] == '\0',
+	    "overlong multi-line reply cut at the text's end");
 
 	proto_reply_init(&r);
 	feed(&r, "220 tab\there\x01");
