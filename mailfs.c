@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <fuse_lowlevel.h>
 #include <gmime/gmime.h>
 #include <netinet/in.h>
@@ -167,7 +168,7 @@ main(int argc, char **argv)
 	static struct conf conf;	/* static: reachable to the end, for LeakSanitizer */
 	char err[512];
 	const char *cfile = NULL;
-	char *mountpoint;
+	static char mountpoint[PATH_MAX];
 	int foreground = 0, ch, rc = 0, lockfd;
 	char *fuse_argv[] = { argv[0], "-o", "fsname=mailfs,subtype=mailfs", NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
@@ -220,7 +221,7 @@ main(int argc, char **argv)
 
 	/* absolute, as libfuse's own option parser makes it: unmounting at
 	 * exit goes by this path */
-	if ((mountpoint = realpath(argv[optind], NULL)) == NULL) {
+	if (realpath(argv[optind], mountpoint) == NULL) {
 		fprintf(stderr, "mailfs: %s: %s\n", argv[optind], strerror(errno));
 		return 1;
 	}
@@ -308,7 +309,6 @@ out:
 	log_info("stopped");
 	qlog_close();
 	conf_free(&conf);
-	free(mountpoint);
 	close(lockfd);
 	return rc;
 }
