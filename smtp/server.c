@@ -2,12 +2,28 @@
  * server.c - the inbound SMTP listener (RFC 5321 with PIPELINING, SIZE,
  * 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, STARTTLS). API in server.h.
  *
- * Everything here runs on the event thread except the delivery workers:
- * a finished message goes to a worker (struct job) that stores it with
- * maildir_deliver_iov (which fsyncs, sharing directory fsyncs with the
- * other workers) and hands the job back through an event activated from
- * the worker (evthread locking); only then does the session answer 250.
- * A session that went away meanwhile just leaves job->s NULL.
+ * Everything here runs on the event thread except the file work, done by
+ * workers (struct job) that hand each job back through an event
+ * activated from the worker (evthread locking). A message is streamed
+ * into the Maildir's tmp/ as it arrives, so a session holds at most about
+ * IN_HIGH + CHUNK octets of it however big it is (as Postfix's smtpd,
+ * which writes to its queue file as it reads): the trace lines and the
+ * data collect in an evbuffer, and each CHUNK of it goes to a worker
+ * (J_WRITE, which also creates tmp/ID the first time). While that job is
+ * out the session reads no further input, so its chunks stay in order and
+ * a client faster than the disk is held back by TCP. At the final dot a
+ * J_COMMIT job writes the rest, fsyncs, links into new/ and fsyncs the
+ * directories (group commit with the other workers, maildir_tmp_commit);
+ * only then does the session answer 250. A refused message, an error, a
+ * disconnect or a stop mid-DATA give the file to a J_ABORT job, which
+ * unlinks it. A session that went away while its job was out leaves
+ * job->s NULL: a commit is stored all the same, a chunk's file aborted.
+ *
+ * Why workers even for write(): it costs microseconds while the page
+ * cache takes the data, but once dirty pages pass the kernel's limit
+ * (balance_dirty_pages) a writer sleeps until the disk catches up, and
+ * that is just when many big messages arrive at once; on the event loop
+ * it would stall every session, on a worker only its own.
  *
  * The input is hostile by assumption:
  *  - a command line must end within CMD_MAX octets, else 500 5.5.2 and
@@ -72,6 +88,7 @@
 #define CMD_MAX		512		/* command line, with CRLF */
 #define TEXT_MAX	1000		/* text line, with CRLF */
 #define IN_HIGH		(128 * 1024)	/* input buffered per session */
+#define CHUNK		(128 * 1024)	/* message data per write job */
 #define OUT_HIGH	(64 * 1024)	/* replies a client leaves unread */
 #define WORKERS		32		/* concurrent deliveries */
 #define LINGER_MS	50		/* TLS close: wait for the last bytes */
@@ -112,7 +129,10 @@ struct session {
 	unsigned	smtputf8:1;
 
 	/* the message */
-	struct evbuffer	*msg;
+	struct evbuffer	*msg;		/* not yet written; NULL: discarding */
+	struct maildir_tmp *tmp;	/* tmp/ID, NULL while a job has it */
+	size_t		stored;		/* octets handed to write jobs */
+	int		werr;		/* a write job's errno */
 	char		id[MAILDIR_ID_MAX];
 	enum dstate	ds;
 	size_t		size, linelen, hdrlen;
@@ -123,8 +143,11 @@ struct session {
 
 struct job {
 	struct job	*next;
+	enum { J_WRITE, J_COMMIT, J_ABORT } kind;
 	struct session	*s;		/* NULL once the session is gone */
-	struct evbuffer	*msg;
+	struct evbuffer	*msg;		/* to append to the file */
+	struct maildir_tmp *tmp;	/* the file, once created */
+	size_t		size;		/* J_COMMIT: the whole message */
 	char		*envelope, *from, *to;
 	char		id[MAILDIR_ID_MAX];
 	char		ip[INET6_ADDRSTRLEN];
@@ -155,6 +178,7 @@ static struct {
 
 static void	session_process(struct session *);
 static void	session_settle(struct session *);
+static void	tmp_discard(struct maildir_tmp *);
 
 /* -- replies ---------------------------------------------------------- */
 
@@ -258,6 +282,9 @@ transaction_reset(struct session *s)
 	if (s->msg != NULL)
 		evbuffer_free(s->msg);
 	s->msg = NULL;
+	if (s->tmp != NULL)
+		tmp_discard(s->tmp);
+	s->tmp = NULL;
 	if (s->state != S_INIT && s->state != S_CLOSING)
 		s->state = S_HELO;
 }
@@ -557,7 +584,8 @@ do_data(struct session *s, const char *arg)
 		return;
 	}
 	s->ds = D_BOL;
-	s->size = s->linelen = s->hdrlen = 0;
+	s->size = s->linelen = s->hdrlen = s->stored = 0;
+	s->werr = 0;
 	s->hops = 0;
 	s->in_header = 1;
 	s->bare = s->nul = s->toolong = s->toobig = 0;
@@ -812,6 +840,38 @@ job_submit(struct job *j)
 	pthread_mutex_unlock(&srv.mu);
 }
 
+/* The message so far and its file go with j to a worker; the session
+ * waits for it back. */
+static void
+job_hand(struct session *s, struct job *j)
+{
+	j->s = s;
+	j->msg = s->msg;
+	j->tmp = s->tmp;
+	s->msg = NULL;
+	s->tmp = NULL;
+	memcpy(j->id, s->id, sizeof(j->id));
+	memcpy(j->ip, s->ip, sizeof(j->ip));
+	s->job = j;
+	job_submit(j);
+}
+
+/* Unlink a file no session waits for (on a worker: the unlink of a big
+ * file frees its blocks, which may take a while). */
+static void
+tmp_discard(struct maildir_tmp *t)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL) {
+		maildir_tmp_abort(t);
+		return;
+	}
+	j->kind = J_ABORT;
+	j->tmp = t;
+	job_submit(j);
+}
+
 static char *
 envelope_text(struct session *s)
 {
@@ -854,11 +914,15 @@ rcpt_list(struct session *s)
 	return p;
 }
 
+/* A job's file is aborted here only at server_stop, the workers gone;
+ * elsewhere a J_ABORT job does it. */
 static void
 job_free(struct job *j)
 {
 	if (j->msg != NULL)
 		evbuffer_free(j->msg);
+	if (j->tmp != NULL)
+		maildir_tmp_abort(j->tmp);
 	free(j->envelope);
 	free(j->from);
 	free(j->to);
@@ -890,8 +954,14 @@ data_end(struct session *s)
 	}
 	if (text != NULL) {
 		refuse(s->ip, why);
-		transaction_reset(s);
+		transaction_reset(s);	/* which unlinks what was written */
 		error(s, "%s", text);
+		return;
+	}
+	if (s->werr != 0) {
+		transaction_reset(s);
+		reply(s, "451 4.3.0 Error: could not store the message, try "
+		    "again later");
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
@@ -904,14 +974,47 @@ data_end(struct session *s)
 		reply(s, "451 4.3.0 Insufficient system resources");
 		return;
 	}
-	j->s = s;
-	j->msg = s->msg;
-	s->msg = NULL;
-	memcpy(j->id, s->id, sizeof(j->id));
-	memcpy(j->ip, s->ip, sizeof(j->ip));
-	s->job = j;
+	j->kind = J_COMMIT;
+	j->size = s->stored + evbuffer_get_length(s->msg);
+	job_hand(s, j);
 	s->state = S_WAIT;
-	job_submit(j);
+}
+
+/* A write failed or memory ran out: keep nothing more, read on to the
+ * end of the data, then 451. */
+static void
+data_fail(struct session *s, int rc)
+{
+	s->werr = rc;
+	if (s->msg != NULL)
+		evbuffer_free(s->msg);
+	s->msg = NULL;
+}
+
+static int
+chunk_full(const struct session *s)
+{
+	return s->msg != NULL && evbuffer_get_length(s->msg) >= CHUNK;
+}
+
+/* The collected data to a worker, to append to tmp/ID. */
+static void
+chunk_write(struct session *s)
+{
+	struct job *j = calloc(1, sizeof(*j));
+	struct evbuffer *next = evbuffer_new();
+
+	if (j == NULL || next == NULL) {
+		free(j);
+		if (next != NULL)
+			evbuffer_free(next);
+		data_fail(s, ENOMEM);
+		return;
+	}
+	j->kind = J_WRITE;
+	s->stored += evbuffer_get_length(s->msg);
+	job_hand(s, j);
+	s->msg = next;
 }
 
 /* One octet of message content (dot-unstuffed, CR LF already turned into
@@ -1015,23 +1118,37 @@ data_feed(struct session *s, const char *p, size_t len, int *end)
 	return i;
 }
 
-/* Feed what input there is to data_feed: 1 if the data ended. */
+/*
+ * data_step - feed input to data_feed until a CHUNK is collected, which
+ * goes to a worker: 1 if input was consumed or the data ended (call
+ * again), 0 to wait for more input or for the chunk's job. Meanwhile
+ * the input fills up to IN_HIGH and the bufferevent stops reading.
+ */
 static int
 data_step(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	struct evbuffer_iovec v[16];
-	int nv = evbuffer_peek(in, -1, NULL, v, 16), end = 0;
+	int nv, end = 0;
 	size_t used = 0;
 
+	if (s->job != NULL)
+		return 0;
+	nv = evbuffer_peek(in, -1, NULL, v, 16);
 	if (nv > 16)
 		nv = 16;
-	for (int i = 0; i < nv && !end; i++)
+	for (int i = 0; i < nv && !end && !chunk_full(s); i++)
 		used += data_feed(s, v[i].iov_base, v[i].iov_len, &end);
 	evbuffer_drain(in, used);
-	if (end)
+	if (end) {
 		data_end(s);
-	return end;
+		return 1;
+	}
+	if (chunk_full(s)) {
+		chunk_write(s);
+		return s->job == NULL;
+	}
+	return used > 0;
 }
 
 /* -- sessions ---------------------------------------------------------- */
@@ -1042,8 +1159,9 @@ session_free(struct session *s)
 	TAILQ_REMOVE(&srv.sessions, s, entry);
 	srv.nsessions--;
 	if (s->job != NULL)
-		s->job->s = NULL;	/* the worker's result has no one to
-					 * answer; it is stored all the same */
+		s->job->s = NULL;	/* no one to answer: a message is
+					 * stored all the same, a chunk's file
+					 * unlinked (job_done_cb) */
 	transaction_reset(s);
 	if (s->linger != NULL)
 		event_free(s->linger);
@@ -1065,7 +1183,7 @@ session_process(struct session *s)
 		if (s->tls != tls)
 			break;	/* a new bufferevent: its input is new too */
 	}
-	if (s->eof && s->state != S_WAIT && s->state != S_CLOSING &&
+	if (s->eof && s->job == NULL && s->state != S_CLOSING &&
 	    evbuffer_get_length(out) < OUT_HIGH)
 		session_close(s);	/* nothing more will come */
 }
@@ -1141,7 +1259,7 @@ session_cb_event(struct bufferevent *bev, short what, void *arg)
 		return;		/* the TLS handshake is done */
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
 	    s->state != S_CLOSING) {
-		if (s->state == S_WAIT) {
+		if (s->job != NULL) {
 			/* we are the slow one: keep waiting */
 			bufferevent_enable(s->bev, EV_READ);
 			return;
@@ -1186,48 +1304,95 @@ job_done_cb(evutil_socket_t fd, short what, void *arg)
 		struct session *s = j->s;
 
 		next = j->next;
-		if (s != NULL) {
-			s->job = NULL;
+		if (s == NULL && j->tmp != NULL) {
+			/* a chunk of a session gone: its file goes too */
+			j->kind = J_ABORT;
+			job_submit(j);
+			continue;
+		}
+		if (s == NULL) {
+			job_free(j);
+			continue;
+		}
+		s->job = NULL;
+		if (j->kind == J_WRITE) {
+			s->tmp = j->tmp;
+			j->tmp = NULL;
+			if (j->rc != 0)
+				data_fail(s, j->rc);
+		} else {
 			s->state = S_HELO;
 			transaction_reset(s);
 			if (j->rc == 0) {
 				reply(s, "250 2.0.0 Ok: queued as %s", j->id);
 				s->junk = 0;	/* a client at work */
-			}
-			else {
+			} else {
 				reply(s, "451 4.3.0 Error: could not store "
 				    "the message, try again later");
 			}
-			session_process(s);
-			session_settle(s);
 		}
 		job_free(j);
+		session_process(s);
+		session_settle(s);
 	}
 }
 
-/* Store j's message as its evbuffer holds it, in pieces: a message of
- * max_size need not be copied into one block. 0 or an errno. */
+/* Append j's data to its file, created first if need be: 0 or an errno. */
 static int
-store(struct job *j)
+job_write(struct job *j)
 {
-	int n = evbuffer_peek(j->msg, -1, NULL, NULL, 0), rc;
-	struct evbuffer_iovec *ev = calloc(n > 0 ? (size_t)n : 1, sizeof(*ev));
-	struct iovec *v = calloc(n > 0 ? (size_t)n : 1, sizeof(*v));
+	struct evbuffer_iovec ev[16];
+	struct iovec v[16];
+	int rc = 0;
 
-	if (ev == NULL || v == NULL) {
-		rc = ENOMEM;
-	} else {
-		n = evbuffer_peek(j->msg, -1, NULL, ev, n);
+	if (j->tmp == NULL && (rc = maildir_tmp_open(j->id, &j->tmp)) != 0)
+		return rc;
+	while (rc == 0 && evbuffer_get_length(j->msg) > 0) {
+		int n = evbuffer_peek(j->msg, -1, NULL, ev, 16);
+		size_t len = 0;
+
+		if (n > 16)
+			n = 16;
 		for (int i = 0; i < n; i++) {
 			v[i].iov_base = ev[i].iov_base;
 			v[i].iov_len = ev[i].iov_len;
+			len += ev[i].iov_len;
 		}
-		rc = maildir_deliver_iov(j->id, v, n > 0 ? (size_t)n : 0,
-		    j->envelope);
+		rc = maildir_tmp_write(j->tmp, v, (size_t)n);
+		evbuffer_drain(j->msg, len);
 	}
-	free(ev);
-	free(v);
 	return rc;
+}
+
+/* On a worker. A J_WRITE that fails keeps its file: the session aborts
+ * it at the end of the data. */
+static void
+job_run(struct job *j)
+{
+	char size[32];
+
+	if (j->kind == J_ABORT) {
+		maildir_tmp_abort(j->tmp);
+		j->tmp = NULL;
+		return;
+	}
+	j->rc = job_write(j);
+	if (j->kind == J_COMMIT) {
+		if (j->rc == 0)
+			j->rc = maildir_tmp_commit(j->tmp, j->envelope);
+		else if (j->tmp != NULL)
+			maildir_tmp_abort(j->tmp);
+		j->tmp = NULL;
+	}
+	if (j->rc != 0) {
+		log_warnx("smtp %s: storing %s: %s", j->ip, j->id,
+		    strerror(j->rc));
+	} else if (j->kind == J_COMMIT) {
+		snprintf(size, sizeof(size), "%zu", j->size);
+		qlog_event(j->id, "received", "from", j->from, "to", j->to,
+		    "client", j->ip, "size", size, NULL);
+		stats_add(STATS_RECEIVED, 1);
+	}
 }
 
 static void *
@@ -1246,21 +1411,7 @@ worker_main(void *arg)
 			srv.todo_tail = &srv.todo;
 		pthread_mutex_unlock(&srv.mu);
 
-		size_t len = evbuffer_get_length(j->msg);
-		char size[32];
-
-		j->rc = store(j);
-		snprintf(size, sizeof(size), "%zu", len);
-		if (j->rc == 0) {
-			qlog_event(j->id, "received", "from", j->from, "to",
-			    j->to, "client", j->ip, "size", size, NULL);
-			stats_add(STATS_RECEIVED, 1);
-		} else {
-			log_warnx("smtp %s: storing %s: %s", j->ip, j->id,
-			    strerror(j->rc));
-		}
-		evbuffer_free(j->msg);
-		j->msg = NULL;
+		job_run(j);
 
 		pthread_mutex_lock(&srv.mu);
 		j->next = srv.done;
@@ -1451,7 +1602,8 @@ fail:
 /*
  * server_stop - on the event thread or once the loop has ended. Messages
  * already handed to a worker are stored before it returns (their
- * clients are gone, so they may come again: better twice than never).
+ * clients are gone, so they may come again: better twice than never);
+ * the files of messages cut short mid-DATA are unlinked.
  */
 void
 server_stop(void)
