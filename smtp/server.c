@@ -33,7 +33,7 @@
  *    message refused after its end (550 5.5.2), so nothing can be smuggled
  *    (CVE-2023-51764 family). Text lines over TEXT_MAX, more than
  *    MAX_HOPS Received: lines or more than max_size octets are counted as
- *    they stream by, never buffered beyond max_size;
+ *    they stream by; what was written of a refused message is unlinked;
  *  - the input buffer has a high watermark and pipelined commands are
  *    answered only while the client reads our replies, so memory stays
  *    bounded whatever a client sends or fails to read;

@@ -4,7 +4,7 @@
 # 20 concurrent 20 MB messages raise the daemon's peak RSS (VmHWM) by far
 # less than their sum, and each is stored whole. A message refused after
 # its data, a client gone mid-DATA and a stop mid-DATA leave nothing in
-# tmp/ or new/.
+# tmp/ or new/; after a kill -9 mid-DATA the next start cleans tmp/.
 . "$(dirname "$0")/test-lib.sh"
 
 # under ASan (make check SANITIZE=1) freed memory would stay in
@@ -194,6 +194,20 @@ test_expect_success 'daemon stopped mid-DATA: its tmp/ file is unlinked' '
 	tmp_empty &&
 	test "$(nmsg)" = "$N" &&
 	grep -q "stopped" "$T/big/stderr"
+'
+
+test_expect_success 'kill -9 mid-DATA: the next start removes the tmp/ file' '
+	mailfs_start big -o "listen=127.0.0.1:$PORT,domains=example.test" &&
+	N=$(nmsg) &&
+	cut &&
+	kill -9 $MAILFS_PID &&
+	{ wait $MAILFS_PID; unmount "$MNT"; } &&
+	touch "$T/go" &&
+	{ wait $CLIENT || :; } &&
+	tmp_used &&
+	mailfs_start big -o "listen=127.0.0.1:$PORT,domains=example.test" &&
+	tmp_empty &&
+	test "$(nmsg)" = "$N"
 '
 
 test_done
