@@ -452,6 +452,37 @@ not_text(struct prep *p, const char *raw, size_t len)
 	return 0;
 }
 
+/*
+ * header_garbage - the number (from 1) of the first line of the header
+ * block that is neither a field ("name:") nor a continuation, or 0. GMime
+ * drops such a line silently and would leave it above the fields we add;
+ * a person who wrote it meant something, so it is refused, not guessed at.
+ */
+static size_t
+header_garbage(const char *text, size_t len)
+{
+	size_t i = 0, n, line = 0;
+
+	while (i < len) {
+		line++;
+		for (n = 0; i + n < len && text[i + n] != '\n'; n++)
+			;
+		if (n == 0 || (n == 1 && text[i] == '\r'))
+			return 0;	/* the blank line: the body follows */
+		if (text[i] != ' ' && text[i] != '\t') {
+			size_t k = 0;
+
+			while (k < n && text[i + k] > ' ' && text[i + k] < 127 &&
+			    text[i + k] != ':')
+				k++;
+			if (k == 0 || k == n || text[i + k] != ':')
+				return line;
+		}
+		i += n + 1;
+	}
+	return 0;
+}
+
 int
 submit_prepare(const struct conf *c, const char *raw, size_t len,
     struct submit_msg *m, char *reason, size_t reasonlen)
@@ -497,6 +528,9 @@ submit_prepare(const struct conf *c, const char *raw, size_t len,
 	    g_mime_header_get_offset(g_mime_header_list_get_header_at(hl, 0))
 	    != 0)
 		err = reject(&p, EINVAL, "not a message: no header");
+	else if ((i = header_garbage(text.p, text.len)) != 0)
+		err = reject(&p, EINVAL, "not a message: header line %zu is "
+		    "not a field", i + (skip > 0));
 	else
 		err = envelope(&p, hl, m);
 	if (!err) {

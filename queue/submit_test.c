@@ -206,6 +206,21 @@ main(void)
 		    reason, sizeof(reason));
 		ok(e == EINVAL, "binary junk is EINVAL");
 	}
+	refused("From: a@example.org\nTo: b@example.com\nthis line is garbage\n"
+	    "\nx\n", "a header line that is no field is EINVAL");
+	refused("From: a@example.org\nTo: b@example.com\n: no name\n\nx\n",
+	    "a field without a name is EINVAL");
+	refused("From: a@example.org\nTo: b@example.com\nBad Name: x\n\nx\n",
+	    "a field name with a space is EINVAL");
+	{
+		static const char ok_text[] = "From: a@example.org\nTo: b@example.com,\n"
+		    "\tc@example.com\nX-Odd_Name!: fine\n\nbody: not a header\n";
+
+		e = submit_prepare(&c, ok_text, sizeof(ok_text) - 1, &m, reason,
+		    sizeof(reason));
+		ok(e == 0 && m.nrcpt == 2, "folded fields and odd names are fields");
+		submit_free(&m);
+	}
 	refused("To: b@example.com\nSubject: x\n\nx\n", "no From: is EINVAL");
 	refused("From: Undisclosed:;\nTo: b@example.com\n\nx\n",
 	    "From: with an empty group only is EINVAL");
