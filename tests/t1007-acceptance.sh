@@ -4,15 +4,6 @@
 # the file being written, and timely keep and max_age.
 . "$(dirname "$0")/test-lib.sh"
 
-# entry WHERE NAME: the directory of the message named NAME in WHERE/
-entry() {
-	for d in "$MNT/$1"/*/; do
-		[ -e "$d/name" ] && [ "$(cat "$d/name")" = "$2" ] &&
-			{ echo "${d%/}"; return 0; }
-	done
-	return 1
-}
-
 # refused TO: cp of a message to TO fails with EINVAL, nothing is queued
 refused() {
 	name=r$(echo "$1" | md5sum | cut -c1-8)

@@ -25,30 +25,6 @@ start_sink 127.0.0.9:$PORT -P
 start_sink 127.0.0.10:$PORT -f DATA
 start_sink 127.0.0.11:$PORT
 
-send() {
-	name=$1; shift
-	to=$(echo "$@" | sed 's/ /, /g')
-	printf 'From: a@mailfs.test\nTo: %s\nSubject: %s\n\nbody of %s\n' \
-		"$to" "$name" "$name" >"$T/$name"
-	cp "$T/$name" "$MNT/outbox/$name"
-}
-
-entry() {
-	for d in "$MNT/$1"/*/; do
-		[ -e "$d/name" ] && [ "$(cat "$d/name")" = "$2" ] &&
-			{ echo "${d%/}"; return 0; }
-	done
-	return 1
-}
-
-# status_is WHERE NAME RCPT STATE CODE-REGEX
-status_is() {
-	d=$(entry "$1" "$2") &&
-	awk -v r="$3" -v s="$4" -v c="^$5\$" \
-		'$1 == r && $2 == s && $5 ~ c { ok = 1 } END { exit !ok }' \
-		"$d/status"
-}
-
 # sunk_file RCPT: the smtp-sink dump that has this recipient
 sunk_file() {
 	grep -l "^X-Rcpt-Args: <$1>" "$T"/sink/* 2>/dev/null | head -n 1 | grep .

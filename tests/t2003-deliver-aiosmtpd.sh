@@ -127,29 +127,6 @@ got() {
 		xargs -r grep -l "$3" | grep -q .
 }
 
-send() {
-	name=$1; shift
-	to=$(echo "$@" | sed 's/ /, /g')
-	printf 'From: a@mailfs.test\nTo: %s\nSubject: %s\n\nbody of %s\n' \
-		"$to" "$name" "$name" >"$T/$name"
-	cp "$T/$name" "$MNT/outbox/$name"
-}
-
-entry() {
-	for d in "$MNT/$1"/*/; do
-		[ -e "$d/name" ] && [ "$(cat "$d/name")" = "$2" ] &&
-			{ echo "${d%/}"; return 0; }
-	done
-	return 1
-}
-
-status_is() {
-	d=$(entry "$1" "$2") &&
-	awk -v r="$3" -v s="$4" -v c="^$5\$" \
-		'$1 == r && $2 == s && $5 ~ c { ok = 1 } END { exit !ok }' \
-		"$d/status"
-}
-
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.a.test \
 	-addext subjectAltName=DNS:mx.a.test \
 	-keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 ||

@@ -123,6 +123,32 @@ mailfs_stop() {
 	unmount "$MNT"
 }
 
+# send NAME TO...: a message named NAME in outbox/ to these recipients
+send() {
+	name=$1; shift
+	to=$(echo "$@" | sed 's/ /, /g')
+	printf 'From: a@mailfs.test\nTo: %s\nSubject: %s\n\nbody of %s\n' \
+		"$to" "$name" "$name" >"$T/$name"
+	cp "$T/$name" "$MNT/outbox/$name"
+}
+
+# entry WHERE NAME: the directory of the message named NAME in WHERE/
+entry() {
+	for d in "$MNT/$1"/*/; do
+		[ -e "$d/name" ] && [ "$(cat "$d/name")" = "$2" ] &&
+			{ echo "${d%/}"; return 0; }
+	done
+	return 1
+}
+
+# status_is WHERE NAME RCPT STATE CODE-REGEX: one line of its status file
+status_is() {
+	d=$(entry "$1" "$2") &&
+	awk -v r="$3" -v s="$4" -v c="^$5\$" \
+		'$1 == r && $2 == s && $5 ~ c { ok = 1 } END { exit !ok }' \
+		"$d/status"
+}
+
 # start_sink ADDR:PORT [smtp-sink options]: smtp-sink dumping into $T/sink/
 start_sink() {
 	addr=$1; shift
