@@ -172,6 +172,18 @@ make(const char *name, mode_t mode, uid_t uid, gid_t gid)
 	return f;
 }
 
+/* A new handle on f (lock held): wait out a submission in progress, then
+ * truncate for O_TRUNC. */
+static void
+hold(struct outbox_file *f, int trunc, struct outbox_file **fp)
+{
+	freeze_wait(f);
+	if (trunc && f->len)
+		set_size(f, 0);
+	f->refs++;
+	*fp = f;
+}
+
 int
 outbox_create(const char *name, mode_t mode, uid_t uid, gid_t gid, int trunc,
     struct outbox_file **fp)
@@ -182,13 +194,8 @@ outbox_create(const char *name, mode_t mode, uid_t uid, gid_t gid, int trunc,
 	pthread_mutex_lock(&lock);
 	if (!(f = find(name)) && !(f = make(name, mode, uid, gid)))
 		err = ENOMEM;
-	else {
-		freeze_wait(f);
-		if (trunc && f->len)
-			set_size(f, 0);
-		f->refs++;
-		*fp = f;
-	}
+	else
+		hold(f, trunc, fp);
 	pthread_mutex_unlock(&lock);
 	return err;
 }
@@ -216,13 +223,8 @@ outbox_open(const char *name, int trunc, struct outbox_file **fp)
 	pthread_mutex_lock(&lock);
 	if (!(f = find(name)))
 		err = ENOENT;
-	else {
-		freeze_wait(f);
-		if (trunc && f->len)
-			set_size(f, 0);
-		f->refs++;
-		*fp = f;
-	}
+	else
+		hold(f, trunc, fp);
 	pthread_mutex_unlock(&lock);
 	return err;
 }
