@@ -9,10 +9,12 @@
  * Besides the sanitizers it checks the replies: every line a reply line
  * (three digits, then ' ' or '-'), CRLF-terminated, at most 512 octets
  * (RFC 5321 §4.5.3.1.5), and the session always ending (a read that
- * waits 20 s aborts). Messages it stores are deleted after each input.
+ * waits 20 s aborts). Messages it stores are deleted after each input,
+ * the spool when the run ends.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -35,6 +37,7 @@
 
 static struct conf conf;
 static struct sockaddr_in addr;
+static char spool[] = "/tmp/mailfs-fuzz-XXXXXX";
 
 static _Noreturn void
 die(const char *what)
@@ -60,6 +63,22 @@ free_port(void)
 	return port;
 }
 
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) == -1 ? -1 : 0;
+}
+
+/* At the end of a run (not after a crash: then the spool is evidence). */
+static void
+remove_spool(void)
+{
+	nftw(spool, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void *
 event_thread(void *base)
 {
@@ -70,7 +89,7 @@ event_thread(void *base)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	char spool[] = "/tmp/mailfs-fuzz-XXXXXX", listen[64], err[256];
+	char listen[64], err[256];
 	struct event_base *base;
 	pthread_t t;
 
@@ -79,6 +98,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	setenv("G_SLICE", "always-malloc", 1);
 	if (mkdtemp(spool) == NULL)
 		die("mkdtemp");
+	atexit(remove_spool);
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	addr.sin_port = htons((uint16_t)free_port());
