@@ -65,7 +65,8 @@ bench: deps
 	@sh tests/bench.sh
 
 # libFuzzer targets beside the modules (X_fuzz.c), built with clang into
-# build/fuzz; `make fuzz FUZZ_SECONDS=60` runs each that long.
+# build/fuzz; `make fuzz FUZZ_SECONDS=60` runs each that long, new inputs
+# going to build/fuzz/corpus, the seeds in tests/fuzz-seeds read only.
 FUZZERS	= $(patsubst %.c,build/fuzz/%,$(wildcard lib/*_fuzz.c queue/*_fuzz.c smtp/*_fuzz.c fs/*_fuzz.c))
 FUZZ_SRCS = $(SRCS:%.c=build/fuzz/%.o)
 FUZZ_SECONDS ?= 30
@@ -82,7 +83,8 @@ fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZERS)
 	@for f in $(FUZZERS); do mkdir -p build/fuzz/corpus/$${f##*/}; \
 	    echo "== $$f"; $$f -max_total_time=$(FUZZ_SECONDS) \
-	    build/fuzz/corpus/$${f##*/} 2>&1 | tail -n 3 || exit 1; done
+	    build/fuzz/corpus/$${f##*/} tests/fuzz-seeds/$${f##*/} 2>&1 | \
+	    tail -n 3 || exit 1; done
 
 lint:
 	mandoc -Tlint -Wwarning man/*
