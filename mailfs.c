@@ -13,11 +13,11 @@
  */
 #define FUSE_USE_VERSION 34
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <fuse_lowlevel.h>
+#include <netdb.h>
 #include <gmime/gmime.h>
 #include <netinet/in.h>
 #include <event2/event.h>
@@ -87,38 +87,46 @@ mkdir_p(const char *path)
 /*
  * check_listen - bind each listen address once before mounting, so that a
  * port in use or an address not on this host is reported on the terminal
- * with a failing exit status, not only to syslog after daemonizing.
+ * with a failing exit status, not only to syslog after daemonizing. Names
+ * resolve as smtp/server.c resolves them, and each address is tried.
  */
 static int
 check_listen(const struct conf *c)
 {
 	for (size_t i = 0; i < c->nlisten; i++) {
-		struct sockaddr_storage ss;
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		socklen_t len;
-		int fd, one = 1, ok;
+		struct addrinfo hints, *res, *ai;
+		char port[16];
+		int rc;
 
-		memset(&ss, 0, sizeof(ss));
-		if (inet_pton(AF_INET, c->listen[i].host, &s4->sin_addr) == 1) {
-			s4->sin_family = AF_INET;
-			s4->sin_port = htons(c->listen[i].port);
-			len = sizeof(*s4);
-		} else {
-			inet_pton(AF_INET6, c->listen[i].host, &s6->sin6_addr);
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons(c->listen[i].port);
-			len = sizeof(*s6);
-		}
-		if ((fd = socket(ss.ss_family, SOCK_STREAM, 0)) == -1)
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+		snprintf(port, sizeof(port), "%d", c->listen[i].port);
+		if ((rc = getaddrinfo(c->listen[i].host, port, &hints,
+		    &res)) != 0) {
+			fprintf(stderr, "mailfs: listen %s:%s: %s\n",
+			    c->listen[i].host, port, gai_strerror(rc));
 			return -1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
-		if (!ok)
-			fprintf(stderr, "mailfs: listen %s:%d: %s\n",
-			    c->listen[i].host, c->listen[i].port, strerror(errno));
-		close(fd);
-		if (!ok)
+		}
+		for (ai = res; ai != NULL; ai = ai->ai_next) {
+			int fd, one = 1, ok;
+
+			if ((fd = socket(ai->ai_family, ai->ai_socktype, 0)) == -1)
+				break;
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (ai->ai_family == AF_INET6)
+				setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+				    sizeof(one));
+			ok = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0;
+			close(fd);
+			if (!ok)
+				break;
+		}
+		if (ai != NULL)
+			fprintf(stderr, "mailfs: listen %s:%s: %s\n",
+			    c->listen[i].host, port, strerror(errno));
+		freeaddrinfo(res);
+		if (ai != NULL)
 			return -1;
 	}
 	return 0;

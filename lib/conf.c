@@ -4,7 +4,10 @@
  * value of a key replaces an earlier one.
  *
  * Every setter validates fully, so a bad setting is refused before the
- * mount with one line naming the key and what is wrong.
+ * mount with one line naming the key and what is wrong: a listen host name
+ * must resolve, and conf_finish loads tls_ca, tls_cert and tls_key with
+ * OpenSSL as the client and the listener will, so a file that is no PEM
+ * certificate or key fails here, not after the mount.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -18,6 +21,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "lib/conf.h"
 
@@ -338,14 +344,46 @@ static int
 conf_set_file(char **slot, const char *key, const char *value, char *err,
     size_t errlen)
 {
+	char *abs;
+
 	if (strcasecmp(value, "none") == 0 || value[0] == '\0') {
 		conf_replace(slot, NULL);
 		return 0;
 	}
-	if (access(value, R_OK) == -1)
+	/* absolute: the daemon works from / (fuse_daemonize chdirs even
+	 * with -f) and reads these files only after that */
+	if (access(value, R_OK) == -1 || (abs = realpath(value, NULL)) == NULL)
 		return conf_err(err, errlen, "%s: cannot read '%s': %s", key,
 		    value, strerror(errno));
-	conf_replace(slot, value);
+	free(*slot);
+	*slot = abs;
+	return 0;
+}
+
+/* A listen address given by name must resolve now, as the listener
+ * binds what it resolves to; a name that does not is a bad value. */
+static int
+conf_check_listen_names(struct conf *c, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	for (size_t i = 0; i < c->nlisten; i++) {
+		if (conf_is_ip(c->listen[i].host))
+			continue;
+		if ((rc = getaddrinfo(c->listen[i].host, NULL, &hints, &res)) != 0) {
+			conf_err(err, errlen, "listen: cannot resolve '%s': %s",
+			    c->listen[i].host, gai_strerror(rc));
+			free(c->listen);
+			c->listen = NULL;
+			c->nlisten = 0;
+			return -1;
+		}
+		freeaddrinfo(res);
+	}
 	return 0;
 }
 
@@ -393,8 +431,10 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			c->nlisten = 0;
 			return 0;
 		}
-		return conf_set_addrs(&c->listen, &c->nlisten, key, value, 1, 1,
-		    err, errlen);
+		if (conf_set_addrs(&c->listen, &c->nlisten, key, value, 1, 0,
+		    err, errlen) == -1)
+			return -1;
+		return conf_check_listen_names(c, err, errlen);
 	} else if (strcmp(key, "dns") == 0) {
 		if (value[0] == '\0' || strcasecmp(value, "system") == 0) {
 			free(c->dns);
@@ -550,8 +590,8 @@ conf_set_options(struct conf *c, const char *kvlist, char *err, size_t errlen)
 			if (key != NULL)
 				rc = conf_set(c, key, value, err, errlen);
 			*eq = '\0';
-			key = p;
-			snprintf(value, sizeof(value), "%s", eq + 1);
+			key = conf_trim(p);
+			snprintf(value, sizeof(value), "%s", conf_trim(eq + 1));
 		} else if (key != NULL) {
 			size_t n = strlen(value);
 			snprintf(value + n, sizeof(value) - n, ",%s", p);
@@ -565,6 +605,57 @@ conf_set_options(struct conf *c, const char *kvlist, char *err, size_t errlen)
 	return rc;
 }
 
+/* conf_tls_err - the key, its file and OpenSSL's first reason; the error
+ * queue is emptied so nothing stale reaches a later TLS session. */
+static int
+conf_tls_err(char *err, size_t errlen, const char *key, const char *file,
+    const char *what)
+{
+	const char *why = ERR_reason_error_string(ERR_peek_error());
+
+	conf_err(err, errlen, "%s: '%s' %s%s%s", key, file, what,
+	    why ? ": " : "", why ? why : "");
+	ERR_clear_error();
+	return -1;
+}
+
+/* Load the TLS files as smtp/client.c and smtp/server.c will. */
+static int
+conf_check_tls(const struct conf *c, char *err, size_t errlen)
+{
+	SSL_CTX *ctx;
+	int rc = 0;
+
+	if (c->tls_ca != NULL) {
+		if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+			return conf_tls_err(err, errlen, "tls_ca", c->tls_ca,
+			    "cannot be checked");
+		if (SSL_CTX_load_verify_locations(ctx, c->tls_ca, NULL) != 1)
+			rc = conf_tls_err(err, errlen, "tls_ca", c->tls_ca,
+			    "holds no PEM CA certificate");
+		SSL_CTX_free(ctx);
+		if (rc == -1)
+			return -1;
+	}
+	if (c->tls_cert == NULL)
+		return 0;
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return conf_tls_err(err, errlen, "tls_cert", c->tls_cert,
+		    "cannot be checked");
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1)
+		rc = conf_tls_err(err, errlen, "tls_cert", c->tls_cert,
+		    "holds no PEM certificate");
+	else if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key,
+	    SSL_FILETYPE_PEM) != 1)
+		rc = conf_tls_err(err, errlen, "tls_key", c->tls_key,
+		    "is no PEM private key of tls_cert");
+	else if (SSL_CTX_check_private_key(ctx) != 1)
+		rc = conf_tls_err(err, errlen, "tls_key", c->tls_key,
+		    "does not match tls_cert");
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
 /* Checks across keys, once everything is read. */
 int
 conf_finish(struct conf *c, char *err, size_t errlen)
@@ -575,6 +666,8 @@ conf_finish(struct conf *c, char *err, size_t errlen)
 		return conf_err(err, errlen, "%s: set without %s",
 		    c->tls_cert ? "tls_cert" : "tls_key",
 		    c->tls_cert ? "tls_key" : "tls_cert");
+	if (conf_check_tls(c, err, errlen) == -1)
+		return -1;
 	if (c->ndomains == 0)
 		return conf_set(c, "domains", c->hostname, e2, sizeof(e2));
 	return 0;

@@ -72,7 +72,14 @@ main(void)
 	ok(set(&c, "listen", "none") == 0 && c.nlisten == 0, "listen=none");
 	ok(set(&c, "listen", "127.0.0.1:25,[::1]:25") == 0 && c.nlisten == 2,
 	    "listen list");
+	ok(set(&c, "listen", "localhost:2525") == 0 && c.nlisten == 1 &&
+	    strcmp(c.listen[0].host, "localhost") == 0, "listen by host name");
+	ok(conf_set(&c, "listen", "nosuch.invalid:25", err, sizeof(err)) == -1 &&
+	    strstr(err, "listen") != NULL, "listen name that does not resolve refused");
 	ok(set(&c, "dns", "notanip") == -1, "dns=notanip refused");
+	ok(set(&c, "dns", "localhost") == -1, "dns takes no host name");
+	ok(set(&c, "dns", "[::1]:5353,127.0.0.1") == 0 && c.ndns == 2 &&
+	    c.dns[0].port == 5353 && c.dns[1].port == 0, "dns [v6]:port and ip");
 	ok(set(&c, "dns", "127.0.0.1:5353") == 0 && c.ndns == 1 &&
 	    c.dns[0].port == 5353, "dns ip:port");
 	ok(set(&c, "concurrency", "0") == -1, "concurrency=0 refused");
@@ -90,6 +97,11 @@ main(void)
 	ok(set(&c, "relayhost", "none") == 0 && c.relayhost.host[0] == '\0',
 	    "relayhost none");
 	ok(set(&c, "tls_ca", "/nonexistent/ca.pem") == -1, "unreadable tls_ca refused");
+	ok(chdir("/etc") == 0 && set(&c, "tls_ca", "hostname") == 0 &&
+	    strcmp(c.tls_ca, "/etc/hostname") == 0, "tls_ca made absolute");
+	ok(conf_finish(&c, err, sizeof(err)) == -1 && strstr(err, "tls_ca") != NULL,
+	    "tls_ca that holds no certificate refused");
+	ok(set(&c, "tls_ca", "none") == 0 && c.tls_ca == NULL, "tls_ca none");
 	ok(set(&c, "domains", "A.Test, b.test") == 0 && c.ndomains == 2 &&
 	    conf_is_local_domain(&c, "a.TEST") && !conf_is_local_domain(&c, "c.test"),
 	    "domains list, case-insensitive");
@@ -100,6 +112,9 @@ main(void)
 	ok(conf_set_options(&c, "retry=1s,2s,3s", err, sizeof(err)) == 0 &&
 	    c.nretry == 3, "-o retry list");
 	ok(conf_set_options(&c, "nokey", err, sizeof(err)) == -1, "-o item without =");
+	ok(conf_set_options(&c, " smtp_port = 2527 , concurrency=4", err,
+	    sizeof(err)) == 0 && c.smtp_port == 2527 && c.concurrency == 4,
+	    "-o key and value trimmed");
 
 	fd = mkstemp(path);
 	fp = fdopen(fd, "w");
@@ -123,6 +138,9 @@ main(void)
 	set(&c, "tls_cert", "/etc/hostname");
 	ok(conf_finish(&c, err, sizeof(err)) == -1 && strstr(err, "tls_key"),
 	    "tls_cert without tls_key refused");
+	set(&c, "tls_key", "/etc/hostname");
+	ok(conf_finish(&c, err, sizeof(err)) == -1 && strstr(err, "tls_cert") &&
+	    strstr(err, "PEM"), "tls_cert that holds no certificate refused");
 	conf_free(&c);
 
 	return tap_done();
