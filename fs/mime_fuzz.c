@@ -17,6 +17,7 @@
 #include <gmime/gmime.h>
 
 #include "fs/mime.h"
+#include "tests/fuzz.h"
 
 #define PATH_MAX_FUZZ	4096
 
@@ -55,25 +56,13 @@ walk(const struct mime_node *root, const struct mime_node *n, char *path,
 	}
 }
 
-static void
-fatal_log(const gchar *domain, GLogLevelFlags level, const gchar *msg,
-    gpointer data)
-{
-	(void)level;
-	(void)data;
-	fprintf(stderr, "%s: %s\n", domain ? domain : "glib", msg);
-	abort();
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	setenv("G_SLICE", "always-malloc", 1);
+	fuzz_glib_strict();
 	g_mime_init();
-	g_log_set_default_handler(fatal_log, NULL);
-	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
 	return 0;
 }
 

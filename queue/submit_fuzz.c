@@ -19,6 +19,7 @@
 
 #include "lib/conf.h"
 #include "queue/queue_int.h"
+#include "tests/fuzz.h"
 
 static struct conf conf;
 
@@ -68,16 +69,6 @@ check(const struct submit_msg *m)
 	}
 }
 
-static void
-fatal_log(const gchar *domain, GLogLevelFlags level, const gchar *msg,
-    gpointer data)
-{
-	(void)level;
-	(void)data;
-	fprintf(stderr, "%s: %s\n", domain ? domain : "glib", msg);
-	abort();
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -85,11 +76,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	/* every GLib allocation a plain malloc, so ASan sees each one */
-	setenv("G_SLICE", "always-malloc", 1);
+	fuzz_glib_strict();
 	g_mime_init();
-	g_log_set_default_handler(fatal_log, NULL);
-	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
 	conf_init_defaults(&conf);
 	if (conf_set(&conf, "hostname", "fuzz.test", err, sizeof(err)) ||
 	    conf_set(&conf, "max_size", "64K", err, sizeof(err))) {

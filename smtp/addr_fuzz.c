@@ -19,6 +19,7 @@
 
 #include "lib/conf.h"
 #include "smtp/addr.h"
+#include "tests/fuzz.h"
 
 #define MAX_DOMAINS	8
 
@@ -78,24 +79,12 @@ check_local(const struct conf *c, const struct addr_path *p)
 		abort();
 }
 
-static void
-fatal_log(const gchar *domain, GLogLevelFlags level, const gchar *msg,
-    gpointer data)
-{
-	(void)level;
-	(void)data;
-	fprintf(stderr, "%s: %s\n", domain ? domain : "glib", msg);
-	abort();
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	setenv("G_SLICE", "always-malloc", 1);
-	g_log_set_default_handler(fatal_log, NULL);
-	g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+	fuzz_glib_strict();
 	return 0;
 }
 

@@ -9,19 +9,6 @@ mkdir -p "$M" "$T/spool"
 test_mounts="$test_mounts $M"
 BASE="spool=$T/spool,listen=none,hostname=mailfs.test"
 
-# refused KEY ARGS...: mailfs ARGS must exit 78 without mounting, with
-# exactly one line on stderr that names KEY.
-refused() {
-	key=$1; shift
-	"$MAILFS" "$@" "$M" >"$T/stdout" 2>"$T/stderr"
-	rc=$?
-	cat "$T/stderr"
-	[ $rc -eq 78 ] || { echo "exit $rc, want 78"; return 1; }
-	[ "$(wc -l <"$T/stderr")" -eq 1 ] || { echo "want one line"; return 1; }
-	grep -q -- "$key" "$T/stderr" || { echo "does not name $key"; return 1; }
-	! mountpoint -q "$M" || { echo "mounted"; return 1; }
-}
-
 test_expect_success '-V prints the version' '
 	version=$(sed -n "s/^VERSION[[:space:]]*=[[:space:]]*//p" "$SRCDIR/Makefile") &&
 	"$MAILFS" -V >out 2>&1 &&
@@ -84,12 +71,12 @@ test_expect_success 'a listen address in use exits 1 before mounting' '
 '
 
 test_expect_success 'unknown key via -o is refused with 78' '
-	refused no_such_key -o "$BASE,no_such_key=1"
+	config_refused no_such_key -o "$BASE,no_such_key=1"
 '
 
 test_expect_success 'unknown key in the -c file is refused with 78' '
 	printf "# settings\nspool = %s\nno_such_key = 1\n" "$T/spool" >"$T/bad.conf" &&
-	refused no_such_key -c "$T/bad.conf" -o "listen=none,hostname=mailfs.test"
+	config_refused no_such_key -c "$T/bad.conf" -o "listen=none,hostname=mailfs.test"
 '
 
 test_expect_success 'a line without = in the -c file is refused with 78' '
@@ -105,18 +92,18 @@ for kv in retry=5x max_age=5x keep=5x retry=1m,5x max_size=10Q \
 	dns=notanip smtp_port=notaport; do
 	key=${kv%%=*}
 	test_expect_success "bad value $kv is refused with 78" "
-		refused $key -o \"\$BASE,$kv\"
+		config_refused $key -o \"\$BASE,$kv\"
 	"
 done
 
 test_expect_success 'bad value in the -c file is refused with 78' '
 	printf "max_size = 10Q\n" >"$T/bad3.conf" &&
-	refused max_size -c "$T/bad3.conf" -o "$BASE"
+	config_refused max_size -c "$T/bad3.conf" -o "$BASE"
 '
 
 test_expect_success 'a bad value in -c is refused even if -o sets it well' '
 	printf "tls = maybe\n" >"$T/bad4.conf" &&
-	refused tls -c "$T/bad4.conf" -o "$BASE,tls=may"
+	config_refused tls -c "$T/bad4.conf" -o "$BASE,tls=may"
 '
 
 test_expect_success 'a missing -c file is refused before mounting' '

@@ -10,18 +10,6 @@ mkdir -p "$M" "$T/spool"
 test_mounts="$test_mounts $M"
 BASE="spool=$T/spool,listen=none,hostname=mailfs.test"
 
-# refused KEY ARGS...: exit 78, one line on stderr naming KEY, not mounted
-refused() {
-	key=$1; shift
-	"$MAILFS" "$@" "$M" >"$T/stdout" 2>"$T/stderr"
-	rc=$?
-	cat "$T/stderr"
-	[ $rc -eq 78 ] || { echo "exit $rc, want 78"; return 1; }
-	[ "$(wc -l <"$T/stderr")" -eq 1 ] || { echo "want one line"; return 1; }
-	grep -q -- "$key" "$T/stderr" || { echo "does not name $key"; return 1; }
-	! mountpoint -q "$M" || { echo "mounted"; return 1; }
-}
-
 # ehlo HOST PORT: the EHLO reply of the listener there
 ehlo() {
 	$PY -c 'import smtplib, sys
@@ -39,19 +27,19 @@ test_expect_success 'setup: two certificates' '
 '
 
 test_expect_success 'a tls_cert that is no certificate is refused with 78' '
-	refused tls_cert -o "$BASE,tls_cert=/etc/passwd,tls_key=$T/a.key"
+	config_refused tls_cert -o "$BASE,tls_cert=/etc/passwd,tls_key=$T/a.key"
 '
 
 test_expect_success 'a tls_key that is not the key of tls_cert is refused with 78' '
-	refused tls_key -o "$BASE,tls_cert=$T/a.crt,tls_key=$T/b.key"
+	config_refused tls_key -o "$BASE,tls_cert=$T/a.crt,tls_key=$T/b.key"
 '
 
 test_expect_success 'a tls_ca that holds no certificate is refused with 78' '
-	refused tls_ca -o "$BASE,tls=verify,tls_ca=/etc/hostname"
+	config_refused tls_ca -o "$BASE,tls=verify,tls_ca=/etc/hostname"
 '
 
 test_expect_success 'a listen name that does not resolve is refused with 78' '
-	refused listen -o "$BASE,listen=nosuch.invalid:2525"
+	config_refused listen -o "$BASE,listen=nosuch.invalid:2525"
 '
 
 test_expect_success 'relative tls_cert, tls_key, tls_ca work after the mount' '

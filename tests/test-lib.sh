@@ -123,6 +123,19 @@ mailfs_stop() {
 	unmount "$MNT"
 }
 
+# config_refused KEY ARGS...: `mailfs ARGS $M` exits 78 (EX_CONFIG) without
+# mounting $M, with exactly one line on stderr that names KEY
+config_refused() {
+	key=$1; shift
+	"$MAILFS" "$@" "$M" >"$T/stdout" 2>"$T/stderr"
+	rc=$?
+	cat "$T/stderr"
+	[ $rc -eq 78 ] || { echo "exit $rc, want 78"; return 1; }
+	[ "$(wc -l <"$T/stderr")" -eq 1 ] || { echo "want one line"; return 1; }
+	grep -q -- "$key" "$T/stderr" || { echo "does not name $key"; return 1; }
+	! mountpoint -q "$M" || { echo "mounted"; return 1; }
+}
+
 # send NAME TO...: a message named NAME in outbox/ to these recipients
 send() {
 	name=$1; shift
