@@ -79,7 +79,8 @@ build/fuzz/%.o: %.c
 build/fuzz/%_fuzz: build/fuzz/%_fuzz.o $(FUZZ_SRCS)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
-fuzz: deps
+fuzz:
+	@sh tests/deps.sh clang
 	@$(MAKE) --no-print-directory $(FUZZERS)
 	@for f in $(FUZZERS); do mkdir -p build/fuzz/corpus/$${f##*/}; \
 	    echo "== $$f"; $$f -max_total_time=$(FUZZ_SECONDS) \
