@@ -80,7 +80,7 @@ build/fuzz/%_fuzz: build/fuzz/%_fuzz.o $(FUZZ_SRCS)
 	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
 
 fuzz:
-	@sh tests/deps.sh clang
+	@sh tests/deps.sh clang libclang-rt-14-dev
 	@$(MAKE) --no-print-directory $(FUZZERS)
 	@for f in $(FUZZERS); do mkdir -p build/fuzz/corpus/$${f##*/}; \
 	    echo "== $$f"; $$f -max_total_time=$(FUZZ_SECONDS) \

@@ -1,7 +1,7 @@
 #!/bin/sh
 # deps.sh - install the Debian packages mailfs builds and tests with, when
 # any is missing. As root it runs apt-get itself; otherwise it prints the
-# exact command to run. Arguments name further packages (make fuzz: clang).
+# exact command to run. Arguments name further packages (make fuzz: clang and its runtime).
 PKGS="$* build-essential pkg-config libfuse3-dev fuse3 libssl-dev openssl
 libc-ares-dev libevent-dev libgmime-3.0-dev mandoc postfix dnsmasq-base
 swaks mblaze python3 python3-aiosmtpd perl rsync vim procps"
