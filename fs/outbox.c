@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +339,7 @@ read_stat(pid_t pid, char *buf, size_t size)
 	struct timespec until;
 	pthread_attr_t attr;
 	pthread_t th;
+	sigset_t all;
 	size_t n = 0;
 	int ret;
 
@@ -354,6 +356,9 @@ read_stat(pid_t pid, char *buf, size_t size)
 	r->refs = 2;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* SIGTERM must reach a FUSE thread, whose wakeup ends the loop */
+	sigfillset(&all);
+	pthread_attr_setsigmask_np(&attr, &all);
 	if (pthread_create(&th, &attr, stat_reader, r) != 0) {
 		r->refs = 1;
 		r->n = read(r->fd, r->buf, sizeof(r->buf) - 1);
