@@ -9,29 +9,6 @@ PORT=$(free_port)
 mailfs_start in -o "listen=127.0.0.1:$PORT,domains=example.test,other.test"
 NEW=$SPOOL/inbox/new
 
-# chat BYTES: one connection; after the greeting send BYTES (the body of a
-# Python bytes literal, so \r \n \x00 are exact) in one write, then print
-# every reply line until the server closes the connection.
-chat() {
-	$PY - "$PORT" "$1" <<-'EOF'
-	import ast, socket, sys
-	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 30)
-	f = s.makefile("rb")
-	print(f.readline().decode().rstrip())
-	try:
-	    s.sendall(ast.literal_eval('b"' + sys.argv[2] + '"'))
-	    for l in f:
-	        print(l.decode("utf-8", "backslashreplace").rstrip("\r\n"))
-	except ConnectionError as e:
-	    print("connection:", e)
-	EOF
-}
-
-# the final reply codes in chat's output
-codes() {
-	sed -n 's/^\([0-9][0-9][0-9]\) .*/\1/p' "$1" | tr '\n' ' '
-}
-
 nmsg() {
 	ls "$NEW" | wc -l
 }

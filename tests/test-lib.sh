@@ -136,6 +136,35 @@ config_refused() {
 	! mountpoint -q "$M" || { echo "mounted"; return 1; }
 }
 
+# chat PART...: one connection to 127.0.0.1:$PORT; after the greeting send
+# the PARTs (each the body of a Python bytes literal, so \r \n \x00 are
+# exact; N*PART is PART N times) in one go, then print every reply until
+# the server closes.
+chat() {
+	$PY - "$PORT" "$@" <<-'EOF'
+	import ast, re, socket, sys
+	data = b""
+	for part in sys.argv[2:]:
+	    m = re.fullmatch(r"(\d+)\*(.*)", part, re.S)
+	    n, part = (int(m[1]), m[2]) if m else (1, part)
+	    data += ast.literal_eval('b"' + part + '"') * n
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 60)
+	f = s.makefile("rb")
+	print(f.readline().decode().rstrip())
+	try:
+	    s.sendall(data)
+	    for l in f:
+	        print(l.decode("utf-8", "backslashreplace").rstrip("\r\n"))
+	except ConnectionError as e:
+	    print("connection:", e)
+	EOF
+}
+
+# codes FILE: the final reply codes in chat's output, on one line
+codes() {
+	sed -n 's/^\([0-9][0-9][0-9]\) .*/\1/p' "$1" | tr '\n' ' '
+}
+
 # send NAME TO...: a message named NAME in outbox/ to these recipients
 send() {
 	name=$1; shift
