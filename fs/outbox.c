@@ -439,6 +439,28 @@ outbox_process(pid_t tid)
 }
 
 /*
+ * submit_frozen - queue_submit f's content as name with the lock dropped
+ * for the fsyncs: f is held (a reference the caller drops) and frozen, so
+ * writers and openers wait instead of changing it. Called and returns
+ * with the lock held.
+ */
+static int
+submit_frozen(struct outbox_file *f, const char *name)
+{
+	char id[QUEUE_ID_MAX];
+	int err;
+
+	f->submitting = 1;
+	f->refs++;
+	pthread_mutex_unlock(&lock);
+	err = queue_submit(f->data, f->len, name, id);
+	pthread_mutex_lock(&lock);
+	f->submitting = 0;
+	pthread_cond_broadcast(&unfrozen);
+	return err;
+}
+
+/*
  * finish - called with the lock on a listed, non-staging file with
  * content: refuse it (reason) or submit it; it leaves the list either way.
  * Returns with the lock released, and the errno close() should see.
@@ -446,7 +468,7 @@ outbox_process(pid_t tid)
 static int
 finish(struct outbox_file *f, const char *reason, int err)
 {
-	char id[QUEUE_ID_MAX], *name;
+	char *name;
 
 	if (!(name = strdup(f->name))) {
 		pthread_mutex_unlock(&lock);
@@ -463,15 +485,7 @@ finish(struct outbox_file *f, const char *reason, int err)
 		free(name);
 		return err;
 	}
-	f->submitting = 1;
-	f->refs++;
-	pthread_mutex_unlock(&lock);
-
-	err = queue_submit(f->data, f->len, name, id);
-
-	pthread_mutex_lock(&lock);
-	f->submitting = 0;
-	pthread_cond_broadcast(&unfrozen);
+	err = submit_frozen(f, name);
 	detach(f);
 	unref(f);
 	pthread_mutex_unlock(&lock);
@@ -659,7 +673,7 @@ int
 outbox_rename(const char *from, const char *to, int noreplace)
 {
 	struct outbox_file *f;
-	char id[QUEUE_ID_MAX], *name;
+	char *name;
 	int err;
 
 	pthread_mutex_lock(&lock);
@@ -681,13 +695,7 @@ outbox_rename(const char *from, const char *to, int noreplace)
 	} else {
 		/* Staging file renamed to a real name: send it as that. */
 		freeze_wait(f);
-		f->submitting = 1;
-		f->refs++;
-		pthread_mutex_unlock(&lock);
-		err = queue_submit(f->data, f->len, name, id);
-		pthread_mutex_lock(&lock);
-		f->submitting = 0;
-		pthread_cond_broadcast(&unfrozen);
+		err = submit_frozen(f, name);
 		if (err == 0)
 			detach(f);
 		else
