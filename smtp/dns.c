@@ -427,24 +427,40 @@ literal(struct dns_req *r, const char *s)
 	return 0;
 }
 
+/*
+ * req_begin - a new request for name; an IP literal needs no lookup and
+ * is answered at once (*done set). NULL, logged, when out of memory.
+ */
+static struct dns_req *
+req_begin(const char *name, int port, int relay, dns_cb *cb, void *arg,
+    int *done)
+{
+	struct dns_req *r = req_new(name, port, cb, arg);
+	int lit = -1;
+
+	if (r != NULL) {
+		r->relay = relay;
+		lit = literal(r, name);
+	}
+	if (lit == -1) {
+		if (r != NULL)
+			req_free(r);
+		log_warnx("dns: out of memory");
+		return NULL;
+	}
+	if ((*done = lit == 1))
+		finish(r, 0, "", "%s", "");
+	return r;
+}
+
 struct dns_req *
 dns_resolve_mx(const char *domain, int port, dns_cb *cb, void *arg)
 {
-	struct dns_req *r = req_new(domain, port, cb, arg);
+	int done;
+	struct dns_req *r = req_begin(domain, port, 0, cb, arg, &done);
 
-	if (r == NULL) {
-		log_warnx("dns: out of memory");
-		return NULL;
-	}
-	switch (literal(r, domain)) {
-	case 1:
-		finish(r, 0, "", "%s", "");
+	if (r == NULL || done)
 		return r;
-	case -1:
-		req_free(r);
-		log_warnx("dns: out of memory");
-		return NULL;
-	}
 	r->pending = 1;
 	ares_query(dns_channel, domain, ns_c_in, ns_t_mx, mx_cb, r);
 	arm_timer();
@@ -454,22 +470,11 @@ dns_resolve_mx(const char *domain, int port, dns_cb *cb, void *arg)
 struct dns_req *
 dns_resolve_host(const char *host, int port, dns_cb *cb, void *arg)
 {
-	struct dns_req *r = req_new(host, port, cb, arg);
+	int done;
+	struct dns_req *r = req_begin(host, port, 1, cb, arg, &done);
 
-	if (r == NULL) {
-		log_warnx("dns: out of memory");
-		return NULL;
-	}
-	r->relay = 1;
-	switch (literal(r, host)) {
-	case 1:
-		finish(r, 0, "", "%s", "");
+	if (r == NULL || done)
 		return r;
-	case -1:
-		req_free(r);
-		log_warnx("dns: out of memory");
-		return NULL;
-	}
 	if (set_hosts(r, 1) == -1) {
 		req_free(r);
 		log_warnx("dns: out of memory");
