@@ -87,8 +87,11 @@ fuzz:
 	    build/fuzz/corpus/$${f##*/} tests/fuzz-seeds/$${f##*/} 2>&1 | \
 	    tail -n 3 || exit 1; done
 
+# both renderers: mandoc, and groff, which is what man(1) uses on Debian
+# (groff exits 0 on warnings, so any output fails)
 lint:
 	mandoc -Tlint -Wwarning man/*
+	@out=$$(groff -man -ww -z man/* 2>&1); [ -z "$$out" ] || { echo "$$out"; exit 1; }
 
 clean:
 	rm -rf build mailfs

@@ -322,7 +322,7 @@ session_closed(struct client *cl, struct queue_job *job, int class,
 {
 	struct session *s = arg, *o;
 	struct dest *d = s->d;
-	int working = 0;
+	int alive = 0;
 
 	(void)cl;
 	if (job != NULL)
@@ -334,11 +334,14 @@ session_closed(struct client *cl, struct queue_job *job, int class,
 	d->nsessions--;
 	free(s);
 	TAILQ_FOREACH(o, &sessions, link)
-		working += o->d == d && o->ready && !o->quitting;
-	if (class != 0 && working > 0)
-		/* Refused while other sessions there work: the host limits
-		 * connections. Keep to what it takes, as Postfix does. */
-		d->limit = working;
+		alive += o->d == d && !o->quitting;
+	if (class != 0 && alive > 0)
+		/* Refused while other sessions there work or are still being
+		 * set up (the host's 421 can come before our first session
+		 * there is through EHLO): the host limits connections. Keep
+		 * to what it takes, as Postfix does; should those fail too,
+		 * the last of them fails the waiting jobs. */
+		d->limit = alive;
 	else if (class != 0)
 		/* No target took this session: every host of d is down. */
 		fail_waiting(d, class, code, text, relay);

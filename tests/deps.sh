@@ -1,10 +1,27 @@
 #!/bin/sh
 # deps.sh - install the Debian packages mailfs builds and tests with, when
 # any is missing. As root it runs apt-get itself; otherwise it prints the
-# exact command to run. Arguments name further packages (make fuzz: clang and its runtime).
-PKGS="$* build-essential pkg-config libfuse3-dev fuse3 libssl-dev openssl
-libc-ares-dev libevent-dev libgmime-3.0-dev mandoc postfix dnsmasq-base
-swaks mblaze python3 python3-aiosmtpd perl rsync vim procps"
+# exact command to run. Arguments name further packages (make fuzz: clang
+# and its runtime).
+#
+# The list is what a fresh Debian 12 (minbase) lacks, each for a reason:
+#   build:  gcc make libc6-dev pkg-config, and the -dev packages of the
+#           libraries we link (libfuse3, OpenSSL, c-ares, libevent, GMime)
+#   run:    fuse3 (fusermount3)
+#   man:    mandoc and groff-base (make lint, t0004: both render the pages)
+#   tests:  perl (prove), python3 and python3-aiosmtpd (byte-exact SMTP,
+#           test receivers), postfix (smtp-sink, smtp-source), dnsmasq-base,
+#           swaks with libnet-ssleay-perl (swaks only recommends it, and
+#           without it `swaks -tls` fails), openssl (certificates,
+#           s_client), mblaze (reads the Maildir), rsync and vim (outbox
+#           writers that stage and rename), procps (pgrep)
+# Installed with --no-install-recommends: a test that needs a recommended
+# package must name it here; `sh ../shared/fresh-check.sh` (what .ci/run
+# runs) catches one that is forgotten.
+PKGS="$* gcc make libc6-dev pkg-config libfuse3-dev fuse3 libssl-dev openssl
+libc-ares-dev libevent-dev libgmime-3.0-dev mandoc groff-base postfix
+dnsmasq-base swaks libnet-ssleay-perl mblaze python3 python3-aiosmtpd perl
+rsync vim procps"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
@@ -13,7 +30,7 @@ done
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "mailfs needs:$missing" >&2
-	echo "run: sudo apt-get update && sudo apt-get install -y$missing" >&2
+	echo "run: sudo apt-get update && sudo apt-get install -y --no-install-recommends$missing" >&2
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -53,13 +53,13 @@ test_expect_success 'a copied message is queue/ID/ with envelope, status, name' 
 test_expect_success 'stat sizes agree with what is read, for every file' '
 	for f in "$MNT"/ctl "$MNT"/log "$MNT"/stats "$MNT"/queue/*/*; do
 		s=$(stat -c %s "$f") && w=$(wc -c <"$f") &&
-		[ "$s" = "$w" ] || { echo "$f: stat $s, read $w"; exit 1; }
+		[ "$s" = "$w" ] || { echo "$f: stat $s, read $w"; return 1; }
 	done
 '
 
 test_expect_success 'generated files are read-only, ctl is write-only' '
 	for f in message envelope status log name; do
-		[ "$(stat -c %a "$MNT/queue/$ID/$f")" = 444 ] || exit 1
+		[ "$(stat -c %a "$MNT/queue/$ID/$f")" = 444 ] || return 1
 	done &&
 	[ "$(stat -c %a "$MNT/queue/$ID/ctl")" = 200 ] &&
 	[ "$(stat -c %a "$MNT/ctl")" = 200 ] &&

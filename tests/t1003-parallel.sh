@@ -31,7 +31,7 @@ test_expect_success 'each is queued exactly once, under its own name' '
 test_expect_success 'each queue/ID/ holds the message written under its name' '
 	for d in "$MNT"/queue/*; do
 		n=$(cat "$d/name") &&
-		grep -qx "to b${n#m}@example.test" "$d/envelope" || { echo "$d"; exit 1; }
+		grep -qx "to b${n#m}@example.test" "$d/envelope" || { echo "$d"; return 1; }
 	done
 '
 

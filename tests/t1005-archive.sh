@@ -28,7 +28,7 @@ test_expect_success 'a delivered message moves from queue/ to sent/' '
 	test_cmp expect actual &&
 	echo ok >expect && test_cmp expect "$MNT/sent/$ID/name" &&
 	for f in "$MNT/sent/$ID"/*; do
-		[ "$(stat -c %s "$f")" = "$(wc -c <"$f")" ] || exit 1
+		[ "$(stat -c %s "$f")" = "$(wc -c <"$f")" ] || return 1
 	done &&
 	grep -qx "delivered 1" "$MNT/stats"
 '

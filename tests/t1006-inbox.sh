@@ -15,7 +15,7 @@ test_expect_success 'a received message is inbox/ID/ with its files' '
 	ID=$(ls "$MNT/inbox") && [ -n "$ID" ] &&
 	for f in raw envelope from to cc replyto subject date messageid header \
 		body info; do
-		test -f "$MNT/inbox/$ID/$f" || { echo "no $f"; exit 1; }
+		test -f "$MNT/inbox/$ID/$f" || { echo "no $f"; return 1; }
 	done &&
 	printf "H\303\251llo\n" >expect && test_cmp expect "$MNT/inbox/$ID/subject" &&
 	grep -qx "from x@example.test" "$MNT/inbox/$ID/envelope" &&
@@ -29,8 +29,8 @@ test_expect_success 'a received message is inbox/ID/ with its files' '
 test_expect_success 'every file: stat size equals what is read; modes' '
 	find "$MNT/inbox/$ID" -type f >files && [ $(wc -l <files) -gt 15 ] &&
 	while read -r f; do
-		[ "$(stat -c %s "$f")" = "$(wc -c <"$f")" ] || { echo "$f"; exit 1; }
-		[ "$(stat -c %a "$f")" = 444 ] || { echo "$f mode"; exit 1; }
+		[ "$(stat -c %s "$f")" = "$(wc -c <"$f")" ] || { echo "$f"; return 1; }
+		[ "$(stat -c %a "$f")" = 444 ] || { echo "$f mode"; return 1; }
 	done <files &&
 	cp -r "$MNT/inbox/$ID" "$T/copy" && cmp "$T/copy/raw" "$MNT/inbox/$ID/raw"
 '

@@ -6,7 +6,7 @@
 # several messages, and the concurrency limit.
 . "$(dirname "$0")/test-lib.sh"
 
-$PY -c 'import aiosmtpd' 2>/dev/null || test_skip_all "no python3-aiosmtpd"
+$PY -c 'import aiosmtpd' 2>/dev/null || test_fail_all "no python3-aiosmtpd (tests/deps.sh installs it)"
 
 cat >"$T/smtpd.py" <<'PYEOF'
 # smtpd.py DIR HOST PORT: an aiosmtpd receiver. Env: TLS_CERT/TLS_KEY
@@ -130,7 +130,7 @@ got() {
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.a.test \
 	-addext subjectAltName=DNS:mx.a.test \
 	-keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1 ||
-	test_skip_all "openssl cannot make a certificate"
+	test_fail_all "openssl cannot make a certificate"
 
 DNSPORT=$(free_port)
 PORT=$(free_port)

@@ -222,7 +222,7 @@ test_expect_success 'a message that cannot be stored gets 451 4.3.0' '
 		test "$(ls "$SPOOL/inbox/tmp" | wc -l)" = 0 &&
 		! grep -rl "Subject: lost" "$SPOOL/envelope" "$SPOOL/inbox"
 	else
-		say "this file system has no chattr +i: skipped"
+		test_skip "this file system has no chattr +i"
 	fi
 '
 

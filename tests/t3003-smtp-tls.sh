@@ -7,7 +7,7 @@
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 	-keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=mailfs.test \
-	>/dev/null 2>&1 || test_skip_all "openssl cannot make a certificate"
+	>/dev/null 2>&1 || test_fail_all "openssl cannot make a certificate"
 PORT=$(free_port)
 mailfs_start tls -o "listen=127.0.0.1:$PORT,domains=example.test,tls_cert=$T/cert.pem,tls_key=$T/key.pem"
 NEW=$SPOOL/inbox/new

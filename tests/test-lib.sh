@@ -8,9 +8,14 @@
 #	'
 #	test_done
 #
-# Each test body runs in the test script's shell (variables persist); its
-# status decides ok / not ok. Cleanups registered with test_when_finished
-# run after the body, whatever its outcome.
+# Each test body runs inside a function in the test script's shell, as in
+# git's test_eval_inner_: variables it sets stay visible to later tests,
+# and `return 1` leaves the body, not test_expect_success. Its status
+# decides ok / not ok. A body that ends the script instead (`exit`, an unset
+# variable under set -u, a signal) is reported as `not ok` by the exit
+# trap, with its output, and the script then exits non-zero with a plan
+# line, so prove names the test. Cleanups registered with
+# test_when_finished run after the body, whatever its outcome.
 
 set -u
 TEST_NAME=$(basename "$0" .sh)
@@ -20,9 +25,15 @@ PY=/usr/bin/python3
 T=$(mktemp -d "/tmp/mailfs-$TEST_NAME.XXXXXX")
 # like git's trash directory: scratch files of a test never land in the tree
 cd "$T" || exit 1
+# TAP lines and failure reports go to the script's own stdout and stderr
+# (fds 3 and 4), whatever a body has redirected when it ends.
+exec 3>&1 4>&2
 test_count=0
 test_failed=0
 test_cleanup=""
+test_title=""
+test_in_body=""
+test_skip_reason=""
 test_pids=""
 test_mounts=""
 
@@ -32,25 +43,60 @@ test_when_finished() {
 	test_cleanup="$*; $test_cleanup"
 }
 
-test_expect_success() {
-	test_count=$((test_count + 1))
-	test_cleanup=""
-	( exit 0 )
-	if eval "$2" >"$T/out.$test_count" 2>&1; then
-		printf 'ok %d - %s\n' "$test_count" "$1"
+# test_eval_body_ BODY: the body as a function, so that `return` ends the
+# body alone
+test_eval_body_() {
+	eval "$1"
+}
+
+# test_report_ STATUS: ok or not ok for the current test, then its cleanup
+test_report_() {
+	if [ "$1" -eq 0 ] && [ -n "$test_skip_reason" ]; then
+		printf 'ok %d - %s # skip %s\n' "$test_count" "$test_title" "$test_skip_reason" >&3
+	elif [ "$1" -eq 0 ]; then
+		printf 'ok %d - %s\n' "$test_count" "$test_title" >&3
 	else
-		printf 'not ok %d - %s\n' "$test_count" "$1"
+		printf 'not ok %d - %s\n' "$test_count" "$test_title" >&3
 		test_failed=$((test_failed + 1))
-		{ printf '# failed: %s %d - %s\n' "$TEST_NAME" "$test_count" "$1"; tail -n 40 "$T/out.$test_count" | sed 's/^/#   /'; } >&2
+		{ printf '# failed: %s %d - %s\n' "$TEST_NAME" "$test_count" "$test_title"
+		  tail -n 40 "$T/out.$test_count" | sed 's/^/#   /'; } >&4
 	fi
 	[ -n "$test_cleanup" ] && eval "$test_cleanup" >/dev/null 2>&1
 	test_cleanup=""
+	test_skip_reason=""
+}
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	test_title=$1
+	test_cleanup=""
+	test_in_body=1
+	( exit 0 )
+	test_eval_body_ "$2" >"$T/out.$test_count" 2>&1 </dev/null
+	test_status=$?
+	test_in_body=""
+	test_report_ $test_status
 	return 0
 }
 
 test_skip_all() {
-	echo "1..0 # SKIP $*"
+	echo "1..0 # SKIP $*" >&3
 	exit 0
+}
+
+# test_fail_all REASON: a set-up step outside any test failed (a peer
+# that deps.sh installs is missing, a certificate cannot be made): one
+# failing test says so, and the script ends non-zero
+test_fail_all() {
+	test_count=$((test_count + 1))
+	printf 'not ok %d - set-up: %s\n1..%d\n' "$test_count" "$*" "$test_count" >&3
+	exit 1
+}
+
+# test_skip REASON, in a body: this test could not run here (a property of
+# the machine, never a missing package); it is reported `ok N # skip`
+test_skip() {
+	test_skip_reason=$*
 }
 
 # test_expect_code N CMD...: CMD exits with status N exactly
@@ -213,7 +259,7 @@ start_dns() {
 }
 
 test_done() {
-	echo "1..$test_count"
+	echo "1..$test_count" >&3
 	[ "$test_failed" -eq 0 ]
 	exit $?
 }
@@ -230,5 +276,21 @@ test_lib_cleanup() {
 	done
 	rm -rf "$T"
 }
-trap test_lib_cleanup EXIT
+
+# test_lib_exit_: the EXIT trap. A script that ends inside a body has not
+# said how its test went: say not ok, run the test's cleanup, give the plan.
+test_lib_exit_() {
+	test_exit_status=$?
+	if [ -n "$test_in_body" ]; then
+		test_in_body=""
+		echo "# the body ended the script (exit status $test_exit_status)" \
+			>>"$T/out.$test_count"
+		test_report_ 1
+		echo "1..$test_count" >&3
+		[ "$test_exit_status" -ne 0 ] || test_exit_status=1
+	fi
+	test_lib_cleanup
+	exit "$test_exit_status"
+}
+trap test_lib_exit_ EXIT
 trap 'exit 130' INT TERM
