@@ -2,6 +2,7 @@
  * mailfs.c - main: settings, wiring, start and stop.
  *
  *	mailfs [-f] [-c FILE] [-o KEY=VALUE[,...]] MOUNTPOINT
+ *	mailfs --help | -h,  mailfs --version | -V
  *
  * Threads: the FUSE session loop (multi-threaded, in main's thread group)
  * serves the tree; one event thread runs libevent for delivery, the
@@ -15,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <fuse_lowlevel.h>
 #include <netdb.h>
@@ -46,11 +48,20 @@
 #define EX_CONFIG	78
 #define CHORE_INTERVAL	60	/* seconds between expiry sweeps */
 
+/* Both passes over the arguments (options, then -o after the file) read
+ * them the same way. */
+static const char short_opts[] = "fc:o:Vh";
+static const struct option long_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
 static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: mailfs [-f] [-c FILE] [-o KEY=VALUE[,KEY=VALUE...]] "
-	    "MOUNTPOINT\n       mailfs -V | -h\n"
+	    "MOUNTPOINT\n       mailfs --help | -h\n       mailfs --version | -V\n"
 	    "See mailfs(8) and mailfs.conf(5).\n");
 }
 
@@ -188,7 +199,8 @@ main(int argc, char **argv)
 	pthread_t evthread;
 	sigset_t sigs, old;
 
-	while ((ch = getopt(argc, argv, "fc:o:Vh")) != -1) {
+	while ((ch = getopt_long(argc, argv, short_opts, long_opts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			foreground = 1;
@@ -220,7 +232,8 @@ main(int argc, char **argv)
 		cfile = "/etc/mailfs.conf";
 	if (cfile != NULL && conf_load_file(&conf, cfile, err, sizeof(err)) == -1)
 		die_config(err);
-	for (optind = 1; (ch = getopt(argc, argv, "fc:o:Vh")) != -1; )
+	for (optind = 1; (ch = getopt_long(argc, argv, short_opts, long_opts,
+	    NULL)) != -1; )
 		if (ch == 'o' &&
 		    conf_set_options(&conf, optarg, err, sizeof(err)) == -1)
 			die_config(err);

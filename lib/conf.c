@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -258,22 +260,47 @@ conf_parse_addr(const char *s, struct conf_addr *out)
 	return conf_parse_port(colon + 1, &out->port);
 }
 
-/* Split a comma list into trimmed, non-empty items; -1 on an empty item. */
-static int
-conf_split(const char *value, char ***items, size_t *n)
+static void
+conf_free_strv(char **v, size_t n)
 {
-	char *copy = xstrdup(value), *p, *save = NULL, *s, *e;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * conf_split - a comma list into trimmed items. An empty item (a trailing
+ * or doubled comma) is refused, not skipped: it is most likely a value
+ * left out. -1 with err naming key; *items is then NULL.
+ */
+static int
+conf_split(const char *key, const char *value, char ***items, size_t *n,
+    char *err, size_t errlen)
+{
+	char *copy = xstrdup(value), *p, *next, *s, *e;
 	char **v = NULL;
 	size_t count = 0;
 
-	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+	*items = NULL;
+	*n = 0;
+	for (p = copy; p != NULL; p = next) {
+		if ((next = strchr(p, ',')) != NULL)
+			*next++ = '\0';
 		for (s = p; isspace((unsigned char)*s); s++)
 			;
 		for (e = s + strlen(s); e > s && isspace((unsigned char)e[-1]); e--)
 			;
 		*e = '\0';
-		if (*s == '\0')
-			continue;
+		if (*s == '\0') {
+			if (next == NULL && count == 0)
+				conf_err(err, errlen, "%s: empty list", key);
+			else
+				conf_err(err, errlen, "%s: '%s' has an empty "
+				    "element (a stray comma?)", key, value);
+			conf_free_strv(v, count);
+			free(copy);
+			return -1;
+		}
 		v = realloc(v, (count + 1) * sizeof(*v));
 		if (v == NULL) {
 			perror("mailfs");
@@ -284,15 +311,7 @@ conf_split(const char *value, char ***items, size_t *n)
 	free(copy);
 	*items = v;
 	*n = count;
-	return count == 0 ? -1 : 0;
-}
-
-static void
-conf_free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+	return 0;
 }
 
 static void
@@ -311,10 +330,8 @@ conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
 	size_t n;
 	struct conf_addr *a;
 
-	if (conf_split(value, &items, &n) == -1) {
-		conf_free_strv(items, n);
-		return conf_err(err, errlen, "%s: empty address list", key);
-	}
+	if (conf_split(key, value, &items, &n, err, errlen) == -1)
+		return -1;
 	a = calloc(n, sizeof(*a));
 	if (a == NULL) {
 		perror("mailfs");
@@ -407,10 +424,8 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			    "hostname: '%s' is not a valid host name", value);
 		conf_replace(&c->hostname, value);
 	} else if (strcmp(key, "domains") == 0) {
-		if (conf_split(value, &items, &n) == -1) {
-			conf_free_strv(items, n);
-			return conf_err(err, errlen, "domains: empty list");
-		}
+		if (conf_split(key, value, &items, &n, err, errlen) == -1)
+			return -1;
 		for (size_t i = 0; i < n; i++) {
 			if (!conf_valid_hostname(items[i])) {
 				conf_err(err, errlen,
@@ -480,23 +495,25 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 	} else if (strcmp(key, "retry") == 0) {
 		time_t *r;
 
-		if (conf_split(value, &items, &n) == -1) {
-			conf_free_strv(items, n);
-			return conf_err(err, errlen, "retry: empty list");
-		}
+		if (conf_split(key, value, &items, &n, err, errlen) == -1)
+			return -1;
 		r = calloc(n, sizeof(*r));
 		if (r == NULL) {
 			perror("mailfs");
 			exit(71);
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (conf_parse_duration(items[i], &r[i]) == -1 || r[i] == 0) {
+			if (conf_parse_duration(items[i], &r[i]) == -1)
 				conf_err(err, errlen, "retry: '%s' is not a duration "
 				    "(a number with s, m, h or d)", items[i]);
-				conf_free_strv(items, n);
-				free(r);
-				return -1;
-			}
+			else if (r[i] == 0)	/* a deferral would spin */
+				conf_err(err, errlen, "retry: a delay of '%s' "
+				    "must be greater than zero", items[i]);
+			else
+				continue;
+			conf_free_strv(items, n);
+			free(r);
+			return -1;
 		}
 		conf_free_strv(items, n);
 		free(c->retry);
@@ -508,9 +525,12 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			    "(a number with s, m, h or d)", key, value);
 		*(key[0] == 'k' ? &c->keep : &c->max_age) = t;
 	} else if (strcmp(key, "max_size") == 0) {
-		if (conf_parse_size(value, &sz) == -1 || sz == 0)
+		if (conf_parse_size(value, &sz) == -1)
 			return conf_err(err, errlen, "max_size: '%s' is not a size "
 			    "(a number with K, M or G)", value);
+		if (sz == 0)	/* not "no limit": no message would fit */
+			return conf_err(err, errlen, "max_size: '%s' must be "
+			    "greater than zero", value);
 		c->max_size = sz;
 	} else if (strcmp(key, "concurrency") == 0) {
 		char *end;
@@ -540,17 +560,66 @@ conf_trim(char *s)
 	return s;
 }
 
+/* What a file that is not a regular one is, for the message. */
+static const char *
+conf_file_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "an unknown kind of file";
+}
+
 int
 conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 {
 	FILE *fp;
 	char line[4096], msg[512], *p, *eq, *key, *value;
-	int lineno = 0, rc = 0;
+	int lineno = 0, rc = 0, fd, ch;
+	struct stat st;
 
-	if ((fp = fopen(path, "r")) == NULL)
+	/*
+	 * O_NONBLOCK: opening a FIFO must not wait for a writer. Only a
+	 * regular file is read (a directory reads as nothing, /dev/zero as
+	 * one endless line); /dev/null is the usual way to say "no file"
+	 * (ssh -F /dev/null), so it reads as an empty one.
+	 */
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return conf_err(err, errlen, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		struct stat null;
+
+		rc = errno;
+		close(fd);
+		if (rc == 0 && S_ISCHR(st.st_mode) &&
+		    stat("/dev/null", &null) == 0 && S_ISCHR(null.st_mode) &&
+		    null.st_rdev == st.st_rdev)
+			return 0;
+		if (rc == 0)
+			return conf_err(err, errlen, "%s: is %s, not a file of "
+			    "settings", path, conf_file_type(st.st_mode));
+		return conf_err(err, errlen, "%s: %s", path, strerror(rc));
+	}
+	if ((fp = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return conf_err(err, errlen, "%s: %s", path, strerror(errno));
+	}
 	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
+		/* a full buffer without its newline: the line goes on */
+		if (strlen(line) == sizeof(line) - 1 && line[sizeof(line) - 2]
+		    != '\n' && (ch = getc(fp)) != EOF && ch != '\n') {
+			rc = conf_err(err, errlen, "%s:%d: line longer than %zu "
+			    "bytes", path, lineno, sizeof(line) - 1);
+			break;
+		}
 		if ((p = strchr(line, '#')) != NULL)
 			*p = '\0';
 		p = conf_trim(line);

@@ -1,10 +1,12 @@
 /*
  * conf_test.c - unit tests of lib/conf.c: durations, sizes, addresses,
- * every setting's validation, -o lists, files and precedence. TAP.
+ * every setting's validation (zero values, empty list elements), -o
+ * lists, files (and what is not a regular file) and precedence. TAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/conf.h"
@@ -88,7 +90,42 @@ main(void)
 	ok(set(&c, "retry", "1m,,5x") == -1, "bad retry refused");
 	ok(set(&c, "retry", "1s, 2s") == 0 && c.nretry == 2 && c.retry[1] == 2,
 	    "retry list with spaces");
+	ok(conf_set(&c, "retry", "0s", err, sizeof(err)) == -1 &&
+	    strstr(err, "retry") && strstr(err, "greater than zero") &&
+	    c.nretry == 2, "retry=0s refused: must be greater than zero");
+	ok(conf_set(&c, "retry", "1m,0", err, sizeof(err)) == -1 &&
+	    strstr(err, "greater than zero"), "a zero delay later in the list refused");
+	ok(conf_set(&c, "retry", "5x", err, sizeof(err)) == -1 &&
+	    strstr(err, "not a duration"), "retry=5x is not a duration");
+	ok(conf_set(&c, "retry", "", err, sizeof(err)) == -1 &&
+	    strstr(err, "retry: empty list"), "retry= (nothing) refused");
+	{
+	static const char *const lists[][2] = {
+		{ "retry", "1m," }, { "retry", "1m,,5m" }, { "retry", ",1m" },
+		{ "retry", "1m, " }, { "domains", "a.test," },
+		{ "domains", "a.test, ,b.test" }, { "listen", "127.0.0.1:25," },
+		{ "dns", "127.0.0.1," }, { "dns", "," },
+	};
+	size_t nr = c.nretry, nd = c.ndomains, nl = c.nlisten, nn = c.ndns;
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		ok(conf_set(&c, lists[i][0], lists[i][1], err, sizeof(err)) == -1 &&
+		    strncmp(err, lists[i][0], strlen(lists[i][0])) == 0 &&
+		    strstr(err, "empty element"),
+		    "%s=%s refused: an empty element", lists[i][0], lists[i][1]);
+	ok(c.nretry == nr && c.ndomains == nd && c.nlisten == nl &&
+	    c.ndns == nn, "a refused list leaves the earlier value");
+	}
 	ok(set(&c, "max_age", "1h") == 0 && c.max_age == 3600, "max_age=1h");
+	ok(set(&c, "max_age", "0") == 0 && c.max_age == 0,
+	    "max_age=0 accepted: one attempt only");
+	ok(set(&c, "keep", "0s") == 0 && c.keep == 0,
+	    "keep=0s accepted: nothing kept");
+	ok(conf_set(&c, "max_size", "0", err, sizeof(err)) == -1 &&
+	    strstr(err, "max_size") && strstr(err, "greater than zero"),
+	    "max_size=0 refused: must be greater than zero");
+	ok(conf_set(&c, "max_size", "0M", err, sizeof(err)) == -1 &&
+	    strstr(err, "greater than zero"), "max_size=0M refused too");
 	ok(set(&c, "keep", "10Q") == -1, "keep=10Q refused");
 	ok(set(&c, "max_size", "1K") == 0 && c.max_size == 1024, "max_size=1K");
 	ok(set(&c, "spool", "relative") == -1, "relative spool refused");
@@ -131,7 +168,31 @@ main(void)
 	fprintf(fp, "just words\n");
 	fclose(fp);
 	ok(conf_load_file(&c, path, err, sizeof(err)) == -1, "line without = refused");
+	fp = fopen(path, "w");
+	fprintf(fp, "hostname = %04094d\n", 0);	/* 4105 bytes and a newline */
+	fclose(fp);
+	ok(conf_load_file(&c, path, err, sizeof(err)) == -1 &&
+	    strstr(err, ":1: line longer than"), "a line too long is refused, "
+	    "not split in two");
+	fp = fopen(path, "w");
+	fprintf(fp, "# %04093d\nsmtp_port = 2601\n", 0);	/* 4095 and a newline */
+	fclose(fp);
+	ok(conf_load_file(&c, path, err, sizeof(err)) == 0 && c.smtp_port == 2601,
+	    "a line of 4095 bytes and its newline is read whole");
 	unlink(path);
+	ok(conf_load_file(&c, "/tmp", err, sizeof(err)) == -1 &&
+	    strstr(err, "/tmp") && strstr(err, "directory"), "a directory "
+	    "is refused, naming it");
+	ok(conf_load_file(&c, "/dev/zero", err, sizeof(err)) == -1 &&
+	    strstr(err, "/dev/zero") && strstr(err, "character device"),
+	    "/dev/zero is refused, not read forever");
+	ok(mkfifo(path, 0600) == 0 &&
+	    conf_load_file(&c, path, err, sizeof(err)) == -1 &&
+	    strstr(err, "FIFO"), "a FIFO is refused, without waiting for a "
+	    "writer");
+	unlink(path);
+	ok(conf_load_file(&c, "/dev/null", err, sizeof(err)) == 0 &&
+	    c.smtp_port == 2601, "/dev/null reads as an empty file");
 	conf_free(&c);
 
 	conf_init_defaults(&c);

@@ -20,7 +20,7 @@ log_init(int to_stderr)
 	openlog("mailfs", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
-/* One line to syslog and maybe stderr; with_errno appends ": strerror". */
+/* One line to syslog and maybe stderr; errnum != 0 appends ": strerror". */
 static void
 log_emit(int prio, int errnum, const char *fmt, va_list ap)
 {
