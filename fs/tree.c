@@ -54,10 +54,14 @@
 #include "fs/outbox.h"
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/strv.h"
 #include "queue/maildir.h"
 #include "queue/qlog.h"
 #include "queue/queue.h"
 #include "queue/stats.h"
+
+/* st_blksize: a page, the unit readers size their reads by. */
+#define BLOCK_SIZE	4096
 
 /* Entries and attributes that never change (the top level). */
 #define STATIC_TIMEOUT	3600.0
@@ -436,7 +440,7 @@ loc_stat(const struct loc *l, const struct handle *h, struct stat *st,
 	memset(st, 0, sizeof(*st));
 	st->st_uid = getuid();
 	st->st_gid = getgid();
-	st->st_blksize = 4096;
+	st->st_blksize = BLOCK_SIZE;
 	*gen = 0;
 	if (is_hidden(l->path))
 		return ENOENT;
@@ -554,8 +558,7 @@ list_dir(const struct loc *l, struct dir_handle *d)
 	struct inbox_msg *m;
 	char **names = NULL;
 	size_t i, count = 0;
-	int err = 0, (*lister)(char ***, size_t *) = NULL;
-	void (*freer)(char **, size_t) = NULL;
+	int err = 0;
 	time_t t;
 
 	switch (l->kind) {
@@ -566,23 +569,18 @@ list_dir(const struct loc *l, struct dir_handle *d)
 			err = snap_add(d, "", area_names[i], S_IFDIR);
 		return err;
 	case K_AREA:
-		if (l->area == AREA_OUTBOX) {
-			lister = outbox_list;
-			freer = outbox_free_list;
-		} else if (l->area == AREA_INBOX) {
-			lister = maildir_list;
-			freer = maildir_free_list;
-		} else {
-			if ((err = queue_list(where_of(l->area), &names, &count)))
-				return err;
-			freer = queue_free_list;
-		}
-		if (lister && (err = lister(&names, &count)))
+		if (l->area == AREA_OUTBOX)
+			err = outbox_list(&names, &count);
+		else if (l->area == AREA_INBOX)
+			err = maildir_list(&names, &count);
+		else
+			err = queue_list(where_of(l->area), &names, &count);
+		if (err)
 			return err;
 		for (i = 0; i < count && !err; i++)
 			err = snap_add(d, l->path, names[i],
 			    l->area == AREA_OUTBOX ? S_IFREG : S_IFDIR);
-		freer(names, count);
+		strv_free(names, count);
 		return err;
 	case K_ENTRY:
 		if ((err = queue_lookup(where_of(l->area), l->id, &t)))
@@ -1066,7 +1064,7 @@ static int
 open_generated(const struct loc *l, struct handle *h)
 {
 	const struct mime_node *n;
-	char path[4096];
+	char path[PATH_MAX];
 	int err;
 
 	switch (l->kind) {

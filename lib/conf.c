@@ -26,8 +26,10 @@
 #include <openssl/ssl.h>
 
 #include "lib/conf.h"
+#include "lib/strv.h"
 
 #define DEFAULT_RETRY	"1m,5m,15m,30m,1h,2h,4h"
+#define CONF_LINE_MAX	4096	/* a config file line, a -o value */
 
 static int
 conf_err(char *err, size_t errlen, const char *fmt, ...)
@@ -80,7 +82,7 @@ static char *
 conf_default_spool(void)
 {
 	const char *state, *home;
-	char buf[4096];
+	char buf[PATH_MAX];
 
 	if (geteuid() == 0)
 		return xstrdup("/var/spool/mailfs");
@@ -288,14 +290,6 @@ conf_split(const char *value, char ***items, size_t *n)
 }
 
 static void
-conf_free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static void
 conf_replace(char **slot, const char *value)
 {
 	free(*slot);
@@ -312,7 +306,7 @@ conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
 	struct conf_addr *a;
 
 	if (conf_split(value, &items, &n) == -1) {
-		conf_free_strv(items, n);
+		strv_free(items, n);
 		return conf_err(err, errlen, "%s: empty address list", key);
 	}
 	a = calloc(n, sizeof(*a));
@@ -328,12 +322,12 @@ conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
 			    key, items[i], ip_only ?
 			    (need_port ? "ip:port or [ipv6]:port" : "ip, ip:port or [ipv6]:port") :
 			    "host:port or [ipv6]:port");
-			conf_free_strv(items, n);
+			strv_free(items, n);
 			free(a);
 			return -1;
 		}
 	}
-	conf_free_strv(items, n);
+	strv_free(items, n);
 	free(*out);
 	*out = a;
 	*nout = n;
@@ -408,20 +402,20 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 		conf_replace(&c->hostname, value);
 	} else if (strcmp(key, "domains") == 0) {
 		if (conf_split(value, &items, &n) == -1) {
-			conf_free_strv(items, n);
+			strv_free(items, n);
 			return conf_err(err, errlen, "domains: empty list");
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (!conf_valid_hostname(items[i])) {
 				conf_err(err, errlen,
 				    "domains: '%s' is not a domain name", items[i]);
-				conf_free_strv(items, n);
+				strv_free(items, n);
 				return -1;
 			}
 			for (char *p = items[i]; *p; p++)
 				*p = (char)tolower((unsigned char)*p);
 		}
-		conf_free_strv(c->domains, c->ndomains);
+		strv_free(c->domains, c->ndomains);
 		c->domains = items;
 		c->ndomains = n;
 	} else if (strcmp(key, "listen") == 0) {
@@ -481,7 +475,7 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 		time_t *r;
 
 		if (conf_split(value, &items, &n) == -1) {
-			conf_free_strv(items, n);
+			strv_free(items, n);
 			return conf_err(err, errlen, "retry: empty list");
 		}
 		r = calloc(n, sizeof(*r));
@@ -493,12 +487,12 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			if (conf_parse_duration(items[i], &r[i]) == -1 || r[i] == 0) {
 				conf_err(err, errlen, "retry: '%s' is not a duration "
 				    "(a number with s, m, h or d)", items[i]);
-				conf_free_strv(items, n);
+				strv_free(items, n);
 				free(r);
 				return -1;
 			}
 		}
-		conf_free_strv(items, n);
+		strv_free(items, n);
 		free(c->retry);
 		c->retry = r;
 		c->nretry = n;
@@ -544,7 +538,7 @@ int
 conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 {
 	FILE *fp;
-	char line[4096], msg[512], *p, *eq, *key, *value;
+	char line[CONF_LINE_MAX], msg[512], *p, *eq, *key, *value;
 	int lineno = 0, rc = 0;
 
 	if ((fp = fopen(path, "r")) == NULL)
@@ -579,7 +573,7 @@ int
 conf_set_options(struct conf *c, const char *kvlist, char *err, size_t errlen)
 {
 	char *copy = xstrdup(kvlist), *p, *next, *eq;
-	char *key = NULL, value[4096];
+	char *key = NULL, value[CONF_LINE_MAX];
 	int rc = 0;
 
 	value[0] = '\0';
@@ -687,7 +681,7 @@ conf_free(struct conf *c)
 {
 	free(c->spool);
 	free(c->hostname);
-	conf_free_strv(c->domains, c->ndomains);
+	strv_free(c->domains, c->ndomains);
 	free(c->listen);
 	free(c->dns);
 	free(c->tls_ca);

@@ -44,6 +44,7 @@
 
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/strv.h"
 #include "queue/entry.h"
 #include "queue/qlog.h"
 #include "queue/queue.h"
@@ -215,7 +216,7 @@ save(struct msg *m)
 
 	/* Only this function and the removals (which take wmu too) rename
 	 * the entry, so from stays right while we write. */
-	if (!err && (dfd = openat(q.dirs[from].fd, m->id,
+	if (!err && (dfd = openat(q.dirs[from].fd[0], m->id,
 	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		err = errno;
 	if (!err)
@@ -229,7 +230,7 @@ save(struct msg *m)
 	}
 	if (!err && to != from) {
 		pthread_mutex_lock(&q.mu);
-		if (renameat(q.dirs[from].fd, m->id, q.dirs[to].fd, m->id) == -1) {
+		if (renameat(q.dirs[from].fd[0], m->id, q.dirs[to].fd[0], m->id) == -1) {
 			err = errno;
 		} else {
 			if (from == QUEUE_QUEUE)
@@ -315,7 +316,7 @@ drop(enum queue_where w, const char *id, int durable)
 	if (m->gone || m->where != w) {
 		err = ENOENT;
 	} else {
-		if (renameat(q.dirs[w].fd, m->id, q.tmpfd, m->id) == -1)
+		if (renameat(q.dirs[w].fd[0], m->id, q.tmpfd, m->id) == -1)
 			err = errno;
 		else
 			index_remove(m);
@@ -377,7 +378,7 @@ store(struct msg *m, const struct submit_msg *sm)
 	if (dfd != -1)
 		close(dfd);
 	free(state);
-	if (!err && renameat(q.tmpfd, m->id, q.dirs[QUEUE_QUEUE].fd, m->id) == -1)
+	if (!err && renameat(q.tmpfd, m->id, q.dirs[QUEUE_QUEUE].fd[0], m->id) == -1)
 		err = errno;
 	if (err) {
 		spool_remove_tree(q.tmpfd, m->id);
@@ -386,7 +387,7 @@ store(struct msg *m, const struct submit_msg *sm)
 	if ((err = spool_dir_sync(&q.dirs[QUEUE_QUEUE])) != 0) {
 		/* Not known to be durable: refuse it whole rather than risk
 		 * sending what the writer will submit again. */
-		spool_remove_tree(q.dirs[QUEUE_QUEUE].fd, m->id);
+		spool_remove_tree(q.dirs[QUEUE_QUEUE].fd[0], m->id);
 		return err;
 	}
 	return 0;
@@ -474,12 +475,6 @@ queue_submit(const char *data, size_t len, const char *name,
 
 /* ---- the view ---- */
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* An archived entry past keep: gone for readers even before the sweep. */
 static int
 expired(const struct msg *m, time_t now)
@@ -515,26 +510,16 @@ queue_list(enum queue_where w, char ***ids, size_t *n)
 			continue;
 		if ((out[k] = strdup(key)) == NULL) {
 			pthread_mutex_unlock(&q.mu);
-			queue_free_list(out, k);
+			strv_free(out, k);
 			return ENOMEM;
 		}
 		k++;
 	}
 	pthread_mutex_unlock(&q.mu);
-	qsort(out, k, sizeof(char *), cmp_str);
+	qsort(out, k, sizeof(char *), strv_cmp);
 	*ids = out;
 	*n = k;
 	return 0;
-}
-
-void
-queue_free_list(char **ids, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
 }
 
 int
@@ -631,7 +616,7 @@ entry_path(const struct msg *m, const char *file, char path[PATH_MAX])
 
 int
 queue_render(enum queue_where w, const char *id, const char *file,
-    char **buf, size_t *len, char path[4096])
+    char **buf, size_t *len, char path[PATH_MAX])
 {
 	char p[PATH_MAX];
 	struct msg *m;
@@ -646,13 +631,13 @@ queue_render(enum queue_where w, const char *id, const char *file,
 	}
 	if (strcmp(file, "message") == 0 && path != NULL) {
 		entry_path(m, "message", p);
-		snprintf(path, 4096, "%s", p);
+		snprintf(path, PATH_MAX, "%s", p);
 		*len = m->size;
 		err = 0;
 	} else if (strcmp(file, "message") == 0 || strcmp(file, "log") == 0) {
 		/* Read under q.mu so a concurrent move cannot pull the file
 		 * away; both are small next to what a lookup costs. */
-		fd = openat(q.dirs[w].fd, m->id, O_RDONLY | O_DIRECTORY |
+		fd = openat(q.dirs[w].fd[0], m->id, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC);
 		err = fd == -1 ? errno : spool_read_file(fd, file, buf, len);
 		if (fd != -1)
@@ -1080,7 +1065,7 @@ move_aside(enum queue_where w, const char *id, const char *why)
 	if (mkdirat(q.spoolfd, "corrupt", 0750) == 0 || errno == EEXIST)
 		cfd = openat(q.spoolfd, "corrupt", O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC);
-	if (cfd == -1 || renameat(q.dirs[w].fd, id, cfd, id) == -1)
+	if (cfd == -1 || renameat(q.dirs[w].fd[0], id, cfd, id) == -1)
 		log_warn("%s/%s: %s; cannot move it to corrupt/",
 		    where_dir[w], id, why);
 	else
@@ -1151,7 +1136,7 @@ load_entry(enum queue_where w, const char *id)
 			move_aside(w, id, "the same ID is already loaded");
 		return;
 	}
-	dfd = openat(q.dirs[w].fd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = openat(q.dirs[w].fd[0], id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd == -1) {
 		log_warn("%s/%s: not loaded", where_dir[w], id);
 		return;

@@ -17,6 +17,7 @@
 #ifndef MAILFS_QUEUE_H
 #define MAILFS_QUEUE_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -53,9 +54,9 @@ void	queue_reject(const char *name, const char *reason);
 
 /* --- the view the fs renders --- */
 
-/* Sorted snapshot of the IDs in one place; free with queue_free_list. */
+/* Sorted snapshot of the IDs in one place; free with strv_free
+ * (lib/strv.h). */
 int	queue_list(enum queue_where w, char ***ids, size_t *n);
-void	queue_free_list(char **ids, size_t n);
 /* 0 if the entry exists there (mtime: when it arrived there), else ENOENT. */
 int	queue_lookup(enum queue_where w, const char *id, time_t *mtime);
 /*
@@ -65,7 +66,7 @@ int	queue_lookup(enum queue_where w, const char *id, time_t *mtime);
  * Returns 0, ENOENT (no entry / no such file).
  */
 int	queue_render(enum queue_where w, const char *id, const char *file,
-	    char **buf, size_t *len, char path[4096]);
+	    char **buf, size_t *len, char path[PATH_MAX]);
 /* Size of the file without rendering it all (for stat). */
 int	queue_file_size(enum queue_where w, const char *id, const char *file,
 	    size_t *len);
