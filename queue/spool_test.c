@@ -41,7 +41,7 @@ syncer(void *arg)
 int
 main(void)
 {
-	char dir[] = "/tmp/mailfs-spool-test.XXXXXX", *buf;
+	char dir[] = "/tmp/mailfs-spool-test.XXXXXX", *buf = NULL;
 	struct iovec v[3] = { { "one ", 4 }, { "", 0 }, { "two\n", 4 } };
 	pthread_t t[THREADS];
 	struct spool_dir d;
@@ -60,6 +60,7 @@ main(void)
 	    spool_read_file(dfd, "pieces", &buf, &len) == 0 && len == 8 &&
 	    strcmp(buf, "one two\n") == 0, "spool_write_iov writes every piece");
 	free(buf);
+	buf = NULL;
 
 	ok(spool_write_file(dfd, "f", "hello", 5) == 0 &&
 	    fstatat(dfd, "f", &st, 0) == 0 && st.st_size == 5 &&
@@ -70,6 +71,7 @@ main(void)
 	    faccessat(dfd, "f.tmp", F_OK, 0) == -1,
 	    "spool_replace_file replaces, no .tmp left");
 	free(buf);
+	buf = NULL;
 	ok(spool_read_file(dfd, "nosuch", &buf, &len) == ENOENT,
 	    "spool_read_file of a missing file: ENOENT");
 	ok(spool_write_file(dfd, "nodir/f", "x", 1) == ENOENT,
