@@ -153,7 +153,7 @@ dir_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uint64_t gen;
 	int err;
 
-	if ((err = place_of_ino(ino, &l)) || (err = place_stat(&l, NULL, &st, &gen)))
+	if ((err = place_get(ino, NULL, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	if (!(d = calloc(1, sizeof(*d))))
 		return (void)fuse_reply_err(req, ENOMEM);

@@ -336,3 +336,25 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 	}
 	return 0;
 }
+
+int
+place_lookup(fuse_ino_t parent, const char *name, struct loc *l,
+    struct stat *st, uint64_t *gen)
+{
+	int err;
+
+	if ((err = place_of_child(parent, name, l)))
+		return err;
+	return place_stat(l, NULL, st, gen);
+}
+
+int
+place_get(fuse_ino_t ino, const struct handle *h, struct loc *l,
+    struct stat *st, uint64_t *gen)
+{
+	int err;
+
+	if ((err = place_of_ino(ino, l)))
+		return err;
+	return place_stat(l, h, st, gen);
+}

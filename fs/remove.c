@@ -138,8 +138,7 @@ remove_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t gen;
 	int err;
 
-	if ((err = place_of_child(parent, name, &l)) ||
-	    (err = place_stat(&l, NULL, &st, &gen)))
+	if ((err = place_lookup(parent, name, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	if (!S_ISDIR(st.st_mode))
 		return (void)fuse_reply_err(req, ENOTDIR);

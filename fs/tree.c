@@ -88,8 +88,7 @@ tree_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t gen;
 	int err;
 
-	if ((err = place_of_child(parent, name, &l)) ||
-	    (err = place_stat(&l, NULL, &st, &gen)))
+	if ((err = place_lookup(parent, name, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	reply_entry(req, &l, &st, gen);
 }
@@ -142,7 +141,7 @@ tree_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 
 	if (h && !h->ob)
 		h = NULL;
-	if ((err = place_of_ino(ino, &l)) || (err = place_stat(&l, h, &st, &gen)))
+	if ((err = place_get(ino, h, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	to_set &= ~(FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_FORCE |
 	    FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID |
@@ -196,7 +195,7 @@ tree_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	mode_t bits;
 	int err;
 
-	if ((err = place_of_ino(ino, &l)) || (err = place_stat(&l, NULL, &st, &gen)))
+	if ((err = place_get(ino, NULL, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	if (ctx->uid == 0)
 		bits = 06 | (st.st_mode & 0111 ? 01 : 0);
@@ -349,8 +348,7 @@ tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint64_t gen;
 	int err, terr;
 
-	if ((err = place_of_child(parent, name, &from)) ||
-	    (err = place_stat(&from, NULL, &st, &gen)))
+	if ((err = place_lookup(parent, name, &from, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	if (flags & ~RENAME_NOREPLACE)
 		return (void)fuse_reply_err(req, EINVAL);
@@ -423,7 +421,7 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct loc l;
 	uint64_t gen;
 
-	if ((err = place_of_ino(ino, &l)) || (err = place_stat(&l, NULL, &st, &gen)))
+	if ((err = place_get(ino, NULL, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	if ((acc != O_RDONLY || (fi->flags & O_TRUNC)) &&
 	    l.kind != K_OUTFILE && !place_is_ctl(&l))

@@ -110,6 +110,12 @@ int	place_render_stats(char **buf, size_t *len);
  */
 int	place_stat(const struct loc *l, const struct handle *h,
 	    struct stat *st, uint64_t *gen);
+/* place_of_child and place_stat: what lookup does. */
+int	place_lookup(fuse_ino_t parent, const char *name, struct loc *l,
+	    struct stat *st, uint64_t *gen);
+/* place_of_ino and place_stat (h as there). */
+int	place_get(fuse_ino_t ino, const struct handle *h, struct loc *l,
+	    struct stat *st, uint64_t *gen);
 
 /* --- dir.c --- */
 

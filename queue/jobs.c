@@ -130,25 +130,34 @@ queue_take_due(time_t now, struct queue_job **jobs, size_t max,
 	return n;
 }
 
+/* Caller holds queue.mu. m's recipient addr while it is being sent, or
+ * NULL. */
+static struct rcpt *
+sending(struct msg *m, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; m != NULL && i < m->nr; i++)
+		if (m->r[i].state == QUEUE_RCPT_SENDING &&
+		    strcmp(m->r[i].addr, addr) == 0)
+			return &m->r[i];
+	return NULL;
+}
+
 void
 queue_report(const struct queue_job *job, const char *rcpt, int class,
     const char *code, const char *text, const char *relay)
 {
 	char why[1024], age[32], when[32];
 	const char *event, *logtext = text;
-	struct rcpt *r = NULL;
+	struct rcpt *r;
 	struct msg *m;
 	time_t now = time(NULL);
-	size_t i;
 	int retry = 0;
 
 	pthread_mutex_lock(&queue.mu);
 	m = queue.index ? queue_find(QUEUE_QUEUE, job->id) : NULL;
-	for (i = 0; m != NULL && i < m->nr && r == NULL; i++)
-		if (m->r[i].state == QUEUE_RCPT_SENDING &&
-		    strcmp(m->r[i].addr, rcpt) == 0)
-			r = &m->r[i];
-	if (r == NULL) {
+	if ((r = sending(m, rcpt)) == NULL) {
 		/* Deleted meanwhile, or reported twice. */
 		pthread_mutex_unlock(&queue.mu);
 		log_debug("%s: no recipient %s being sent", job->id, rcpt);
@@ -206,16 +215,14 @@ queue_job_done(struct queue_job *job)
 {
 	GPtrArray *lost = g_ptr_array_new();
 	struct msg *m;
-	size_t i, k;
+	size_t k;
 	guint l;
 
 	pthread_mutex_lock(&queue.mu);
 	m = queue.index ? queue_find(QUEUE_QUEUE, job->id) : NULL;
 	for (k = 0; m != NULL && k < job->nrcpt; k++)
-		for (i = 0; i < m->nr; i++)
-			if (m->r[i].state == QUEUE_RCPT_SENDING &&
-			    strcmp(m->r[i].addr, job->rcpts[k]) == 0)
-				g_ptr_array_add(lost, job->rcpts[k]);
+		if (sending(m, job->rcpts[k]) != NULL)
+			g_ptr_array_add(lost, job->rcpts[k]);
 	pthread_mutex_unlock(&queue.mu);
 	for (l = 0; l < lost->len; l++)
 		queue_report(job, lost->pdata[l], 4, "4.4.2",
@@ -233,16 +240,15 @@ queue_job_done(struct queue_job *job)
 void
 queue_job_release(struct queue_job *job)
 {
+	struct rcpt *r;
 	struct msg *m;
-	size_t i, k;
+	size_t k;
 
 	pthread_mutex_lock(&queue.mu);
 	m = queue.index ? queue_find(QUEUE_QUEUE, job->id) : NULL;
 	for (k = 0; m != NULL && k < job->nrcpt; k++)
-		for (i = 0; i < m->nr; i++)
-			if (m->r[i].state == QUEUE_RCPT_SENDING &&
-			    strcmp(m->r[i].addr, job->rcpts[k]) == 0)
-				m->r[i].state = m->r[i].before;
+		if ((r = sending(m, job->rcpts[k])) != NULL)
+			r->state = r->before;
 	pthread_mutex_unlock(&queue.mu);
 	job_free(job);
 }
