@@ -24,7 +24,7 @@
 
 struct queue_state {
 	pthread_mutex_t mu;
-	const struct conf *c;
+	const struct conf *conf;
 	char *spool;
 	int spoolfd, tmpfd;
 	struct spool_dir dirs[3];	/* by enum queue_where */

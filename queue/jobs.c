@@ -102,7 +102,7 @@ queue_take_due(time_t now, struct queue_job **jobs, size_t max,
 	int relay;
 
 	pthread_mutex_lock(&queue.mu);
-	relay = queue.c != NULL && queue.c->relayhost.host[0] != '\0';
+	relay = queue.conf != NULL && queue.conf->relayhost.host[0] != '\0';
 	for (mi = 0; queue.queued != NULL && mi < queue.queued->len; mi++) {
 		m = queue.queued->pdata[mi];
 		for (i = 0; i < m->nr; i++) {
@@ -171,7 +171,7 @@ queue_report(const struct queue_job *job, const char *rcpt, int class,
 	} else if (class == 5) {
 		r->state = QUEUE_RCPT_FAILED;
 		event = "failed";
-	} else if (schedule_expired(queue.c, m->arrival, now)) {
+	} else if (schedule_expired(queue.conf, m->arrival, now)) {
 		r->state = QUEUE_RCPT_FAILED;
 		event = "failed";
 		schedule_format_duration(now - m->arrival, age, sizeof(age));
@@ -180,11 +180,11 @@ queue_report(const struct queue_job *job, const char *rcpt, int class,
 		logtext = why;
 	} else {
 		r->state = QUEUE_RCPT_DEFERRED;
-		r->next = schedule_next(queue.c, r->attempts, now);
+		r->next = schedule_next(queue.conf, r->attempts, now);
 		/* One last try when max_age is reached, so a recipient
 		 * fails then rather than a whole retry delay later. */
-		if (r->next > m->arrival + queue.c->max_age)
-			r->next = m->arrival + queue.c->max_age;
+		if (r->next > m->arrival + queue.conf->max_age)
+			r->next = m->arrival + queue.conf->max_age;
 		event = "deferred";
 		retry = 1;
 	}

@@ -417,7 +417,7 @@ queue_submit(const char *data, size_t len, const char *name,
 
 	if (queue.index == NULL)
 		return EIO;
-	err = submit_prepare(queue.c, data, len, &sm, reason, sizeof(reason));
+	err = submit_prepare(queue.conf, data, len, &sm, reason, sizeof(reason));
 	if (err == ENOMEM) {
 		snprintf(reason, sizeof(reason), "out of memory");
 		err = EIO;
@@ -530,7 +530,7 @@ queue_open(const struct conf *c)
 			goto fail;
 		}
 	}
-	queue.c = c;
+	queue.conf = c;
 	queue.spool = strdup(c->spool);
 	pthread_mutex_lock(&queue.mu);
 	queue.index = g_hash_table_new(g_str_hash, g_str_equal);

@@ -1,5 +1,6 @@
 /*
- * queue_test.c - unit tests of queue/queue.c on a temporary spool:
+ * queue_test.c - unit tests of the outbound queue (queue/queue.c, view.c,
+ * jobs.c, load.c) on a temporary spool:
  * submit -> take_due -> report 2/4/5 -> status and the move to sent/ or
  * failed/, retry/flush/delete, max_age, the files rendered, the event
  * logs, a restart (queue_close + queue_open) picking everything up, damaged

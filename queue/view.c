@@ -28,7 +28,7 @@
 static int
 expired(const struct msg *m, time_t now)
 {
-	return m->where != QUEUE_QUEUE && now - m->done >= queue.c->keep;
+	return m->where != QUEUE_QUEUE && now - m->done >= queue.conf->keep;
 }
 
 int
