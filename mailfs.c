@@ -76,7 +76,7 @@ die_config(const char *msg)
 static int
 mkdir_p(const char *path)
 {
-	char buf[4096];
+	char buf[PATH_MAX];
 	size_t n = strlen(path);
 
 	if (n >= sizeof(buf))
@@ -147,7 +147,7 @@ check_listen(const struct conf *c)
 static int
 spool_lock(const char *spool)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/lock", spool);

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@
 
 struct inbox_msg {
 	char id[MAILDIR_ID_MAX];
-	char path[4096];
+	char path[PATH_MAX];
 	struct mime_node *root;
 	size_t bytes;
 	time_t mtime;
@@ -39,7 +40,7 @@ static struct inbox_msg *cache;
 
 /* The path id was last rendered from, if it is still there. */
 static int
-cached_path(const char *id, char path[4096])
+cached_path(const char *id, char path[PATH_MAX])
 {
 	struct inbox_msg *m;
 	struct stat st;
@@ -48,7 +49,7 @@ cached_path(const char *id, char path[4096])
 	pthread_mutex_lock(&lock);
 	for (m = cache; m && !found; m = m->next)
 		if (strcmp(m->id, id) == 0) {
-			memcpy(path, m->path, 4096);
+			memcpy(path, m->path, PATH_MAX);
 			found = 1;
 		}
 	pthread_mutex_unlock(&lock);
@@ -58,7 +59,7 @@ cached_path(const char *id, char path[4096])
 /* Where id is now: the cached path first, since finding a message with
  * flags in cur/ means reading the whole directory. */
 static int
-locate(const char *id, char path[4096])
+locate(const char *id, char path[PATH_MAX])
 {
 	return cached_path(id, path) ? 0 : maildir_path(id, path);
 }
@@ -66,7 +67,7 @@ locate(const char *id, char path[4096])
 int
 inbox_stat(const char *id, time_t *mtime)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	struct stat st;
 
 	if (locate(id, path) != 0 || stat(path, &st) == -1)
@@ -201,7 +202,7 @@ int
 inbox_get(const char *id, struct inbox_msg **mp)
 {
 	struct inbox_msg **pp, *m;
-	char path[4096];
+	char path[PATH_MAX];
 	int err;
 
 	if (locate(id, path) != 0) {

@@ -9,6 +9,7 @@
  * without data, the raw file equal to the input. A GLib critical or
  * warning aborts: GMime called against its contract.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,6 @@
 
 #include "fs/mime.h"
 #include "tests/fuzz.h"
-
-#define PATH_MAX_FUZZ	4096
 
 static unsigned sum;	/* keeps the reads of file bytes from being dropped */
 
@@ -47,7 +46,7 @@ walk(const struct mime_node *root, const struct mime_node *n, char *path,
 		if (nl == 0 || strchr(name, '/') != NULL ||
 		    strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			abort();
-		if (plen + 1 + nl >= PATH_MAX_FUZZ)
+		if (plen + 1 + nl >= PATH_MAX)
 			continue;	/* deeper than a test needs to look */
 		path[plen] = '/';
 		memcpy(path + plen + 1, name, nl + 1);
@@ -92,7 +91,7 @@ gmime_leaks(const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char path[PATH_MAX_FUZZ];
+	static char path[PATH_MAX];
 	struct mime_node *root;
 	const struct mime_node *raw;
 

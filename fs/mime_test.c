@@ -37,12 +37,14 @@ missing(const struct mime_node *root, const char *path)
 	return mime_find(root, path) == NULL;
 }
 
+#define KIDS_TEXT_MAX	4096
+
 /* the names of a dir's entries, space-separated */
 static int
 kids(const struct mime_node *root, const char *path, const char *want)
 {
 	const struct mime_node *n = mime_find(root, path);
-	char got[4096] = "";
+	char got[KIDS_TEXT_MAX] = "";
 	size_t i;
 
 	for (i = 0; n != NULL && i < n->nkids; i++) {

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +27,11 @@
 #include <glib.h>
 
 #include "fs/outbox.h"
+#include "lib/strv.h"
 #include "queue/queue.h"
+
+/* A file's first buffer; it doubles from there. */
+#define FIRST_CAP	4096
 
 struct outbox_file {
 	char *name;
@@ -116,7 +121,7 @@ freeze_wait(struct outbox_file *f)
 static int
 reserve(struct outbox_file *f, size_t size)
 {
-	size_t cap = f->cap ? f->cap : 4096;
+	size_t cap = f->cap ? f->cap : FIRST_CAP;
 	char *p;
 
 	if (size <= f->cap)
@@ -497,7 +502,7 @@ finish(struct outbox_file *f, const char *reason, int err)
 static int
 fd_is(pid_t pid, const char *fd, const char *name)
 {
-	char path[64], target[4096], tail[512];
+	char path[64], target[PATH_MAX], tail[512];
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, fd);
@@ -707,12 +712,6 @@ outbox_rename(const char *from, const char *to, int noreplace)
 	return err;
 }
 
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int
 outbox_list(char ***names, size_t *n)
 {
@@ -730,24 +729,14 @@ outbox_list(char ***names, size_t *n)
 	for (f = files; f; f = f->next)
 		if (!(v[i++] = strdup(f->name))) {
 			pthread_mutex_unlock(&lock);
-			outbox_free_list(v, i);
+			strv_free(v, i);
 			return ENOMEM;
 		}
 	pthread_mutex_unlock(&lock);
-	qsort(v, c, sizeof(*v), cmp_names);
+	qsort(v, c, sizeof(*v), strv_cmp);
 	*names = v;
 	*n = c;
 	return 0;
-}
-
-void
-outbox_free_list(char **names, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
 }
 
 struct timespec

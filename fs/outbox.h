@@ -89,9 +89,9 @@ int	outbox_unlink(const char *name);
  * sent), EEXIST instead when noreplace.
  */
 int	outbox_rename(const char *from, const char *to, int noreplace);
-/* Sorted snapshot of the names; free with outbox_free_list. */
+/* Sorted snapshot of the names; free with strv_free
+ * (lib/strv.h). */
 int	outbox_list(char ***names, size_t *n);
-void	outbox_free_list(char **names, size_t n);
 /* When a name last came or went. */
 struct timespec outbox_mtime(void);
 

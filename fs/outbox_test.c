@@ -13,6 +13,7 @@
 
 #include "fs/outbox.h"
 #include "lib/conf.h"
+#include "lib/strv.h"
 #include "queue/qlog.h"
 #include "queue/queue.h"
 #include "queue/stats.h"
@@ -40,7 +41,7 @@ nqueued(void)
 
 	if (queue_list(QUEUE_QUEUE, &ids, &c) != 0)
 		return (size_t)-1;
-	queue_free_list(ids, c);
+	strv_free(ids, c);
 	return c;
 }
 
@@ -55,7 +56,7 @@ listed(const char *name)
 		return -1;
 	for (i = 0; i < c; i++)
 		r |= strcmp(v[i], name) == 0;
-	outbox_free_list(v, c);
+	strv_free(v, c);
 	return r;
 }
 

@@ -4,47 +4,40 @@
  *
  *	ctl log stats		top-level files
  *	outbox/NAME		fs/outbox.c: files being written
- *	queue|sent|failed/ID/F	queue/queue.h: message envelope status log
- *				name (and ctl in queue/)
+ *	queue|sent|failed/ID/F	queue/queue.h: the files of queue_files
+ *				(message envelope status log name ctl)
  *	inbox/ID/...		fs/inbox.c: raw envelope and the MIME tree
  *
- * Every operation turns its inode into a path (fs/node.c) and the path
- * into a place in the tree; nothing about an entry is cached here, so an
- * entry that moved (queue/ID to sent/ID) is simply ENOENT at its old path.
- * Generated files are rendered once per open into the handle and served
- * in slices, so reads at different offsets agree; files whose content
- * changes (status, log, stats, ctl) are opened direct_io and every
- * attribute and dynamic entry has a zero timeout, so `tail -f`, `cat`
- * and `wc` never see stale sizes.
+ * Every operation turns its inode into a place (fs/place.c); directories
+ * are listed by fs/dir.c and deletion is fs/remove.c; this file holds the
+ * rest and the ops table. Generated files are rendered once per open into
+ * the handle and served in slices, so reads at different offsets agree;
+ * files whose content changes (status, log, stats, ctl: the dynamic ones)
+ * are opened direct_io and every attribute and dynamic entry has a zero
+ * timeout, so `tail -f`, `cat` and `wc` never see stale sizes.
  *
- * `rm -r sent/ID` (failed/, inbox/) unlinks every file before its rmdir:
- * those unlinks only hide the file, and the rmdir of an entry whose files
- * are all hidden forgets it (queue_forget, maildir_delete); a plain rmdir
- * of a full entry is ENOTEMPTY. Queued mail is not deleted by rm (EPERM):
- * `echo delete > queue/ID/ctl` says it on purpose. sent/ and failed/
- * entries have no ctl: nothing is left to retry or delete but by rm -r.
+ * Every entry of queue/, sent/ and failed/ has a ctl: `retry` (queue/
+ * only) and `delete`.
  *
  * Only a writer's close() can send an outbox file (fs/outbox.h); a reader
  * closing one, `cat outbox/.draft`, sends nothing.
  *
  * Diagnostics: operations that make no sense fail with the errno a user
  * expects (EACCES for writing generated files or creating outside outbox/,
- * EPERM for mkdir, links, chmod and deleting queued mail, EXDEV for a
+ * EPERM for mkdir, links, chmod and deleting inside an entry, EXDEV for a
  * rename into or out of outbox/, ENOTSUP for xattrs); unexpected failures
  * are logged with lib/log.h.
  */
-#define FUSE_USE_VERSION 34
+#include "fs/tree_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse_lowlevel.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/fs.h"
@@ -54,633 +47,9 @@
 #include "fs/outbox.h"
 #include "lib/conf.h"
 #include "lib/log.h"
-#include "queue/maildir.h"
 #include "queue/qlog.h"
-#include "queue/queue.h"
-#include "queue/stats.h"
-
-/* Entries and attributes that never change (the top level). */
-#define STATIC_TIMEOUT	3600.0
-
-enum area { AREA_NONE, AREA_OUTBOX, AREA_QUEUE, AREA_SENT, AREA_FAILED,
-	AREA_INBOX };
-
-enum kind {
-	K_ROOT, K_CTL, K_LOG, K_STATS,
-	K_AREA,			/* outbox/ queue/ sent/ failed/ inbox/ */
-	K_OUTFILE,		/* outbox/NAME */
-	K_ENTRY,		/* queue/ID (sent, failed) */
-	K_EFILE,		/* queue/ID/FILE */
-	K_IENTRY,		/* inbox/ID */
-	K_INODE			/* inbox/ID/REL */
-};
-
-/* A place in the tree, parsed from a path. */
-struct loc {
-	enum kind kind;
-	enum area area;
-	char path[PATH_MAX];
-	char id[MAILDIR_ID_MAX];
-	const char *name;	/* outbox name, entry file, inbox rel path */
-	char buf[PATH_MAX];	/* what name points into */
-};
-
-/* An open file. */
-struct handle {
-	int is_dir;		/* 0: tells a handle from a dir_handle */
-	enum kind kind;
-	char *buf;		/* rendered content, or */
-	const char *data;	/* a view into msg */
-	size_t len;
-	int fd;			/* served from disk when >= 0 */
-	struct inbox_msg *msg;
-	struct outbox_file *ob;
-	int append;
-	int writer;		/* opened for writing: its close() may send */
-	pid_t owner;		/* the process that opened it (outbox_process) */
-	char id[MAILDIR_ID_MAX];	/* ID/ctl: the entry, and where */
-	enum queue_where where;
-};
-
-/* A snapshot of a directory for readdir. */
-struct dirent_snap {
-	char *name;
-	mode_t mode;
-	uint64_t ino;
-};
-struct dir_handle {
-	int is_dir;		/* 1 */
-	struct dirent_snap *v;
-	size_t n;
-};
 
 static const struct conf *conf;
-static struct timespec start_time;
-
-static const char *const area_names[] = {
-	[AREA_OUTBOX] = "outbox", [AREA_QUEUE] = "queue",
-	[AREA_SENT] = "sent", [AREA_FAILED] = "failed", [AREA_INBOX] = "inbox",
-};
-static const char *const top_files[] = { "ctl", "log", "stats" };
-static const char *const entry_files[] = {
-	"message", "envelope", "status", "log", "name", "ctl"
-};
-#define NENTRY_FILES	(sizeof(entry_files) / sizeof(entry_files[0]))
-
-static enum queue_where
-where_of(enum area a)
-{
-	return a == AREA_SENT ? QUEUE_SENT : a == AREA_FAILED ? QUEUE_FAILED :
-	    QUEUE_QUEUE;
-}
-
-static int
-is_entry_file(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < NENTRY_FILES; i++)
-		if (strcmp(name, entry_files[i]) == 0)
-			return 1;
-	return 0;
-}
-
-/* Files whose content changes while they exist. */
-static int
-is_dynamic(const struct loc *l)
-{
-	return l->kind == K_LOG || l->kind == K_STATS || l->kind == K_CTL ||
-	    l->kind == K_OUTFILE || (l->kind == K_EFILE &&
-	    (strcmp(l->name, "status") == 0 || strcmp(l->name, "log") == 0 ||
-	    strcmp(l->name, "ctl") == 0));
-}
-
-static int
-is_ctl(const struct loc *l)
-{
-	return l->kind == K_CTL ||
-	    (l->kind == K_EFILE && strcmp(l->name, "ctl") == 0);
-}
-
-/* --- paths --- */
-
-static int
-parse(const char *path, struct loc *l)
-{
-	char *comp[3], *p;
-	size_t n = 0, i;
-
-	memset(l, 0, sizeof(*l));
-	if (strlen(path) >= sizeof(l->path))
-		return ENAMETOOLONG;
-	strcpy(l->path, path);
-	strcpy(l->buf, path);
-	if (*path == '\0') {
-		l->kind = K_ROOT;
-		return 0;
-	}
-	/* At most three components; the third keeps inbox sub-paths. */
-	for (p = l->buf; n < 3;) {
-		comp[n++] = p;
-		if (n == 3 || !(p = strchr(p, '/')))
-			break;
-		*p++ = '\0';
-	}
-	for (i = 0; i < n; i++)
-		if (*comp[i] == '\0')
-			return ENOENT;
-	l->kind = K_AREA;
-	if (n == 1) {
-		if (strcmp(comp[0], "ctl") == 0)
-			l->kind = K_CTL;
-		else if (strcmp(comp[0], "log") == 0)
-			l->kind = K_LOG;
-		else if (strcmp(comp[0], "stats") == 0)
-			l->kind = K_STATS;
-		if (l->kind != K_AREA)
-			return 0;
-	}
-	for (i = AREA_OUTBOX; i <= AREA_INBOX; i++)
-		if (strcmp(comp[0], area_names[i]) == 0)
-			l->area = i;
-	if (l->area == AREA_NONE)
-		return ENOENT;
-	if (n == 1)
-		return 0;
-	if (l->area == AREA_OUTBOX) {
-		if (n > 2)
-			return ENOENT;
-		l->kind = K_OUTFILE;
-		l->name = comp[1];
-		return 0;
-	}
-	if (strlen(comp[1]) >= (l->area == AREA_INBOX ? MAILDIR_ID_MAX :
-	    QUEUE_ID_MAX))
-		return ENOENT;
-	strcpy(l->id, comp[1]);
-	if (n == 2) {
-		l->kind = l->area == AREA_INBOX ? K_IENTRY : K_ENTRY;
-		return 0;
-	}
-	l->name = comp[2];
-	if (l->area == AREA_INBOX) {
-		l->kind = K_INODE;
-		return 0;
-	}
-	if (strchr(l->name, '/') || !is_entry_file(l->name))
-		return ENOENT;
-	l->kind = K_EFILE;
-	return 0;
-}
-
-static int
-child_path(const char *parent, const char *name, char *out, size_t len)
-{
-	int n;
-
-	if (strlen(name) > NAME_MAX)
-		return ENAMETOOLONG;
-	n = *parent ? snprintf(out, len, "%s/%s", parent, name) :
-	    snprintf(out, len, "%s", name);
-	return n < 0 || (size_t)n >= len ? ENAMETOOLONG : 0;
-}
-
-static int
-ino_loc(fuse_ino_t ino, struct loc *l)
-{
-	char path[PATH_MAX];
-	int err;
-
-	if ((err = node_path(ino, path, sizeof(path))))
-		return err == ESTALE ? ENOENT : err;
-	return parse(path, l);
-}
-
-static int
-child_loc(fuse_ino_t parent, const char *name, struct loc *l)
-{
-	char ppath[PATH_MAX], path[PATH_MAX];
-	int err;
-
-	if ((err = node_path(parent, ppath, sizeof(ppath))))
-		return err == ESTALE ? ENOENT : err;
-	if ((err = child_path(ppath, name, path, sizeof(path))))
-		return err;
-	return parse(path, l);
-}
-
-/* --- files hidden by rm -r until the rmdir of their entry --- */
-
-static pthread_mutex_t hide_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **hidden;
-static size_t nhidden;
-
-static int
-under(const char *path, const char *top)
-{
-	size_t n = strlen(top);
-
-	return strncmp(path, top, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-static int
-is_hidden(const char *path)
-{
-	size_t i;
-	int r = 0;
-
-	pthread_mutex_lock(&hide_lock);
-	for (i = 0; i < nhidden && !r; i++)
-		r = under(path, hidden[i]);
-	pthread_mutex_unlock(&hide_lock);
-	return r;
-}
-
-static int
-hide(const char *path)
-{
-	char **v, *p;
-
-	if (!(p = strdup(path)))
-		return ENOMEM;
-	pthread_mutex_lock(&hide_lock);
-	if (!(v = realloc(hidden, (nhidden + 1) * sizeof(*v)))) {
-		pthread_mutex_unlock(&hide_lock);
-		free(p);
-		return ENOMEM;
-	}
-	hidden = v;
-	hidden[nhidden++] = p;
-	pthread_mutex_unlock(&hide_lock);
-	return 0;
-}
-
-/* Forget what was hidden at or under top (its entry is gone). */
-static void
-unhide(const char *top)
-{
-	size_t i;
-
-	pthread_mutex_lock(&hide_lock);
-	for (i = 0; i < nhidden;)
-		if (under(hidden[i], top)) {
-			free(hidden[i]);
-			hidden[i] = hidden[--nhidden];
-		} else
-			i++;
-	pthread_mutex_unlock(&hide_lock);
-}
-
-/* --- content --- */
-
-static int
-render_stats(char **buf, size_t *len)
-{
-	struct queue_gauges g;
-	size_t cap = 512, off;
-	int i;
-
-	if (!(*buf = malloc(cap)))
-		return ENOMEM;
-	queue_gauges(&g);
-	off = snprintf(*buf, cap, "queue %ld\ndeferred %ld\nsending %ld\n"
-	    "inbox %ld\n", g.queue, g.deferred, g.sending, maildir_count());
-	for (i = 0; i < STATS_NCOUNTERS && off < cap; i++)
-		off += snprintf(*buf + off, cap - off, "%s %ld\n",
-		    stats_name(i), stats_get(i));
-	*len = off < cap ? off : cap - 1;
-	return 0;
-}
-
-/* The size of a file as it would be rendered now. */
-static int
-file_size(const struct loc *l, size_t *len)
-{
-	struct inbox_msg *m;
-	const struct mime_node *n;
-	struct stat st;
-	char *buf;
-	int err;
-
-	switch (l->kind) {
-	case K_CTL:
-		*len = 0;
-		return 0;
-	case K_LOG:
-		*len = stat(qlog_path(), &st) == 0 ? (size_t)st.st_size : 0;
-		return 0;
-	case K_STATS:
-		if ((err = render_stats(&buf, len)))
-			return err;
-		free(buf);
-		return 0;
-	case K_EFILE:
-		if (strcmp(l->name, "ctl") == 0) {
-			*len = 0;
-			return 0;
-		}
-		return queue_file_size(where_of(l->area), l->id, l->name, len);
-	case K_INODE:
-		if ((err = inbox_get(l->id, &m)))
-			return err;
-		n = inbox_find(m, l->name);
-		*len = n ? n->len : 0;
-		inbox_put(m);
-		return n ? 0 : ENOENT;
-	default:
-		return EISDIR;
-	}
-}
-
-static void
-fill_time(struct stat *st, struct timespec t)
-{
-	st->st_atim = st->st_mtim = st->st_ctim = t;
-}
-
-static void
-fill_dir(struct stat *st, time_t t, nlink_t nlink)
-{
-	st->st_mode = S_IFDIR | 0755;
-	st->st_nlink = nlink;
-	fill_time(st, (struct timespec){ .tv_sec = t });
-}
-
-static void
-fill_file(struct stat *st, mode_t mode, size_t size, time_t t)
-{
-	st->st_mode = S_IFREG | mode;
-	st->st_nlink = 1;
-	st->st_size = size;
-	st->st_blocks = (size + 511) / 512;
-	fill_time(st, (struct timespec){ .tv_sec = t });
-}
-
-/*
- * loc_stat - whether l exists, and its attributes. A handle, when given
- * (fstat), supplies the size of what it rendered. *gen is the inode
- * generation: outbox names are reused by new files.
- */
-static int
-loc_stat(const struct loc *l, const struct handle *h, struct stat *st,
-    uint64_t *gen)
-{
-	struct outbox_attr oa;
-	struct inbox_msg *m;
-	const struct mime_node *n;
-	struct stat ls;
-	size_t size = 0;
-	time_t t;
-	int err;
-
-	memset(st, 0, sizeof(*st));
-	st->st_uid = getuid();
-	st->st_gid = getgid();
-	st->st_blksize = 4096;
-	*gen = 0;
-	if (is_hidden(l->path))
-		return ENOENT;
-	switch (l->kind) {
-	case K_ROOT:
-		fill_dir(st, start_time.tv_sec, 7);
-		fill_time(st, start_time);
-		break;
-	case K_AREA:
-		/* Only the mounting user gets in (no allow_other): 0755 is
-		 * the truth for outbox/ too. */
-		fill_dir(st, start_time.tv_sec, l->area == AREA_OUTBOX ? 2 : 1);
-		if (l->area == AREA_OUTBOX)
-			fill_time(st, outbox_mtime());
-		break;
-	case K_CTL:
-		fill_file(st, 0200, 0, start_time.tv_sec);
-		break;
-	case K_LOG:
-		if (stat(qlog_path(), &ls) == -1)
-			ls.st_size = 0, ls.st_mtime = start_time.tv_sec;
-		fill_file(st, 0444, ls.st_size, ls.st_mtime);
-		break;
-	case K_STATS:
-		if (!h && (err = file_size(l, &size)))
-			return err;
-		fill_file(st, 0444, h ? h->len : size, time(NULL));
-		break;
-	case K_OUTFILE:
-		if ((err = outbox_getattr(l->name, h ? h->ob : NULL, &oa)))
-			return err;
-		fill_file(st, oa.mode, oa.size, 0);
-		st->st_uid = oa.uid;
-		st->st_gid = oa.gid;
-		st->st_atim = oa.atime;
-		st->st_mtim = oa.mtime;
-		st->st_ctim = oa.ctime;
-		*gen = oa.gen;
-		break;
-	case K_ENTRY:
-		if ((err = queue_lookup(where_of(l->area), l->id, &t)))
-			return err;
-		fill_dir(st, t, 2);
-		break;
-	case K_EFILE:
-		if ((err = queue_lookup(where_of(l->area), l->id, &t)))
-			return err;
-		if (h && h->fd >= 0 && fstat(h->fd, &ls) == 0)
-			size = ls.st_size;
-		else if (h)
-			size = h->len;
-		else if ((err = file_size(l, &size)))
-			return err;
-		fill_file(st, is_ctl(l) ? 0200 : 0444, size, t);
-		break;
-	case K_IENTRY:
-		if ((err = inbox_stat(l->id, &t)))
-			return err;
-		fill_dir(st, t, 1);
-		break;
-	case K_INODE:
-		if ((err = inbox_get(l->id, &m)))
-			return err;
-		if (!(n = inbox_find(m, l->name)))
-			err = ENOENT;
-		else if (n->is_dir)
-			fill_dir(st, inbox_mtime(m), 1);
-		else
-			fill_file(st, 0444, n->len, inbox_mtime(m));
-		inbox_put(m);
-		return err;
-	}
-	return 0;
-}
-
-/* --- directories --- */
-
-static int
-snap_add(struct dir_handle *d, const char *dir, const char *name, mode_t mode)
-{
-	char path[PATH_MAX];
-	struct dirent_snap *v;
-
-	if (child_path(dir, name, path, sizeof(path)) != 0)
-		return 0;
-	if (is_hidden(path))
-		return 0;
-	if (!(v = realloc(d->v, (d->n + 1) * sizeof(*v))))
-		return ENOMEM;
-	d->v = v;
-	if (!(v[d->n].name = strdup(name)))
-		return ENOMEM;
-	v[d->n].mode = mode;
-	v[d->n].ino = node_ino(path);
-	d->n++;
-	return 0;
-}
-
-static void
-snap_free(struct dir_handle *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++)
-		free(d->v[i].name);
-	free(d->v);
-	free(d);
-}
-
-/* The visible entries of directory l, without "." and "..". */
-static int
-list_dir(const struct loc *l, struct dir_handle *d)
-{
-	const struct mime_node *n;
-	struct inbox_msg *m;
-	char **names = NULL;
-	size_t i, count = 0;
-	int err = 0, (*lister)(char ***, size_t *) = NULL;
-	void (*freer)(char **, size_t) = NULL;
-	time_t t;
-
-	switch (l->kind) {
-	case K_ROOT:
-		for (i = 0; i < 3 && !err; i++)
-			err = snap_add(d, "", top_files[i], S_IFREG);
-		for (i = AREA_OUTBOX; i <= AREA_INBOX && !err; i++)
-			err = snap_add(d, "", area_names[i], S_IFDIR);
-		return err;
-	case K_AREA:
-		if (l->area == AREA_OUTBOX) {
-			lister = outbox_list;
-			freer = outbox_free_list;
-		} else if (l->area == AREA_INBOX) {
-			lister = maildir_list;
-			freer = maildir_free_list;
-		} else {
-			if ((err = queue_list(where_of(l->area), &names, &count)))
-				return err;
-			freer = queue_free_list;
-		}
-		if (lister && (err = lister(&names, &count)))
-			return err;
-		for (i = 0; i < count && !err; i++)
-			err = snap_add(d, l->path, names[i],
-			    l->area == AREA_OUTBOX ? S_IFREG : S_IFDIR);
-		freer(names, count);
-		return err;
-	case K_ENTRY:
-		if ((err = queue_lookup(where_of(l->area), l->id, &t)))
-			return err;
-		for (i = 0; i < NENTRY_FILES && !err; i++)
-			err = snap_add(d, l->path, entry_files[i], S_IFREG);
-		return err;
-	case K_IENTRY:
-	case K_INODE:
-		if ((err = inbox_get(l->id, &m)))
-			return err;
-		n = inbox_find(m, l->kind == K_INODE ? l->name : "");
-		if (!n)
-			err = ENOENT;
-		else if (!n->is_dir)
-			err = ENOTDIR;
-		for (i = 0; !err && i < n->nkids; i++)
-			err = snap_add(d, l->path, n->kids[i].name,
-			    n->kids[i].is_dir ? S_IFDIR : S_IFREG);
-		inbox_put(m);
-		return err;
-	default:
-		return ENOTDIR;
-	}
-}
-
-static void
-tree_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct dir_handle *d;
-	struct loc l;
-	struct stat st;
-	uint64_t gen;
-	int err;
-
-	if ((err = ino_loc(ino, &l)) || (err = loc_stat(&l, NULL, &st, &gen)))
-		return (void)fuse_reply_err(req, err);
-	if (!(d = calloc(1, sizeof(*d))))
-		return (void)fuse_reply_err(req, ENOMEM);
-	d->is_dir = 1;
-	if ((err = list_dir(&l, d))) {
-		snap_free(d);
-		return (void)fuse_reply_err(req, err);
-	}
-	fi->fh = (uintptr_t)d;
-	if (fuse_reply_open(req, fi) != 0)
-		snap_free(d);
-}
-
-static void
-tree_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-    struct fuse_file_info *fi)
-{
-	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
-	char path[PATH_MAX], *p, *buf;
-	struct stat st = { 0 };
-	size_t used = 0, n;
-	const char *name;
-	off_t i;
-
-	if (!(buf = malloc(size)))
-		return (void)fuse_reply_err(req, ENOMEM);
-	for (i = off; (size_t)i < d->n + 2; i++) {
-		if (i == 0) {
-			name = ".";
-			st.st_ino = ino;
-			st.st_mode = S_IFDIR;
-		} else if (i == 1) {
-			name = "..";
-			st.st_ino = NODE_ROOT;
-			if (node_path(ino, path, sizeof(path)) == 0 &&
-			    (p = strrchr(path, '/'))) {
-				*p = '\0';
-				st.st_ino = node_ino(path);
-			}
-			st.st_mode = S_IFDIR;
-		} else {
-			name = d->v[i - 2].name;
-			st.st_ino = d->v[i - 2].ino;
-			st.st_mode = d->v[i - 2].mode;
-		}
-		n = fuse_add_direntry(req, buf + used, size - used, name, &st,
-		    i + 1);
-		if (n > size - used)
-			break;
-		used += n;
-	}
-	fuse_reply_buf(req, buf, used);
-	free(buf);
-}
-
-static void
-tree_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	snap_free((struct dir_handle *)(uintptr_t)fi->fh);
-	fuse_reply_err(req, 0);
-}
 
 /* --- entries and attributes --- */
 
@@ -719,8 +88,7 @@ tree_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t gen;
 	int err;
 
-	if ((err = child_loc(parent, name, &l)) ||
-	    (err = loc_stat(&l, NULL, &st, &gen)))
+	if ((err = place_lookup(parent, name, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	reply_entry(req, &l, &st, gen);
 }
@@ -751,9 +119,9 @@ tree_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uint64_t gen;
 	int err;
 
-	if ((err = ino_loc(ino, &l)))
+	if ((err = place_of_ino(ino, &l)))
 		return (void)fuse_reply_err(req, err);
-	if ((err = loc_stat(&l, h, &st, &gen)))
+	if ((err = place_stat(&l, h, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	st.st_ino = ino;
 	fuse_reply_attr(req, &st, 0);
@@ -773,7 +141,7 @@ tree_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 
 	if (h && !h->ob)
 		h = NULL;
-	if ((err = ino_loc(ino, &l)) || (err = loc_stat(&l, h, &st, &gen)))
+	if ((err = place_get(ino, h, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	to_set &= ~(FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_FORCE |
 	    FUSE_SET_ATTR_KILL_SUID | FUSE_SET_ATTR_KILL_SGID |
@@ -800,13 +168,13 @@ tree_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		err = outbox_setattr(l.name, h ? h->ob : NULL, &a, which);
 	} else if (to_set == 0)
 		err = 0;
-	else if (is_ctl(&l) && to_set == FUSE_SET_ATTR_SIZE)
+	else if (place_is_ctl(&l) && to_set == FUSE_SET_ATTR_SIZE)
 		err = 0;	/* `echo verb > ctl` truncates first */
 	else if (to_set & FUSE_SET_ATTR_SIZE)
 		err = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
 	else
 		err = EPERM;
-	if (err || (err = loc_stat(&l, h, &st, &gen)))
+	if (err || (err = place_stat(&l, h, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	st.st_ino = ino;
 	fuse_reply_attr(req, &st, 0);
@@ -827,7 +195,7 @@ tree_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	mode_t bits;
 	int err;
 
-	if ((err = ino_loc(ino, &l)) || (err = loc_stat(&l, NULL, &st, &gen)))
+	if ((err = place_get(ino, NULL, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	if (ctx->uid == 0)
 		bits = 06 | (st.st_mode & 0111 ? 01 : 0);
@@ -842,7 +210,6 @@ tree_access(fuse_req_t req, fuse_ino_t ino, int mask)
 		err = EACCES;
 	fuse_reply_err(req, err);
 }
-
 /* --- creating and deleting --- */
 
 /* The errno for making something at l, which is not in outbox/. */
@@ -852,7 +219,7 @@ refuse_make(const struct loc *l)
 	struct stat st;
 	uint64_t gen;
 
-	return loc_stat(l, NULL, &st, &gen) == 0 ? EEXIST : EACCES;
+	return place_stat(l, NULL, &st, &gen) == 0 ? EEXIST : EACCES;
 }
 
 static void
@@ -891,7 +258,7 @@ tree_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	uint64_t gen;
 	int err;
 
-	if ((err = child_loc(parent, name, &l)))
+	if ((err = place_of_child(parent, name, &l)))
 		return (void)fuse_reply_err(req, err == ENOENT ? EACCES : err);
 	if (l.kind != K_OUTFILE)
 		return (void)fuse_reply_err(req, refuse_make(&l));
@@ -899,7 +266,7 @@ tree_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		return (void)fuse_reply_err(req, ENOMEM);
 	if ((err = outbox_create(l.name, mode, ctx->uid, ctx->gid,
 	    fi->flags & O_TRUNC, &h->ob)) ||
-	    (err = loc_stat(&l, h, &e.attr, &gen))) {
+	    (err = place_stat(&l, h, &e.attr, &gen))) {
 		handle_free(h);
 		return (void)fuse_reply_err(req, err);
 	}
@@ -928,14 +295,14 @@ tree_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	int err;
 
 	(void)rdev;
-	if ((err = child_loc(parent, name, &l)))
+	if ((err = place_of_child(parent, name, &l)))
 		return (void)fuse_reply_err(req, err == ENOENT ? EACCES : err);
 	if (l.kind != K_OUTFILE)
 		return (void)fuse_reply_err(req, refuse_make(&l));
 	if (!S_ISREG(mode))
 		return (void)fuse_reply_err(req, EPERM);
 	if ((err = outbox_mknod(l.name, mode, ctx->uid, ctx->gid)) ||
-	    (err = loc_stat(&l, NULL, &st, &gen)))
+	    (err = place_stat(&l, NULL, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	reply_entry(req, &l, &st, gen);
 }
@@ -947,7 +314,7 @@ tree_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	int err;
 
 	(void)mode;
-	if ((err = child_loc(parent, name, &l)))
+	if ((err = place_of_child(parent, name, &l)))
 		return (void)fuse_reply_err(req, err == ENOENT ? EPERM : err);
 	fuse_reply_err(req, refuse_make(&l) == EEXIST ? EEXIST : EPERM);
 }
@@ -971,65 +338,6 @@ tree_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, EPERM);
 }
 
-static void
-tree_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct loc l;
-	struct stat st;
-	uint64_t gen;
-	int err;
-
-	if ((err = child_loc(parent, name, &l)))
-		return (void)fuse_reply_err(req, err);
-	if (l.kind == K_OUTFILE)
-		return (void)fuse_reply_err(req, outbox_unlink(l.name));
-	if ((err = loc_stat(&l, NULL, &st, &gen)))
-		return (void)fuse_reply_err(req, err);
-	if (S_ISDIR(st.st_mode))
-		err = EISDIR;
-	else if ((l.kind == K_EFILE && l.area != AREA_QUEUE) ||
-	    l.kind == K_INODE)
-		err = hide(l.path);	/* rm -r: gone at the rmdir */
-	else
-		err = EPERM;
-	fuse_reply_err(req, err);
-}
-
-static void
-tree_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct dir_handle d = { 0 };
-	struct loc l;
-	struct stat st;
-	uint64_t gen;
-	int err;
-
-	if ((err = child_loc(parent, name, &l)) ||
-	    (err = loc_stat(&l, NULL, &st, &gen)))
-		return (void)fuse_reply_err(req, err);
-	if (!S_ISDIR(st.st_mode))
-		return (void)fuse_reply_err(req, ENOTDIR);
-	if ((l.kind != K_ENTRY || l.area == AREA_QUEUE) &&
-	    l.kind != K_IENTRY && l.kind != K_INODE)
-		return (void)fuse_reply_err(req, EPERM);
-	err = list_dir(&l, &d);
-	if (!err && d.n > 0)
-		err = ENOTEMPTY;
-	while (d.n > 0)
-		free(d.v[--d.n].name);
-	free(d.v);
-	if (!err) {
-		if (l.kind == K_ENTRY)
-			err = queue_forget(where_of(l.area), l.id);
-		else if (l.kind == K_IENTRY)
-			err = inbox_delete(l.id);
-		else
-			err = hide(l.path);
-		if (!err && l.kind != K_INODE)
-			unhide(l.path);
-	}
-	fuse_reply_err(req, err);
-}
 
 static void
 tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -1040,12 +348,11 @@ tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint64_t gen;
 	int err, terr;
 
-	if ((err = child_loc(parent, name, &from)) ||
-	    (err = loc_stat(&from, NULL, &st, &gen)))
+	if ((err = place_lookup(parent, name, &from, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	if (flags & ~RENAME_NOREPLACE)
 		return (void)fuse_reply_err(req, EINVAL);
-	terr = child_loc(newparent, newname, &to);
+	terr = place_of_child(newparent, newname, &to);
 	if (terr && terr != ENOENT)
 		err = terr;
 	else if (!terr && from.kind == K_OUTFILE && to.kind == K_OUTFILE) {
@@ -1066,7 +373,7 @@ static int
 open_generated(const struct loc *l, struct handle *h)
 {
 	const struct mime_node *n;
-	char path[4096];
+	char path[PATH_MAX];
 	int err;
 
 	switch (l->kind) {
@@ -1077,14 +384,14 @@ open_generated(const struct loc *l, struct handle *h)
 			return errno;
 		return 0;
 	case K_STATS:
-		return render_stats(&h->buf, &h->len);
+		return place_render_stats(&h->buf, &h->len);
 	case K_EFILE:
-		if (strcmp(l->name, "ctl") == 0) {
+		if (l->qf->source == QUEUE_FILE_CTL) {
 			snprintf(h->id, sizeof(h->id), "%s", l->id);
-			h->where = where_of(l->area);
+			h->where = place_where(l->area);
 			return 0;
 		}
-		if ((err = queue_render(where_of(l->area), l->id, l->name,
+		if ((err = queue_render(place_where(l->area), l->id, l->name,
 		    &h->buf, &h->len, path)))
 			return err;
 		if (!h->buf && (h->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
@@ -1114,10 +421,10 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct loc l;
 	uint64_t gen;
 
-	if ((err = ino_loc(ino, &l)) || (err = loc_stat(&l, NULL, &st, &gen)))
+	if ((err = place_get(ino, NULL, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	if ((acc != O_RDONLY || (fi->flags & O_TRUNC)) &&
-	    l.kind != K_OUTFILE && !is_ctl(&l))
+	    l.kind != K_OUTFILE && !place_is_ctl(&l))
 		return (void)fuse_reply_err(req, EACCES);
 	if (!(h = handle_new(l.kind)))
 		return (void)fuse_reply_err(req, ENOMEM);
@@ -1133,9 +440,9 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, err);
 	}
 	fi->fh = (uintptr_t)h;
-	/* Only queue/ID/message, envelope and name never change; inbox
-	 * info changes with the Maildir flags. */
-	if (is_dynamic(&l))
+	/* The entry files that are not dynamic never change; inbox info
+	 * changes with the Maildir flags. */
+	if (place_is_dynamic(&l))
 		fi->direct_io = 1;
 	else if (l.kind == K_EFILE)
 		fi->keep_cache = 1;
@@ -1314,8 +621,8 @@ static const struct fuse_lowlevel_ops ops = {
 	.mkdir = tree_mkdir,
 	.symlink = tree_symlink,
 	.link = tree_link,
-	.unlink = tree_unlink,
-	.rmdir = tree_rmdir,
+	.unlink = remove_unlink,
+	.rmdir = remove_rmdir,
 	.rename = tree_rename,
 	.create = tree_create,
 	.open = tree_open,
@@ -1324,9 +631,9 @@ static const struct fuse_lowlevel_ops ops = {
 	.flush = tree_flush,
 	.release = tree_release,
 	.fsync = tree_fsync,
-	.opendir = tree_opendir,
-	.readdir = tree_readdir,
-	.releasedir = tree_releasedir,
+	.opendir = dir_open,
+	.readdir = dir_read,
+	.releasedir = dir_release,
 	.statfs = tree_statfs,
 	.setxattr = tree_setxattr,
 	.getxattr = tree_getxattr,
@@ -1344,6 +651,7 @@ void
 fs_init(const struct conf *c)
 {
 	conf = c;
-	clock_gettime(CLOCK_REALTIME, &start_time);
+	place_init();
 	outbox_init(c->max_size);
 }
+

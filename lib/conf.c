@@ -28,8 +28,10 @@
 #include <openssl/ssl.h>
 
 #include "lib/conf.h"
+#include "lib/strv.h"
 
 #define DEFAULT_RETRY	"1m,5m,15m,30m,1h,2h,4h"
+#define CONF_LINE_MAX	4096	/* a config file line, a -o value */
 
 static int
 conf_err(char *err, size_t errlen, const char *fmt, ...)
@@ -82,7 +84,7 @@ static char *
 conf_default_spool(void)
 {
 	const char *state, *home;
-	char buf[4096];
+	char buf[PATH_MAX];
 
 	if (geteuid() == 0)
 		return xstrdup("/var/spool/mailfs");
@@ -260,14 +262,6 @@ conf_parse_addr(const char *s, struct conf_addr *out)
 	return conf_parse_port(colon + 1, &out->port);
 }
 
-static void
-conf_free_strv(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /*
  * conf_split - a comma list into trimmed items. An empty item (a trailing
  * or doubled comma) is refused, not skipped: it is most likely a value
@@ -297,7 +291,7 @@ conf_split(const char *key, const char *value, char ***items, size_t *n,
 			else
 				conf_err(err, errlen, "%s: '%s' has an empty "
 				    "element (a stray comma?)", key, value);
-			conf_free_strv(v, count);
+			strv_free(v, count);
 			free(copy);
 			return -1;
 		}
@@ -345,12 +339,12 @@ conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
 			    key, items[i], ip_only ?
 			    (need_port ? "ip:port or [ipv6]:port" : "ip, ip:port or [ipv6]:port") :
 			    "host:port or [ipv6]:port");
-			conf_free_strv(items, n);
+			strv_free(items, n);
 			free(a);
 			return -1;
 		}
 	}
-	conf_free_strv(items, n);
+	strv_free(items, n);
 	free(*out);
 	*out = a;
 	*nout = n;
@@ -430,13 +424,13 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			if (!conf_valid_hostname(items[i])) {
 				conf_err(err, errlen,
 				    "domains: '%s' is not a domain name", items[i]);
-				conf_free_strv(items, n);
+				strv_free(items, n);
 				return -1;
 			}
 			for (char *p = items[i]; *p; p++)
 				*p = (char)tolower((unsigned char)*p);
 		}
-		conf_free_strv(c->domains, c->ndomains);
+		strv_free(c->domains, c->ndomains);
 		c->domains = items;
 		c->ndomains = n;
 	} else if (strcmp(key, "listen") == 0) {
@@ -511,11 +505,11 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 				    "must be greater than zero", items[i]);
 			else
 				continue;
-			conf_free_strv(items, n);
+			strv_free(items, n);
 			free(r);
 			return -1;
 		}
-		conf_free_strv(items, n);
+		strv_free(items, n);
 		free(c->retry);
 		c->retry = r;
 		c->nretry = n;
@@ -581,7 +575,7 @@ int
 conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 {
 	FILE *fp;
-	char line[4096], msg[512], *p, *eq, *key, *value;
+	char line[CONF_LINE_MAX], msg[512], *p, *eq, *key, *value;
 	int lineno = 0, rc = 0, fd, ch;
 	struct stat st;
 
@@ -648,7 +642,7 @@ int
 conf_set_options(struct conf *c, const char *kvlist, char *err, size_t errlen)
 {
 	char *copy = xstrdup(kvlist), *p, *next, *eq;
-	char *key = NULL, value[4096];
+	char *key = NULL, value[CONF_LINE_MAX];
 	int rc = 0;
 
 	value[0] = '\0';
@@ -756,7 +750,7 @@ conf_free(struct conf *c)
 {
 	free(c->spool);
 	free(c->hostname);
-	conf_free_strv(c->domains, c->ndomains);
+	strv_free(c->domains, c->ndomains);
 	free(c->listen);
 	free(c->dns);
 	free(c->tls_ca);

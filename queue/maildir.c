@@ -2,18 +2,20 @@
  * maildir.c - the inbox Maildir (SPOOL/inbox/{tmp,new,cur}) and the SMTP
  * envelopes kept beside it (SPOOL/envelope/ID). API in maildir.h.
  *
- * A delivery is: tmp/ID written (piece by piece as the data arrives, for
- * a stream: struct maildir_tmp) and fsync'd, envelope/ID written and
- * fsync'd, linked into new/ID, tmp/ID unlinked, then new/ and envelope/
- * fsync'd, so the message and its envelope are durable before
- * maildir_deliver returns 0. (A crash before that may leave a message
- * without its envelope, shown like mail from another tool, never the
- * reverse: clean_envelopes drops orphans.) Both directory fsyncs are one
- * round shared by concurrent deliveries (group commit, struct dirsync): a
- * thread that needs them waits for a round that started after its change,
- * and whoever finds no round running starts one on behalf of everyone
- * waiting. One round rather than one per directory halves the waits, and
- * the more deliveries arrive during a round, the more share the next.
+ * A delivery is a stream (struct maildir_tmp; maildir_deliver* wrap one):
+ * tmp/ID written piece by piece as the data arrives, then at
+ * maildir_tmp_commit fsync'd, envelope/ID written and fdatasync'd, tmp/ID
+ * linked into new/ID and unlinked, then new/ and envelope/ fsync'd, so the
+ * message and its envelope are durable before maildir_tmp_commit returns
+ * 0. (A crash before that may leave a message without its envelope, shown
+ * like mail from another tool, never the reverse: clean_envelopes drops
+ * orphans.) Both directory fsyncs are one group-commit round shared by
+ * concurrent deliveries (struct spool_dir in spool.h, with both
+ * directories in it): the more deliveries arrive during a round, the more
+ * share the next.
+ *
+ * Everything inside the Maildir is reached through directory descriptors
+ * (tmp/, new/, envelope/); only maildir_path hands out a full path.
  *
  * Names are SECONDS.M<usec>P<pid>Q<seq>.<host> (the Maildir convention,
  * with a per-process sequence so two deliveries in one microsecond still
@@ -25,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,32 +39,22 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/strv.h"
 #include "queue/maildir.h"
+#include "queue/spool.h"
 
 #define STALE_TMP	(36 * 3600)	/* others' tmp/ files: Maildir's rule */
 
-struct dirsync {
-	pthread_mutex_t	mu;
-	pthread_cond_t	cv;
-	int		fd[2];		/* new/ and envelope/ */
-	unsigned long	started;	/* rounds begun */
-	unsigned long	completed;	/* rounds finished */
-	unsigned long	failed;		/* last round that failed, 0: none */
-	int		error;		/* its errno */
-	int		busy;
-};
 
 static struct {
 	char		*root;		/* SPOOL/inbox */
 	char		*envdir;	/* SPOOL/envelope */
 	char		host[160];	/* sanitized for file names */
-	struct dirsync	sync;
+	int		tmpfd, newfd, envfd;
+	struct spool_dir sync;		/* new/ and envelope/ */
 	atomic_ulong	seq;
 	int		open;
-} md = {
-	.sync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	    { -1, -1 }, 0, 0, 0, 0, 0 },
-};
+} md = { .tmpfd = -1, .newfd = -1, .envfd = -1 };
 
 /*
  * Where the messages were last seen ("cur/NAME:2,S"), hashed by ID: a
@@ -102,7 +95,7 @@ seen_put(const char *sub, const char *name, size_t idlen)
 
 /* 0 with path set if id was seen and is still there */
 static int
-seen_get(const char *id, size_t len, char path[4096])
+seen_get(const char *id, size_t len, char path[PATH_MAX])
 {
 	unsigned slot = seen_slot(id, len);
 	const char *name;
@@ -115,7 +108,8 @@ seen_get(const char *id, size_t len, char path[4096])
 		found = strncmp(name, id, len) == 0 &&
 		    (name[len] == '\0' || name[len] == ':');
 		if (found)
-			snprintf(path, 4096, "%s/%s", md.root, seen.rel[slot]);
+			snprintf(path, PATH_MAX, "%s/%s", md.root,
+			    seen.rel[slot]);
 	}
 	pthread_mutex_unlock(&seen.mu);
 	return found && stat(path, &st) == 0 ? 0 : ENOENT;
@@ -128,49 +122,6 @@ seen_clear(void)
 		free(seen.rel[i]);
 		seen.rel[i] = NULL;
 	}
-}
-
-/*
- * dirsync_wait - return once an fsync of the directory that began after
- * this call has finished: 0, or the errno of that round.
- */
-static int
-dirsync_wait(struct dirsync *d)
-{
-	unsigned long need;
-	int rc = 0;
-
-	pthread_mutex_lock(&d->mu);
-	need = d->started + 1;
-	while (d->completed < need) {
-		if (d->busy) {
-			pthread_cond_wait(&d->cv, &d->mu);
-			continue;
-		}
-		unsigned long round = ++d->started;
-		d->busy = 1;
-		pthread_mutex_unlock(&d->mu);
-		int r = fsync(d->fd[0]) == -1 || fsync(d->fd[1]) == -1 ?
-		    errno : 0;
-		pthread_mutex_lock(&d->mu);
-		d->busy = 0;
-		d->completed = round;
-		if (r != 0) {
-			d->failed = round;
-			d->error = r;
-		}
-		pthread_cond_broadcast(&d->cv);
-	}
-	if (d->failed >= need)
-		rc = d->error;
-	pthread_mutex_unlock(&d->mu);
-	return rc;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static char *
@@ -268,13 +219,13 @@ clean_envelopes(void)
 		const char *name = e->d_name;
 
 		if (name[0] == '.' || (n > 0 &&
-		    bsearch(&name, ids, n, sizeof(*ids), cmp_str) != NULL))
+		    bsearch(&name, ids, n, sizeof(*ids), strv_cmp) != NULL))
 			continue;
 		if (unlinkat(dirfd(d), name, 0) == -1)
 			log_warn("maildir: unlink %s/%s", md.envdir, name);
 	}
 	closedir(d);
-	maildir_free_list(ids, n);
+	strv_free(ids, n);
 }
 
 static int
@@ -319,9 +270,13 @@ maildir_open(const char *spool, const char *hostname)
 		if (r == -1)
 			goto fail;
 	}
-	md.sync.fd[0] = open_dirfd(md.root, "new");
-	md.sync.fd[1] = open_dirfd(md.envdir, NULL);
-	if (md.sync.fd[0] == -1 || md.sync.fd[1] == -1)
+	md.tmpfd = open_dirfd(md.root, "tmp");
+	md.newfd = open_dirfd(md.root, "new");
+	md.envfd = open_dirfd(md.envdir, NULL);
+	if (md.tmpfd == -1 || md.newfd == -1 || md.envfd == -1)
+		goto fail;
+	if ((errno = spool_dir_open(&md.sync, md.newfd, ".")) != 0 ||
+	    (errno = spool_dir_add(&md.sync, md.envfd, ".")) != 0)
 		goto fail;
 	md.open = 1;
 	clean_tmp();
@@ -340,10 +295,13 @@ fail:
 void
 maildir_close(void)
 {
-	for (size_t i = 0; i < 2; i++) {
-		if (md.sync.fd[i] != -1)
-			close(md.sync.fd[i]);
-		md.sync.fd[i] = -1;
+	int *fds[] = { &md.tmpfd, &md.newfd, &md.envfd };
+
+	spool_dir_close(&md.sync);
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] != -1)
+			close(*fds[i]);
+		*fds[i] = -1;
 	}
 	seen_clear();
 	free(md.root);
@@ -364,79 +322,26 @@ maildir_make_id(char id[MAILDIR_ID_MAX])
 	    md.host);
 }
 
-/* All of the n pieces in v: 0 or an errno. */
+/* tmp/id to new/id: link, falling back to rename where the file system
+ * has no hard links */
 static int
-write_all(int fd, const struct iovec *v, size_t n)
+publish(const char *id)
 {
-	for (size_t i = 0; i < n; i++) {
-		const char *buf = v[i].iov_base;
-		size_t len = v[i].iov_len;
-
-		while (len > 0) {
-			ssize_t w = write(fd, buf, len);
-
-			if (w == -1) {
-				if (errno == EINTR)
-					continue;
-				return errno;
-			}
-			buf += w;
-			len -= (size_t)w;
-		}
-	}
-	return 0;
-}
-
-/* Create path exclusively and write all of the n pieces in v, fsync'd:
- * 0 or an errno. */
-static int
-write_file(const char *path, const struct iovec *v, size_t n)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	int rc;
-
-	if (fd == -1)
-		return errno;
-	rc = write_all(fd, v, n);
-	if (rc == 0 && fsync(fd) == -1)
-		rc = errno;
-	if (close(fd) == -1 && rc == 0)
-		rc = errno;
-	if (rc != 0)
-		unlink(path);
-	return rc;
-}
-
-/* link, falling back to rename where the file system has no hard links */
-static int
-publish(const char *from, const char *to)
-{
-	if (link(from, to) == 0) {
-		unlink(from);
+	if (linkat(md.tmpfd, id, md.newfd, id, 0) == 0) {
+		unlinkat(md.tmpfd, id, 0);
 		return 0;
 	}
 	if (errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP)
 		return errno;
-	if (access(to, F_OK) == 0)
+	if (faccessat(md.newfd, id, F_OK, 0) == 0)
 		return EEXIST;
-	return rename(from, to) == -1 ? errno : 0;
+	return renameat(md.tmpfd, id, md.newfd, id) == -1 ? errno : 0;
 }
 
 struct maildir_tmp {
-	int	fd;
-	char	tmp[4096];	/* inbox/tmp/ID */
+	int	fd;		/* tmp/ID */
 	char	id[MAILDIR_ID_MAX];
 };
-
-/* dir/sub/id (dir/id without sub) into path: 0 or ENAMETOOLONG */
-static int
-file_path(char path[4096], const char *dir, const char *sub, const char *id)
-{
-	int n = sub != NULL ? snprintf(path, 4096, "%s/%s/%s", dir, sub, id) :
-	    snprintf(path, 4096, "%s/%s", dir, id);
-
-	return n < 0 || n >= 4096 ? ENAMETOOLONG : 0;
-}
 
 int
 maildir_tmp_open(const char *id, struct maildir_tmp **t)
@@ -451,11 +356,8 @@ maildir_tmp_open(const char *id, struct maildir_tmp **t)
 	if ((m = malloc(sizeof(*m))) == NULL)
 		return ENOMEM;
 	snprintf(m->id, sizeof(m->id), "%s", id);
-	if ((rc = file_path(m->tmp, md.root, "tmp", id)) != 0) {
-		free(m);
-		return rc;
-	}
-	m->fd = open(m->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	m->fd = openat(md.tmpfd, id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600);
 	if (m->fd == -1) {
 		rc = errno;
 		free(m);
@@ -468,14 +370,14 @@ maildir_tmp_open(const char *id, struct maildir_tmp **t)
 int
 maildir_tmp_write(struct maildir_tmp *t, const struct iovec *v, size_t n)
 {
-	return write_all(t->fd, v, n);
+	return spool_write_iov(t->fd, v, n);
 }
 
 void
 maildir_tmp_abort(struct maildir_tmp *t)
 {
-	if (unlink(t->tmp) == -1)
-		log_warn("maildir: unlink %s", t->tmp);
+	if (unlinkat(md.tmpfd, t->id, 0) == -1)
+		log_warn("maildir: unlink %s/tmp/%s", md.root, t->id);
 	close(t->fd);
 	free(t);
 }
@@ -483,15 +385,10 @@ maildir_tmp_abort(struct maildir_tmp *t)
 int
 maildir_tmp_commit(struct maildir_tmp *t, const char *envelope)
 {
-	char new[4096], env[4096];
-	struct iovec e = { (void *)envelope, strlen(envelope) };
+	char id[MAILDIR_ID_MAX];
 	int rc;
 
-	if ((rc = file_path(new, md.root, "new", t->id)) != 0 ||
-	    (rc = file_path(env, md.envdir, NULL, t->id)) != 0) {
-		maildir_tmp_abort(t);
-		return rc;
-	}
+	snprintf(id, sizeof(id), "%s", t->id);
 	rc = fsync(t->fd) == -1 ? errno : 0;
 	if (close(t->fd) == -1 && rc == 0)
 		rc = errno;
@@ -499,17 +396,17 @@ maildir_tmp_commit(struct maildir_tmp *t, const char *envelope)
 	/* the envelope before the link, so that new/ID never appears
 	 * without it; one left alone by a failure or crash is dropped at
 	 * open */
-	if (rc == 0 && (rc = write_file(env, &e, 1)) == 0 &&
-	    (rc = publish(t->tmp, new)) != 0)
-		unlink(env);
+	if (rc == 0 && (rc = spool_write_file(md.envfd, id, envelope,
+	    strlen(envelope))) == 0 && (rc = publish(id)) != 0)
+		unlinkat(md.envfd, id, 0);
 	if (rc != 0)
-		unlink(t->tmp);
+		unlinkat(md.tmpfd, id, 0);
 	free(t);
-	if (rc == 0 && (rc = dirsync_wait(&md.sync)) != 0) {
+	if (rc == 0 && (rc = spool_dir_sync(&md.sync)) != 0) {
 		/* Not known to be durable: take it back rather than 250 a
 		 * message that a crash could lose and a retry duplicate. */
-		unlink(new);
-		unlink(env);
+		unlinkat(md.newfd, id, 0);
+		unlinkat(md.envfd, id, 0);
 	}
 	return rc;
 }
@@ -569,7 +466,7 @@ walk(int (*fn)(const char *dir, const char *name, void *arg), void *arg)
 	static const char *const subs[] = { "new", "cur" };
 
 	for (size_t i = 0; i < 2; i++) {
-		char dir[4096];
+		char dir[PATH_MAX];
 		DIR *d;
 		struct dirent *e;
 		int rc = 0;
@@ -629,22 +526,14 @@ maildir_list(char ***ids, size_t *n)
 	if (!md.open)
 		return EBADF;
 	if ((rc = walk(list_one, &a)) != 0) {
-		maildir_free_list(a.ids, a.n);
+		strv_free(a.ids, a.n);
 		return rc;
 	}
 	if (a.n > 1)
-		qsort(a.ids, a.n, sizeof(*a.ids), cmp_str);
+		qsort(a.ids, a.n, sizeof(*a.ids), strv_cmp);
 	*ids = a.ids;
 	*n = a.n;
 	return 0;
-}
-
-void
-maildir_free_list(char **ids, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
 }
 
 struct find {
@@ -662,14 +551,14 @@ find_one(const char *dir, const char *name, void *arg)
 
 	if (!f->found && id_len(name) == f->len &&
 	    strncmp(name, f->id, f->len) == 0) {
-		snprintf(f->path, 4096, "%s/%s", dir, name);
+		snprintf(f->path, PATH_MAX, "%s/%s", dir, name);
 		f->found = 1;
 	}
 	return 0;
 }
 
 int
-maildir_path(const char *id, char path[4096])
+maildir_path(const char *id, char path[PATH_MAX])
 {
 	size_t len = strlen(id);
 	struct stat st;
@@ -682,10 +571,10 @@ maildir_path(const char *id, char path[4096])
 	if (seen_get(id, len, path) == 0)
 		return 0;
 	/* the usual places: new/ID, then cur/ID:2, without a flag */
-	snprintf(path, 4096, "%s/new/%s", md.root, id);
+	snprintf(path, PATH_MAX, "%s/new/%s", md.root, id);
 	if (stat(path, &st) == 0)
 		return 0;
-	snprintf(path, 4096, "%s/cur/%s:2,", md.root, id);
+	snprintf(path, PATH_MAX, "%s/cur/%s:2,", md.root, id);
 	if (stat(path, &st) == 0)
 		return 0;
 	/* read both directories, remembering every message in them */
@@ -697,53 +586,25 @@ maildir_path(const char *id, char path[4096])
 int
 maildir_envelope(const char *id, char **buf, size_t *len)
 {
-	char path[4096];
-	struct stat st;
-	int fd, rc = 0;
-	char *b;
-
 	if (!md.open)
 		return EBADF;
 	if (strchr(id, '/') != NULL || id[0] == '.' || id[0] == '\0')
 		return ENOENT;
-	snprintf(path, sizeof(path), "%s/%s", md.envdir, id);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return errno;
-	if (fstat(fd, &st) == -1) {
-		rc = errno;
-		close(fd);
-		return rc;
-	}
-	if ((b = malloc((size_t)st.st_size + 1)) == NULL) {
-		close(fd);
-		return ENOMEM;
-	}
-	ssize_t n = read(fd, b, (size_t)st.st_size);
-	if (n == -1) {
-		rc = errno;
-		free(b);
-	} else {
-		b[n] = '\0';
-		*buf = b;
-		*len = (size_t)n;
-	}
-	close(fd);
-	return rc;
+	return spool_read_file(md.envfd, id, buf, len);
 }
 
 int
 maildir_delete(const char *id)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	int rc;
 
 	if ((rc = maildir_path(id, path)) != 0)
 		return rc;
 	if (unlink(path) == -1)
 		return errno;
-	snprintf(path, sizeof(path), "%s/%s", md.envdir, id);
-	if (unlink(path) == -1 && errno != ENOENT)
-		log_warn("maildir: unlink %s", path);
+	if (unlinkat(md.envfd, id, 0) == -1 && errno != ENOENT)
+		log_warn("maildir: unlink %s/%s", md.envdir, id);
 	return 0;
 }
 

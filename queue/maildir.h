@@ -8,13 +8,14 @@
  * so mail placed there by other tools shows up too.
  *
  * Delivery is tmp/ -> write -> fsync -> link into new/ -> fsync new/ and
- * envelope/; concurrent deliveries share the directory fsyncs (group
- * commit).
+ * envelope/ (maildir_tmp_commit); concurrent deliveries share the
+ * directory fsyncs (group commit, queue/spool.h).
  * Thread-safe.
  */
 #ifndef MAILFS_MAILDIR_H
 #define MAILFS_MAILDIR_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -64,11 +65,11 @@ int	maildir_tmp_write(struct maildir_tmp *t, const struct iovec *v,
 int	maildir_tmp_commit(struct maildir_tmp *t, const char *envelope);
 void	maildir_tmp_abort(struct maildir_tmp *t);
 
-/* Sorted snapshot of the IDs in new/ and cur/. */
+/* Sorted snapshot of the IDs in new/ and cur/; free with strv_free
+ * (lib/strv.h). */
 int	maildir_list(char ***ids, size_t *n);
-void	maildir_free_list(char **ids, size_t n);
 /* Full path of the message file of id (in new/ or cur/): 0 or ENOENT. */
-int	maildir_path(const char *id, char path[4096]);
+int	maildir_path(const char *id, char path[PATH_MAX]);
 /* The envelope text kept for id (malloc'd), or ENOENT for mail that other
  * tools put there. */
 int	maildir_envelope(const char *id, char **buf, size_t *len);

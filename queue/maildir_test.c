@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/strv.h"
 #include "queue/maildir.h"
 #include "tests/tap.h"
 
@@ -72,7 +73,7 @@ int
 main(void)
 {
 	char spool[] = "/tmp/maildir_test.XXXXXX";
-	char path[4096], id[MAILDIR_ID_MAX], id2[MAILDIR_ID_MAX];
+	char path[PATH_MAX], id[MAILDIR_ID_MAX], id2[MAILDIR_ID_MAX];
 	char **ids;
 	size_t n, len;
 	char *env;
@@ -99,7 +100,7 @@ main(void)
 	ok(count_dir(path) == 0, "nothing left in tmp/");
 
 	/* a mail reader moves it to cur/ with flags; the ID stays */
-	char from[4096], to[4096];
+	char from[PATH_MAX], to[PATH_MAX];
 	snprintf(from, sizeof(from), "%s/inbox/new/%s", spool, id);
 	snprintf(to, sizeof(to), "%s/inbox/cur/%s:2,S", spool, id);
 	ok(rename(from, to) == 0 && maildir_path(id, path) == 0 &&
@@ -113,7 +114,7 @@ main(void)
 	ok(maildir_list(&ids, &n) == 0 && n == 2 &&
 	    strcmp(ids[0], "1700000000.other.host") == 0 &&
 	    strcmp(ids[1], id) == 0, "list: new and cur, sorted, without :2,");
-	maildir_free_list(ids, n);
+	strv_free(ids, n);
 	ok(maildir_envelope("1700000000.other.host", &env, &len) == ENOENT,
 	    "no envelope for a foreign message");
 	ok(maildir_count() == 2, "count");
@@ -152,7 +153,7 @@ main(void)
 		/* a stream written in many pieces, then one aborted */
 		struct maildir_tmp *t = NULL;
 		struct iovec v = { "line of text\n", 13 };
-		char sid[MAILDIR_ID_MAX], tmpdir[4096], *e = NULL;
+		char sid[MAILDIR_ID_MAX], tmpdir[PATH_MAX], *e = NULL;
 		struct stat st;
 		int wrote = 1;
 
@@ -250,7 +251,7 @@ main(void)
 			}
 		}
 	ok(found, "path finds flagged messages in cur/, also after renames");
-	maildir_free_list(list, n);
+	strv_free(list, n);
 	maildir_close();
 
 	char cmd[4200];

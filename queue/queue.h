@@ -17,10 +17,14 @@
 #ifndef MAILFS_QUEUE_H
 #define MAILFS_QUEUE_H
 
+#include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct conf;
+struct msg;
 
 #define QUEUE_ID_MAX	64	/* bytes for an ID, with its NUL */
 
@@ -53,19 +57,42 @@ void	queue_reject(const char *name, const char *reason);
 
 /* --- the view the fs renders --- */
 
-/* Sorted snapshot of the IDs in one place; free with queue_free_list. */
+/* Sorted snapshot of the IDs in one place; free with strv_free
+ * (lib/strv.h). */
 int	queue_list(enum queue_where w, char ***ids, size_t *n);
-void	queue_free_list(char **ids, size_t n);
+/*
+ * The files of every queue/, sent/ and failed/ entry, in listing order
+ * (interface.md): the one list the fs shows (names, modes, caching) and
+ * queue_render serves. A dynamic file changes while it exists, so the fs
+ * must not cache it (direct_io, no attribute timeout).
+ */
+enum queue_file_source {
+	QUEUE_FILE_DISK,	/* a file in the entry's directory */
+	QUEUE_FILE_MEMORY,	/* rendered from the entry in memory (text) */
+	QUEUE_FILE_CTL		/* takes verbs (queue_ctl), reads empty */
+};
+struct queue_file {
+	const char *name;
+	mode_t mode;		/* 0444; 0200 for ctl */
+	int dynamic;
+	enum queue_file_source source;
+	void (*text)(const struct msg *m, FILE *f);	/* QUEUE_FILE_MEMORY */
+};
+extern const struct queue_file queue_files[];
+extern const size_t queue_nfiles;
+/* The entry file called name, or NULL. */
+const struct queue_file *queue_file_find(const char *name);
+
 /* 0 if the entry exists there (mtime: when it arrived there), else ENOENT. */
 int	queue_lookup(enum queue_where w, const char *id, time_t *mtime);
 /*
- * queue_render - the contents of one file of an entry: "message",
- * "envelope", "status", "log", "name" (see interface.md). *buf is malloc'd.
- * For "message" *buf may be NULL and *path set instead (served from disk).
- * Returns 0, ENOENT (no entry / no such file).
+ * queue_render - the contents of one file of an entry (queue_files).
+ * *buf is malloc'd. For a QUEUE_FILE_DISK file that is not dynamic
+ * ("message") and path given, *buf is NULL and *path set instead (served
+ * from disk). Returns 0, ENOENT (no entry / no such file).
  */
 int	queue_render(enum queue_where w, const char *id, const char *file,
-	    char **buf, size_t *len, char path[4096]);
+	    char **buf, size_t *len, char path[PATH_MAX]);
 /* Size of the file without rendering it all (for stat). */
 int	queue_file_size(enum queue_where w, const char *id, const char *file,
 	    size_t *len);

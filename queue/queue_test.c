@@ -1,5 +1,6 @@
 /*
- * queue_test.c - unit tests of queue/queue.c on a temporary spool:
+ * queue_test.c - unit tests of the outbound queue (queue/queue.c, view.c,
+ * jobs.c, load.c) on a temporary spool:
  * submit -> take_due -> report 2/4/5 -> status and the move to sent/ or
  * failed/, retry/flush/delete, max_age, the files rendered, the event
  * logs, a restart (queue_close + queue_open) picking everything up, damaged
@@ -18,6 +19,7 @@
 #include <gmime/gmime.h>
 
 #include "lib/conf.h"
+#include "lib/strv.h"
 #include "queue/qlog.h"
 #include "queue/queue.h"
 #include "queue/stats.h"
@@ -58,7 +60,7 @@ static char *
 render(enum queue_where w, const char *id, const char *file)
 {
 	static char out[8192];
-	char *buf, path[4096];
+	char *buf, path[PATH_MAX];
 	size_t len, sz;
 
 	out[0] = '\0';
@@ -208,7 +210,7 @@ main(void)
 	struct queue_job *jobs[16], *j, *j2, *j3;
 	struct queue_gauges g;
 	char id[QUEUE_ID_MAX], id2[QUEUE_ID_MAX], id3[QUEUE_ID_MAX];
-	char id4[QUEUE_ID_MAX], id5[QUEUE_ID_MAX], err[256], path[4096];
+	char id4[QUEUE_ID_MAX], id5[QUEUE_ID_MAX], err[256], path[PATH_MAX];
 	char p[600], *buf, *s;
 	pthread_t th[THREADS];
 	time_t now, next, mt;
@@ -252,7 +254,7 @@ main(void)
 	ok(wakeups == 1, "submission wakes delivery");
 	ok(queue_list(QUEUE_QUEUE, &list, &nl) == 0 && nl == 1 &&
 	    strcmp(list[0], id) == 0, "queue_list shows it");
-	queue_free_list(list, nl);
+	strv_free(list, nl);
 	ok(queue_lookup(QUEUE_QUEUE, id, &mt) == 0 && mt > 0 &&
 	    queue_lookup(QUEUE_SENT, id, &mt) == ENOENT, "queue_lookup");
 	ok(strcmp(render(QUEUE_QUEUE, id, "envelope"), "from alice@example.org\n"
@@ -367,7 +369,7 @@ main(void)
 	    !exists("queue", id2, NULL) &&
 	    queue_lookup(QUEUE_SENT, id2, &mt) == 0, "all delivered: sent/");
 	ok(queue_list(QUEUE_SENT, &list, &nl) == 0 && nl == 1, "sent/ lists it");
-	queue_free_list(list, nl);
+	strv_free(list, nl);
 
 	/* retry and flush */
 	ok(queue_submit(msg1, strlen(msg1), "retry.eml", id3) == 0, "submit three");
@@ -469,7 +471,7 @@ main(void)
 	ok(queue_list(QUEUE_QUEUE, &list, &nl) == 0 && nl == 2 &&
 	    strcmp(list[0], id4) == 0 && strcmp(list[1], id5) == 0,
 	    "queue/ has four and five again");
-	queue_free_list(list, nl);
+	strv_free(list, nl);
 	s = render(QUEUE_QUEUE, id5, "status");
 	ok(strstr(s, "z@one.test queued 0 ") != NULL,
 	    "sending at the stop is queued again");
@@ -532,13 +534,13 @@ main(void)
 	    queue_lookup(QUEUE_FAILED, id3, &mt) == ENOENT &&
 	    count_dir("failed") == 0, "past keep an entry is gone as soon as "
 	    "it is listed, without waiting for the sweep");
-	queue_free_list(list, nl);
+	strv_free(list, nl);
 	c.keep = keep;
 	}
 
 	/* --- group commit --- */
 	queue_list(QUEUE_QUEUE, &list, &nl);
-	queue_free_list(list, nl);
+	strv_free(list, nl);
 	for (i = 0; i < THREADS; i++)
 		pthread_create(&th[i], NULL, submitter, (void *)(long)i);
 	for (i = 0; i < THREADS; i++)
@@ -552,13 +554,13 @@ main(void)
 	ok(!dup, "all IDs distinct");
 	ok(queue_list(QUEUE_QUEUE, &list, &k) == 0 &&
 	    k == nl + THREADS * PER_THREAD, "all listed exactly once");
-	queue_free_list(list, k);
+	strv_free(list, k);
 	ok(count_dir("queue") == nl + THREADS * PER_THREAD &&
 	    count_dir("tmp") == 0, "all on disk exactly once");
 	queue_close();
 	ok(queue_open(&c) == 0 && queue_list(QUEUE_QUEUE, &list, &k) == 0 &&
 	    k == nl + THREADS * PER_THREAD, "and all reloaded");
-	queue_free_list(list, k);
+	strv_free(list, k);
 	queue_close();
 	qlog_close();
 

@@ -1,6 +1,7 @@
 /*
- * spool.c - durable file helpers for the queue spool: fsync'd writes,
- * atomic replacement, tree removal, and group commit of directory fsyncs.
+ * spool.c - the durability layer of queue/: fsync'd writes, atomic
+ * replacement, tree removal, and group commit of directory fsyncs, for
+ * the outbound spool (queue.c) and the inbox Maildir (maildir.c) alike.
  *
  * API: see spool.h. Everything is relative to directory descriptors so a
  * message directory can be renamed between tmp/, queue/, sent/ and failed/
@@ -22,23 +23,49 @@ int
 spool_dir_open(struct spool_dir *d, int atfd, const char *name)
 {
 	memset(d, 0, sizeof(*d));
-	d->fd = openat(atfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d->fd == -1)
+	d->fd[0] = openat(atfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->fd[0] == -1)
 		return errno;
+	d->nfd = 1;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
+	return 0;
+}
+
+int
+spool_dir_add(struct spool_dir *d, int atfd, const char *name)
+{
+	int fd;
+
+	if (d->nfd == 0 || d->nfd == SPOOL_DIR_FDS)
+		return EINVAL;
+	if ((fd = openat(atfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return errno;
+	d->fd[d->nfd++] = fd;
 	return 0;
 }
 
 void
 spool_dir_close(struct spool_dir *d)
 {
-	if (d->fd == -1)
+	if (d->nfd == 0)
 		return;
-	close(d->fd);
-	d->fd = -1;
+	while (d->nfd > 0)
+		close(d->fd[--d->nfd]);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
+}
+
+/* One round: fsync every directory of d, 0 or the first errno. */
+static int
+sync_all(const struct spool_dir *d)
+{
+	int i;
+
+	for (i = 0; i < d->nfd; i++)
+		if (fsync(d->fd[i]) == -1)
+			return errno;
+	return 0;
 }
 
 /*
@@ -67,7 +94,7 @@ spool_dir_sync(struct spool_dir *d)
 		d->running = 1;
 		mine = ++d->started;
 		pthread_mutex_unlock(&d->mu);
-		err = fsync(d->fd) == -1 ? errno : 0;
+		err = sync_all(d);
 		pthread_mutex_lock(&d->mu);
 		d->running = 0;
 		d->done = mine;
@@ -82,20 +109,25 @@ spool_dir_sync(struct spool_dir *d)
 	return err;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
+int
+spool_write_iov(int fd, const struct iovec *v, size_t n)
 {
-	ssize_t n;
+	const char *p;
+	size_t i, len;
+	ssize_t w;
 
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return errno;
+	for (i = 0; i < n; i++) {
+		p = v[i].iov_base;
+		len = v[i].iov_len;
+		while (len > 0) {
+			if ((w = write(fd, p, len)) == -1) {
+				if (errno == EINTR)
+					continue;
+				return errno;
+			}
+			p += w;
+			len -= (size_t)w;
 		}
-		p += n;
-		len -= (size_t)n;
 	}
 	return 0;
 }
@@ -103,13 +135,14 @@ write_all(int fd, const char *p, size_t len)
 int
 spool_write_file(int dirfd, const char *name, const void *buf, size_t len)
 {
+	struct iovec v = { (void *)buf, len };
 	int fd, err;
 
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0640);
 	if (fd == -1)
 		return errno;
-	err = write_all(fd, buf, len);
+	err = spool_write_iov(fd, &v, 1);
 	if (!err && fdatasync(fd) == -1)
 		err = errno;
 	if (close(fd) == -1 && !err)

@@ -1,8 +1,9 @@
 /*
- * spool.h - durable file helpers for the spool (private to queue/): write a
- * file and fdatasync it, replace a file atomically (tmp + fsync + rename +
+ * spool.h - the durability layer of queue/ (the outbound spool and the
+ * inbox Maildir both use it; private to queue/): write a file and
+ * fdatasync it, replace a file atomically (tmp + fsync + rename +
  * directory fsync), read a small file, remove a tree, and group commit of
- * a directory fsync shared by concurrent writers.
+ * directory fsyncs shared by concurrent writers.
  *
  * Every function returns 0 or an errno value (never -1), so callers can
  * pass it on as the errno of interface.md.
@@ -12,16 +13,22 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/uio.h>
+
+#define SPOOL_DIR_FDS	2	/* directories one group commit covers */
 
 /*
  * A directory whose fsync is shared: a caller that has renamed an entry
  * into it calls spool_dir_sync, which returns once an fsync that started
  * after the call has completed. One fsync serves every caller that was
  * waiting when it started, so N concurrent submitters cost about two
- * directory fsyncs instead of N.
+ * directory fsyncs instead of N. A round may cover more than one
+ * directory (spool_dir_add: the Maildir's new/ and envelope/), which is
+ * cheaper than one round per directory: one wait, not two.
  */
 struct spool_dir {
-	int fd;
+	int fd[SPOOL_DIR_FDS];
+	int nfd;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	unsigned long started;	/* fsyncs begun */
@@ -32,10 +39,15 @@ struct spool_dir {
 };
 
 int	spool_dir_open(struct spool_dir *d, int atfd, const char *name);
+/* One more directory fsync'd in every round of d. */
+int	spool_dir_add(struct spool_dir *d, int atfd, const char *name);
 void	spool_dir_close(struct spool_dir *d);
 int	spool_dir_sync(struct spool_dir *d);
 
-/* Create (truncating) dirfd/name with buf, fdatasync, close. */
+/* Write all of the n pieces in v to fd (retrying short writes). */
+int	spool_write_iov(int fd, const struct iovec *v, size_t n);
+/* Create (truncating) dirfd/name with buf, fdatasync, close; on failure
+ * nothing is left behind. */
 int	spool_write_file(int dirfd, const char *name, const void *buf,
 	    size_t len);
 /* Replace dirfd/name atomically: name.tmp written and synced, renamed over

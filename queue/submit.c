@@ -26,7 +26,10 @@
 #include "lib/conf.h"
 #include "queue/queue_int.h"
 
-/* A growing output buffer; on allocation failure it stays marked failed. */
+/* A growing output buffer; on allocation failure it stays marked failed.
+ * It starts at FIRST_CAP bytes and doubles. */
+#define FIRST_CAP	4096
+
 struct buf {
 	char *p;
 	size_t len, cap;
@@ -42,7 +45,7 @@ buf_add(struct buf *b, const void *data, size_t len)
 	if (b->failed)
 		return;
 	if (b->len + len + 1 > b->cap) {
-		cap = b->cap ? b->cap : 4096;
+		cap = b->cap ? b->cap : FIRST_CAP;
 		while (cap < b->len + len + 1)
 			cap *= 2;
 		if ((np = realloc(b->p, cap)) == NULL) {

@@ -33,6 +33,7 @@
 #define DNS_TIMEOUT_MS	3000	/* per try; c-ares default is 5 s */
 #define DNS_TRIES	2
 #define DNS_MAX_TARGETS	64
+#define DNS_SERVERS_MAX	4096	/* the c-ares server list, as text */
 
 struct dns_host {
 	struct dns_req *req;
@@ -521,7 +522,7 @@ dns_target_format(const struct dns_target *t, char *out, size_t len)
 static int
 set_servers(const struct conf *c)
 {
-	char csv[4096] = "", one[300];
+	char csv[DNS_SERVERS_MAX] = "", one[300];
 	size_t i;
 	int rc;
 

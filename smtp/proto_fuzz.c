@@ -23,11 +23,13 @@
 
 #include "smtp/proto.h"
 
+#define OUT_MAX	4096	/* the largest formatting buffer tried */
+
 static void
 check_reply(const struct proto_reply *r)
 {
-	static const size_t sizes[] = { 1, 2, 4, 5, 17, 512, 4096 };
-	char esc[PROTO_ESC_MAX], out[4096];
+	static const size_t sizes[] = { 1, 2, 4, 5, 17, 512, OUT_MAX };
+	char esc[PROTO_ESC_MAX], out[OUT_MAX];
 	struct proto_ehlo e;
 	size_t i, n;
 

@@ -30,6 +30,7 @@
 #include <glib.h>
 
 #include "lib/conf.h"
+#include "lib/strv.h"
 #include "queue/maildir.h"
 #include "queue/qlog.h"
 #include "smtp/proto.h"
@@ -162,7 +163,7 @@ clean_maildir(void)
 		return;
 	for (i = 0; i < n; i++)
 		maildir_delete(ids[i]);
-	maildir_free_list(ids, n);
+	strv_free(ids, n);
 	/* the mail log would only grow */
 	if (truncate(qlog_path(), 0) == -1)
 		return;

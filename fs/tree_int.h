@@ -1,0 +1,139 @@
+/*
+ * tree_int.h - private interfaces between the files of the FUSE face
+ * (fs.h): place.c turns inodes and paths into places in the tree of
+ * interface.md and gives their attributes; dir.c lists directories;
+ * remove.c deletes (rm -r of inbox/, sent/ and failed/ entries); tree.c
+ * holds every other operation and the ops table. Not for use outside fs/.
+ */
+#ifndef MAILFS_TREE_INT_H
+#define MAILFS_TREE_INT_H
+
+#define FUSE_USE_VERSION 34
+
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "queue/maildir.h"
+#include "queue/queue.h"
+
+/* st_blksize: a page, the unit readers size their reads by. */
+#define BLOCK_SIZE	4096
+
+/* Entries and attributes that never change (the top level). */
+#define STATIC_TIMEOUT	3600.0
+
+enum area { AREA_NONE, AREA_OUTBOX, AREA_QUEUE, AREA_SENT, AREA_FAILED,
+	AREA_INBOX };
+
+enum kind {
+	K_ROOT, K_CTL, K_LOG, K_STATS,
+	K_AREA,			/* outbox/ queue/ sent/ failed/ inbox/ */
+	K_OUTFILE,		/* outbox/NAME */
+	K_ENTRY,		/* queue/ID (sent, failed) */
+	K_EFILE,		/* queue/ID/FILE */
+	K_IENTRY,		/* inbox/ID */
+	K_INODE			/* inbox/ID/REL */
+};
+
+/* A place in the tree, parsed from a path. */
+struct loc {
+	enum kind kind;
+	enum area area;
+	char path[PATH_MAX];
+	char id[MAILDIR_ID_MAX];
+	const char *name;	/* outbox name, entry file, inbox rel path */
+	const struct queue_file *qf;	/* K_EFILE: which file */
+	char buf[PATH_MAX];	/* what name points into */
+};
+
+/* An open file. */
+struct handle {
+	int is_dir;		/* 0: tells a handle from a dir_handle */
+	enum kind kind;
+	char *buf;		/* rendered content, or */
+	const char *data;	/* a view into msg */
+	size_t len;
+	int fd;			/* served from disk when >= 0 */
+	struct inbox_msg *msg;
+	struct outbox_file *ob;
+	int append;
+	int writer;		/* opened for writing: its close() may send */
+	pid_t owner;		/* the process that opened it (outbox_process) */
+	char id[MAILDIR_ID_MAX];	/* ID/ctl: the entry, and where */
+	enum queue_where where;
+};
+
+/* A snapshot of a directory for readdir. */
+struct dirent_snap {
+	char *name;
+	mode_t mode;
+	uint64_t ino;
+};
+struct dir_handle {
+	int is_dir;		/* 1 */
+	struct dirent_snap *v;
+	size_t n;
+	char *path;		/* opendir: the directory, and who opened it */
+	pid_t opener;
+	struct dir_handle *next;	/* in the list of open directories */
+};
+
+/* --- place.c --- */
+
+extern const char *const place_area_names[];	/* by enum area */
+extern const char *const place_top_files[];	/* ctl log stats */
+#define PLACE_NTOP	3
+
+/* When the file system was mounted (times of the fixed entries). */
+void	place_init(void);
+enum queue_where place_where(enum area a);
+/* Files whose content changes while they exist (no caching). */
+int	place_is_dynamic(const struct loc *l);
+/* ctl files: written with verbs, never read. */
+int	place_is_ctl(const struct loc *l);
+/* Parse a path ("" is the root) into l: 0, ENOENT or ENAMETOOLONG. */
+int	place_parse(const char *path, struct loc *l);
+int	place_child_path(const char *parent, const char *name, char *out,
+	    size_t len);
+int	place_of_ino(fuse_ino_t ino, struct loc *l);
+int	place_of_child(fuse_ino_t parent, const char *name, struct loc *l);
+/* The stats file's text (malloc'd). */
+int	place_render_stats(char **buf, size_t *len);
+/*
+ * place_stat - whether l exists, and its attributes. A handle, when given
+ * (fstat), supplies the size of what it rendered. *gen is the inode
+ * generation: outbox names are reused by new files.
+ */
+int	place_stat(const struct loc *l, const struct handle *h,
+	    struct stat *st, uint64_t *gen);
+/* place_of_child and place_stat: what lookup does. */
+int	place_lookup(fuse_ino_t parent, const char *name, struct loc *l,
+	    struct stat *st, uint64_t *gen);
+/* place_of_ino and place_stat (h as there). */
+int	place_get(fuse_ino_t ino, const struct handle *h, struct loc *l,
+	    struct stat *st, uint64_t *gen);
+
+/* --- dir.c --- */
+
+/* The visible entries of directory l, without "." and "..", into d. */
+int	dir_list(const struct loc *l, struct dir_handle *d);
+void	dir_free(struct dir_handle *d);
+/* 1 if process pid has directory path open (opendir, not yet released). */
+int	dir_is_open_by(const char *path, pid_t pid);
+void	dir_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void	dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	    struct fuse_file_info *fi);
+void	dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* --- remove.c --- */
+
+/* 1 if path (or what it is under) was unlinked by an rm -r in progress. */
+int	remove_is_hidden(const char *path);
+void	remove_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void	remove_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * core.h - the outbound queue's shared state and the operations on it
+ * that its files share (private to queue/). queue.c owns the state, the
+ * index and the disk moves of an entry; view.c renders entries and takes
+ * the fs's verbs; jobs.c hands out and takes back delivery jobs; load.c
+ * reloads the spool at start.
+ *
+ * Locking (see queue.c): queue.mu guards the memory and is never held
+ * across an fsync; disk work on one entry is serialized by its wmu, taken
+ * before queue.mu.
+ */
+#ifndef MAILFS_QUEUE_CORE_H
+#define MAILFS_QUEUE_CORE_H
+
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "queue/entry.h"
+#include "queue/queue.h"
+#include "queue/spool.h"
+
+struct queue_state {
+	pthread_mutex_t mu;
+	const struct conf *conf;
+	char *spool;
+	int spoolfd, tmpfd;
+	struct spool_dir dirs[3];	/* by enum queue_where */
+	GHashTable *index;		/* ID -> struct msg */
+	GPtrArray *queued;		/* the queue/ entries, sorted by ID */
+	void (*wakeup)(void *);
+	void *wakeup_arg;
+	/* The writer thread: persists reported state off the event thread. */
+	pthread_t writer;
+	pthread_cond_t writer_cv;
+	GQueue unsaved;			/* entries with pending set */
+	int writer_stop;
+};
+
+extern struct queue_state queue;
+/* The directory of each place, by enum queue_where. */
+extern const char *const queue_dir_names[];
+
+/* --- queue.c --- */
+
+/* Caller holds queue.mu. Index m (and list it, if queued). */
+void	queue_index_add(struct msg *m);
+/* Caller holds queue.mu. The entry id in place w, or NULL. */
+struct msg *queue_find(enum queue_where w, const char *id);
+/* Where m belongs: queue/ until every recipient is finished, then failed/
+ * if any failed, else sent/. */
+enum queue_where queue_destination(const struct msg *m);
+/* Call the wakeup hook (without queue.mu held). */
+void	queue_wake(void);
+/* Write m's state and move it to where it belongs (see queue.c). */
+int	queue_save(struct msg *m);
+/* Caller holds queue.mu. Have the writer thread save m soon. */
+void	queue_save_later(struct msg *m);
+/* Take entry id out of place w and off the disk. 0, ENOENT or EIO. */
+int	queue_drop(enum queue_where w, const char *id, int durable);
+/* Caller holds queue.mu. SPOOL/PLACE/ID/file into path. */
+void	queue_entry_path(const struct msg *m, const char *file,
+	    char path[PATH_MAX]);
+
+/* --- view.c --- */
+
+/* t as 2026-11-30T17:29:42Z. */
+void	queue_format_time(time_t t, char *buf, size_t len);
+
+/* --- load.c --- */
+
+/* Remove what a stop left half-written in tmp/. -1 + errno. */
+int	queue_clean_tmp(void);
+/* Load every entry of place w (after w's predecessors). -1 + errno. */
+int	queue_load_dir(enum queue_where w);
+
+#endif

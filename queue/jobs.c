@@ -1,0 +1,254 @@
+/*
+ * jobs.c - the delivery side of the outbound queue (event thread): the
+ * selection of due recipients into jobs (one per message and domain, or
+ * one per message through a relayhost), and the results reported back,
+ * which the writer thread persists (queue.c).
+ *
+ * API: queue.h ("the delivery side"). Statistics: STATS_DELIVERED and
+ * STATS_FAILED per recipient.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/conf.h"
+#include "lib/log.h"
+#include "queue/core.h"
+#include "queue/qlog.h"
+#include "queue/queue_int.h"
+#include "queue/stats.h"
+
+static int
+due(const struct rcpt *r, time_t now)
+{
+	return (r->state == QUEUE_RCPT_QUEUED ||
+	    r->state == QUEUE_RCPT_DEFERRED) && r->next <= now;
+}
+
+static void
+job_free(struct queue_job *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->nrcpt; i++)
+		free(j->rcpts[i]);
+	free(j->rcpts);
+	free(j->from);
+	free(j->domain);
+	free(j->path);
+	free(j);
+}
+
+/* Caller holds queue.mu. The job for the due recipients of m that go to the
+ * same place as recipient `first`, now marked sending. */
+static struct queue_job *
+job_make(struct msg *m, size_t first, time_t now, int relay)
+{
+	char path[PATH_MAX];
+	struct queue_job *j;
+	struct rcpt *r;
+	size_t i;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->rcpts = calloc(m->nr, sizeof(char *))) == NULL) {
+		free(j);
+		return NULL;
+	}
+	snprintf(j->id, sizeof(j->id), "%s", m->id);
+	queue_entry_path(m, "message", path);
+	j->from = strdup(m->from);
+	j->path = strdup(path);
+	j->domain = relay ? NULL : strdup(m->r[first].domain);
+	j->size = m->size;
+	j->eightbit = m->eightbit;
+	if (j->from == NULL || j->path == NULL || (!relay && !j->domain)) {
+		job_free(j);
+		return NULL;
+	}
+	for (i = first; i < m->nr; i++) {
+		r = &m->r[i];
+		if (!due(r, now) ||
+		    (!relay && strcmp(r->domain, m->r[first].domain) != 0))
+			continue;
+		if ((j->rcpts[j->nrcpt] = strdup(r->addr)) == NULL) {
+			job_free(j);
+			return NULL;
+		}
+		j->nrcpt++;
+	}
+	/* Mark only once the job is whole, so a failed allocation leaves
+	 * every recipient as it was. */
+	for (i = first; i < m->nr; i++) {
+		r = &m->r[i];
+		if (due(r, now) &&
+		    (relay || strcmp(r->domain, m->r[first].domain) == 0)) {
+			r->before = r->state;
+			r->state = QUEUE_RCPT_SENDING;
+		}
+	}
+	return j;
+}
+
+size_t
+queue_take_due(time_t now, struct queue_job **jobs, size_t max,
+    time_t *next)
+{
+	struct queue_job *j;
+	struct msg *m;
+	time_t soon = 0;
+	size_t n = 0, i, k;
+	guint mi;
+	int relay;
+
+	pthread_mutex_lock(&queue.mu);
+	relay = queue.conf != NULL && queue.conf->relayhost.host[0] != '\0';
+	for (mi = 0; queue.queued != NULL && mi < queue.queued->len; mi++) {
+		m = queue.queued->pdata[mi];
+		for (i = 0; i < m->nr; i++) {
+			if (m->r[i].state != QUEUE_RCPT_QUEUED &&
+			    m->r[i].state != QUEUE_RCPT_DEFERRED)
+				continue;
+			if (!due(&m->r[i], now) || n == max ||
+			    (j = job_make(m, i, now, relay)) == NULL) {
+				/* Still pending: when it is due, or now if
+				 * it is due but could not be handed out. */
+				if (soon == 0 || m->r[i].next < soon)
+					soon = m->r[i].next < now ?
+					    now : m->r[i].next;
+				continue;
+			}
+			jobs[n++] = j;
+		}
+	}
+	pthread_mutex_unlock(&queue.mu);
+	*next = soon;
+	for (i = 0; i < n; i++)
+		for (k = 0; k < jobs[i]->nrcpt; k++)
+			qlog_event(jobs[i]->id, "sending", "to",
+			    jobs[i]->rcpts[k], "domain", jobs[i]->domain, NULL);
+	return n;
+}
+
+/* Caller holds queue.mu. m's recipient addr while it is being sent, or
+ * NULL. */
+static struct rcpt *
+sending(struct msg *m, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; m != NULL && i < m->nr; i++)
+		if (m->r[i].state == QUEUE_RCPT_SENDING &&
+		    strcmp(m->r[i].addr, addr) == 0)
+			return &m->r[i];
+	return NULL;
+}
+
+void
+queue_report(const struct queue_job *job, const char *rcpt, int class,
+    const char *code, const char *text, const char *relay)
+{
+	char why[1024], age[32], when[32];
+	const char *event, *logtext = text;
+	struct rcpt *r;
+	struct msg *m;
+	time_t now = time(NULL);
+	int retry = 0;
+
+	pthread_mutex_lock(&queue.mu);
+	m = queue.index ? queue_find(QUEUE_QUEUE, job->id) : NULL;
+	if ((r = sending(m, rcpt)) == NULL) {
+		/* Deleted meanwhile, or reported twice. */
+		pthread_mutex_unlock(&queue.mu);
+		log_debug("%s: no recipient %s being sent", job->id, rcpt);
+		return;
+	}
+	r->attempts++;
+	snprintf(r->code, sizeof(r->code), "%s", code ? code : "");
+	if (class == 2) {
+		r->state = QUEUE_RCPT_DELIVERED;
+		event = "delivered";
+	} else if (class == 5) {
+		r->state = QUEUE_RCPT_FAILED;
+		event = "failed";
+	} else if (schedule_expired(queue.conf, m->arrival, now)) {
+		r->state = QUEUE_RCPT_FAILED;
+		event = "failed";
+		schedule_format_duration(now - m->arrival, age, sizeof(age));
+		snprintf(why, sizeof(why), "expired after %s in the queue: %s",
+		    age, text ? text : "-");
+		logtext = why;
+	} else {
+		r->state = QUEUE_RCPT_DEFERRED;
+		r->next = schedule_next(queue.conf, r->attempts, now);
+		/* One last try when max_age is reached, so a recipient
+		 * fails then rather than a whole retry delay later. */
+		if (r->next > m->arrival + queue.conf->max_age)
+			r->next = m->arrival + queue.conf->max_age;
+		event = "deferred";
+		retry = 1;
+	}
+	free(r->text);
+	r->text = logtext ? strdup(logtext) : NULL;
+	if (queue_destination(m) != QUEUE_QUEUE)
+		m->done = now;
+	queue_format_time(r->next, when, sizeof(when));
+	queue_save_later(m);
+	pthread_mutex_unlock(&queue.mu);
+
+	if (retry)
+		qlog_event(job->id, event, "to", rcpt, "relay", relay, "code",
+		    code, "text", logtext, "next", when, NULL);
+	else
+		qlog_event(job->id, event, "to", rcpt, "relay", relay, "code",
+		    code, "text", logtext, NULL);
+	if (class == 2)
+		stats_add(STATS_DELIVERED, 1);
+	else if (!retry)
+		stats_add(STATS_FAILED, 1);
+	if (retry)
+		queue_wake();
+}
+
+void
+queue_job_done(struct queue_job *job)
+{
+	GPtrArray *lost = g_ptr_array_new();
+	struct msg *m;
+	size_t k;
+	guint l;
+
+	pthread_mutex_lock(&queue.mu);
+	m = queue.index ? queue_find(QUEUE_QUEUE, job->id) : NULL;
+	for (k = 0; m != NULL && k < job->nrcpt; k++)
+		if (sending(m, job->rcpts[k]) != NULL)
+			g_ptr_array_add(lost, job->rcpts[k]);
+	pthread_mutex_unlock(&queue.mu);
+	for (l = 0; l < lost->len; l++)
+		queue_report(job, lost->pdata[l], 4, "4.4.2",
+		    "delivery ended without a result", NULL);
+	g_ptr_array_free(lost, TRUE);
+	job_free(job);
+}
+
+/*
+ * queue_job_release - at shutdown: the job's recipients still being sent
+ * go back to what they were, with no attempt counted and no new due time,
+ * so the next start tries them again at once as interface.md promises.
+ * Nothing was written to disk when they were taken, so nothing is now.
+ */
+void
+queue_job_release(struct queue_job *job)
+{
+	struct rcpt *r;
+	struct msg *m;
+	size_t k;
+
+	pthread_mutex_lock(&queue.mu);
+	m = queue.index ? queue_find(QUEUE_QUEUE, job->id) : NULL;
+	for (k = 0; m != NULL && k < job->nrcpt; k++)
+		if ((r = sending(m, job->rcpts[k])) != NULL)
+			r->state = r->before;
+	pthread_mutex_unlock(&queue.mu);
+	job_free(job);
+}

@@ -1,0 +1,192 @@
+/*
+ * load.c - the outbound queue at start: tmp/ emptied of what a stop left
+ * half-written, every entry of queue/, sent/ and failed/ loaded into the
+ * index, a damaged entry rebuilt from its message or moved aside to
+ * SPOOL/corrupt/ (never dropped), and an entry found finished in queue/
+ * moved to where it belongs.
+ *
+ * API: queue_clean_tmp, queue_load_dir (core.h), for queue_open.
+ * Diagnostics: log_warn/log_warnx for every entry not loaded as it was.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "queue/core.h"
+#include "queue/queue_int.h"
+
+/* Put a damaged entry where it does no harm and a person can look. */
+static void
+move_aside(enum queue_where w, const char *id, const char *why)
+{
+	int cfd = -1;
+
+	if (mkdirat(queue.spoolfd, "corrupt", 0750) == 0 || errno == EEXIST)
+		cfd = openat(queue.spoolfd, "corrupt", O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC);
+	if (cfd == -1 || renameat(queue.dirs[w].fd[0], id, cfd, id) == -1)
+		log_warn("%s/%s: %s; cannot move it to corrupt/",
+		    queue_dir_names[w], id, why);
+	else
+		log_warnx("%s/%s: %s; moved to corrupt/", queue_dir_names[w], id, why);
+	if (cfd != -1)
+		close(cfd);
+}
+
+/*
+ * rebuild - a queue/ entry whose state is missing or unreadable still
+ * holds an acknowledged message: derive the envelope from its header
+ * again, as at submission (Bcc: recipients are gone with the field).
+ */
+static int
+rebuild(struct msg *m, int dfd, const struct stat *st)
+{
+	struct submit_msg sm;
+	char reason[512], *data, *state;
+	size_t len, i;
+	int err;
+
+	if ((err = spool_read_file(dfd, "message", &data, &len)) != 0)
+		return err;
+	err = submit_prepare(queue.conf, data, len, &sm, reason, sizeof(reason));
+	free(data);
+	if (err)
+		return err;
+	m->from = strdup(sm.from);
+	m->name = strdup("");
+	m->arrival = st->st_mtime;
+	m->eightbit = sm.eightbit;
+	m->size = (size_t)st->st_size;
+	err = m->from == NULL || m->name == NULL ? ENOMEM : 0;
+	for (i = 0; !err && i < sm.nrcpt; i++)
+		err = entry_add_rcpt(m, sm.rcpts[i]);
+	submit_free(&sm);
+	if (!err && (state = entry_serialize(m, &len)) != NULL) {
+		err = spool_replace_file(dfd, "state", state, len);
+		free(state);
+	}
+	if (!err)
+		log_warnx("queue/%s: state rebuilt from the message header",
+		    m->id);
+	return err;
+}
+
+static void
+load_entry(enum queue_where w, const char *id)
+{
+	char *text = NULL;
+	struct stat st;
+	struct msg *m;
+	size_t len;
+	int dfd, ok;
+
+	enum queue_where had = QUEUE_QUEUE;
+
+	pthread_mutex_lock(&queue.mu);
+	if ((m = g_hash_table_lookup(queue.index, id)) != NULL)
+		had = m->where;
+	pthread_mutex_unlock(&queue.mu);
+	if (m != NULL) {
+		/* Already here: a finished entry found in queue/ was just
+		 * moved to this place. Elsewhere only a hand-made copy can
+		 * do this: keep the first found (queue/ is loaded first, so
+		 * nothing pending is lost). */
+		if (had != w)
+			move_aside(w, id, "the same ID is already loaded");
+		return;
+	}
+	dfd = openat(queue.dirs[w].fd[0], id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd == -1) {
+		log_warn("%s/%s: not loaded", queue_dir_names[w], id);
+		return;
+	}
+	unlinkat(dfd, "state.tmp", 0);
+	if (fstatat(dfd, "message", &st, 0) == -1) {
+		close(dfd);
+		move_aside(w, id, "no message file");
+		return;
+	}
+	if ((m = entry_new(id)) == NULL) {
+		close(dfd);
+		return;
+	}
+	ok = spool_read_file(dfd, "state", &text, &len) == 0 &&
+	    entry_parse(m, text) == 0;
+	free(text);
+	if (!ok && w == QUEUE_QUEUE) {
+		entry_free(m);
+		ok = (m = entry_new(id)) != NULL && rebuild(m, dfd, &st) == 0;
+	}
+	close(dfd);
+	if (!ok) {
+		if (m != NULL)
+			entry_free(m);
+		move_aside(w, id, "unreadable state");
+		return;
+	}
+	m->where = w;
+	m->size = (size_t)st.st_size;
+	queue_id_seen(id);
+	pthread_mutex_lock(&queue.mu);
+	queue_index_add(m);
+	pthread_mutex_unlock(&queue.mu);
+	/* Stopped between writing the last result and moving the entry. */
+	if (w == QUEUE_QUEUE && queue_destination(m) != QUEUE_QUEUE) {
+		if (m->done == 0)
+			m->done = time(NULL);
+		queue_save(m);
+	}
+}
+
+int
+queue_load_dir(enum queue_where w)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	if ((fd = openat(queue.spoolfd, queue_dir_names[w], O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (!queue_id_valid(de->d_name))
+			log_warnx("%s/%s: not a queue entry; left alone",
+			    queue_dir_names[w], de->d_name);
+		else
+			load_entry(w, de->d_name);
+	}
+	closedir(dir);
+	return 0;
+}
+
+/* Whatever a stop left half-written in tmp/ was never acknowledged. */
+int
+queue_clean_tmp(void)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	if ((fd = dup(queue.tmpfd)) == -1)
+		return -1;
+	if ((dir = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			spool_remove_tree(queue.tmpfd, de->d_name);
+	closedir(dir);
+	return 0;
+}
