@@ -87,9 +87,9 @@ job_write(struct maildir_stream *st)
 	struct iovec v = { st->data, st->len };
 	int rc = 0;
 
-	if (st->tmp == NULL && (rc = maildir_tmp_open(st->id, &st->tmp)) != 0)
-		return rc;
-	if (st->len > 0)
+	if (st->tmp == NULL)
+		rc = maildir_tmp_open(st->id, &st->tmp);
+	if (rc == 0 && st->len > 0)
 		rc = maildir_tmp_write(st->tmp, &v, 1);
 	free(st->data);
 	st->data = NULL;
