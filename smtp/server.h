@@ -1,8 +1,9 @@
 /*
  * server.h - the inbound SMTP listener on the `listen` addresses: accepts
  * mail for `domains` into the Maildir (queue/maildir.h), 250 only after it
- * is fsync'd. Runs on the shared event loop; fsyncs happen on a worker
- * thread so one session never stalls another.
+ * is fsync'd. Runs on the shared event loop; the file work happens on
+ * worker threads (queue/maildir_stream.h) so one session never stalls
+ * another. The sessions themselves are in session.h.
  */
 #ifndef MAILFS_SERVER_H
 #define MAILFS_SERVER_H

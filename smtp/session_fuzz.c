@@ -1,6 +1,7 @@
 /*
- * session_fuzz.c - libFuzzer target for the inbound SMTP session of
- * smtp/server.c: the input is what a client sends. The real listener runs
+ * session_fuzz.c - libFuzzer target for the inbound SMTP session
+ * (smtp/session*.c, data.c, behind the listener of server.c): the input
+ * is what a client sends. The real listener runs
  * on 127.0.0.1 (a free port) over a temporary spool with its Maildir, on
  * its own event thread; each input is one TCP connection that sends the
  * bytes, shuts its side down and reads the replies to the end.

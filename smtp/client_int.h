@@ -1,0 +1,98 @@
+/*
+ * client_int.h - the parts of an outbound SMTP session (client.h) shared
+ * by its two files: client.c runs the protocol (the state machine, its
+ * replies and transactions), client_conn.c the connection (targets,
+ * connecting, STARTTLS, lifetime). Internal to smtp/.
+ */
+#ifndef MAILFS_CLIENT_INT_H
+#define MAILFS_CLIENT_INT_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "smtp/client.h"
+#include "smtp/proto.h"
+
+struct bufferevent;
+struct event;
+struct event_base;
+struct queue_job;
+
+/* RFC 5321 §4.5.3.2 timeouts, in seconds; connect and TLS as Postfix. */
+#define TIMEOUT_CONNECT		30
+#define TIMEOUT_GREETING	300
+#define TIMEOUT_EHLO		300
+#define TIMEOUT_TLS		300
+#define TIMEOUT_MAIL		300
+#define TIMEOUT_RCPT		300
+#define TIMEOUT_DATA_INIT	120
+#define TIMEOUT_DATA_BLOCK	180
+#define TIMEOUT_DATA_TERM	600
+#define TIMEOUT_QUIT		300
+
+enum state {
+	S_CONNECT, S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_TLS, S_IDLE,
+	S_RSET, S_TXN, S_BODY, S_DOT, S_QUIT
+};
+
+enum { R_PENDING, R_ACCEPTED, R_DONE };	/* per recipient */
+
+struct client {
+	struct event_base *base;
+	const struct conf *conf;
+	SSL_CTX *tls_ctx;
+	const struct client_ops *ops;
+	void *arg;
+	struct dns_target *t;
+	size_t nt, cur;
+	char relay[320];
+
+	struct bufferevent *bev;
+	enum state state;
+	struct proto_reply reply;
+	struct proto_ehlo ehlo;
+	int tls;		/* the connection is encrypted */
+	int cleartext;		/* tls=may and the handshake failed here */
+	int need_rset;		/* the last transaction did not finish */
+	struct event *kick;	/* starts the first connection */
+	struct event *idle;
+
+	/* the last target's failure */
+	int eclass;
+	char ecode[PROTO_ESC_MAX];
+	char etext[512];
+
+	/* the transaction */
+	struct queue_job *job;
+	unsigned char *rstate;
+	size_t nreplies;	/* replies to MAIL (0), RCPTs, DATA so far */
+	size_t naccepted;
+	int mail_ok;
+	int fd;			/* the message file */
+	int bol;		/* dot-stuffing: at the start of a line */
+};
+
+/* client.c: the protocol */
+/* Every state change: logged as "smtp RELAY: old -> new". */
+void	client_enter(struct client *c, enum state s);
+/* What the state is doing, for "lost connection ... while ..." texts. */
+const char *client_doing(const struct client *c);
+void	client_set_timeouts(struct client *c, int rd, int wr);
+void	client_report(struct client *c, size_t i, int class,
+	    const char *code, const char *text);
+int	client_send_ehlo(struct client *c);
+void	client_read_cb(struct bufferevent *bev, void *arg);
+void	client_write_cb(struct bufferevent *bev, void *arg);
+
+/* client_conn.c: the connection; the int ones return -1 when c is gone */
+void	client_close_file(struct client *c);
+int	client_end_session(struct client *c, int class, const char *code,
+	    const char *text);
+int	client_host_fail(struct client *c, int class, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int	client_trouble(struct client *c, const char *code, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
+int	client_start_tls(struct client *c);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * session.h - the inbound SMTP session, internal to smtp/: the listener
+ * (server.c) starts sessions on the connections it accepts; session.c
+ * runs them (state, replies, errors, input, lifetime), session_cmd.c
+ * answers their commands, session_data.c takes their messages.
+ *
+ * Every state change goes through session_enter, which logs it at debug
+ * level ("smtp IP: old -> new").
+ */
+#ifndef MAILFS_SESSION_H
+#define MAILFS_SESSION_H
+
+#include <stddef.h>
+#include <sys/queue.h>
+#include <netinet/in.h>
+
+#include <event2/util.h>
+#include <openssl/ssl.h>
+
+#include "queue/maildir.h"
+#include "smtp/addr.h"
+#include "smtp/data.h"
+
+enum session_state {
+	S_INIT,		/* no HELO/EHLO yet */
+	S_HELO,		/* ready for MAIL */
+	S_MAIL,		/* MAIL given */
+	S_RCPT,		/* at least one RCPT accepted */
+	S_DATA,		/* reading the message */
+	S_FLUSH,	/* a chunk is with a worker: input waits */
+	S_WAIT,		/* a worker is storing the message */
+	S_CLOSING,	/* last reply on its way, then free */
+	S_SHUTDOWN	/* TLS close_notify sent, draining to the socket */
+};
+#define ST(x)	(1u << (x))
+
+struct maildir_stream;
+
+struct session {
+	TAILQ_ENTRY(session) entry;
+	struct bufferevent *bev;
+	struct event	*linger;
+	int		lingered;
+	enum session_state state;
+	char		ip[INET6_ADDRSTRLEN];
+	char		helo[256];
+	/*
+	 * Flags, not states: each holds across several states. esmtp and
+	 * tls say how the client talks; skipping (the rest of an overlong
+	 * command line is discarded) keeps the protocol state it came in;
+	 * eof (the client shut its sending side) lets every state finish
+	 * what was said before it closes.
+	 */
+	unsigned	esmtp:1, tls:1, skipping:1, eof:1;
+	int		errors, junk;
+
+	/* the transaction */
+	char		from[ADDR_PATH_MAX + 1];	/* "" for <> */
+	char		(*rcpt)[ADDR_PATH_MAX + 1];
+	size_t		nrcpt;
+	unsigned	smtputf8:1;
+
+	/* the message */
+	struct evbuffer	*msg;		/* not yet written; NULL: discarding */
+	struct maildir_stream *stream;	/* its file, NULL before DATA */
+	int		werr;		/* a write job's errno */
+	char		id[MAILDIR_ID_MAX];
+	struct data_parser data;
+};
+
+/* What every session shares, set by server_start. */
+struct session_ctx {
+	const struct conf *conf;
+	struct event_base *base;
+	SSL_CTX		*ssl;		/* NULL: no STARTTLS */
+};
+extern struct session_ctx session_ctx;
+
+/* session.c: lifetime, seen by the listener */
+/* -1 when out of memory (fd untouched), else 0 (fd taken) */
+int	session_start(evutil_socket_t fd, const char *ip);
+void	session_count(const char *ip, int *all, int *same);
+void	session_free_all(void);
+void	session_refuse(const char *ip, const char *reason);
+const char *session_tls_reason(unsigned long e);
+
+/* session.c: for the commands and the message */
+void	session_enter(struct session *s, enum session_state state);
+void	session_reply(struct session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_error(struct session *s, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_junk(struct session *s);
+void	session_close(struct session *s);
+void	session_reset(struct session *s);
+void	session_setup_bev(struct session *s);
+void	session_resume(struct session *s);
+
+/* session_cmd.c: answer one command line (CRLF and trailing blanks cut) */
+void	session_command(struct session *s, char *line);
+
+/* session_data.c: the message */
+void	session_data_begin(struct session *s);
+int	session_data_step(struct session *s);
+
+#endif
