@@ -173,31 +173,6 @@ spool_lock(const char *spool)
 }
 
 /*
- * operands - [SOURCE] MOUNTPOINT into *mnt; -1 when that is not what was
- * given. SOURCE is what mount(8) passes ("mailfs", "none", ...) and is
- * ignored, but an absolute path to a directory is refused: it is two
- * mount points typed by mistake, or a spool given where mailfs takes
- * none (the spool setting names it).
- */
-static int
-operands(char **ops, int nops, const char **mnt)
-{
-	struct stat st;
-
-	if (nops < 1 || nops > 2)
-		return -1;
-	if (nops == 2 && ops[0][0] == '/' && stat(ops[0], &st) == 0 &&
-	    S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "mailfs: SOURCE %s is a directory: mailfs takes "
-		    "one mount point and ignores SOURCE; the spool is the "
-		    "spool setting\n", ops[0]);
-		return -1;
-	}
-	*mnt = ops[nops - 1];
-	return 0;
-}
-
-/*
  * mount_path - the mount point as libfuse gets it: absolute, as libfuse's
  * own option parser makes it, since unmounting at exit goes by this path;
  * but /dev/fd/N (mount.fuse3's drop_privileges hands over an open
@@ -301,10 +276,17 @@ main(int argc, char **argv)
 	}
 	while (optind < argc && nops < 3)	/* after "--" */
 		ops[nops++] = argv[optind++];
-	if (operands(ops, nops, &mnt) == -1) {
+	/*
+	 * [SOURCE] MOUNTPOINT. SOURCE, the first field of an fstab line, is
+	 * ignored whatever it is: mount(8) makes it an absolute path when it
+	 * names a file in its working directory, so not even a directory
+	 * there says anything.
+	 */
+	if (nops < 1 || nops > 2) {
 		usage(stderr);
 		return EX_USAGE;
 	}
+	mnt = ops[nops - 1];
 
 	/* defaults, then the file, then every -o in order */
 	conf_init_defaults(&conf);
