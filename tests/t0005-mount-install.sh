@@ -235,6 +235,8 @@ test_expect_success 'the unit runs mailfs in the foreground, restarts it, unmoun
 # is there and `man` finds the pages it names (SYSCONFDIR: never /etc)
 test_expect_success 'systemd-analyze verify passes the installed unit' '
 	command -v systemd-analyze || { echo "no systemd-analyze (package systemd)"; return 1; }
+	# it runs man(1) for Documentation=man:...
+	command -v man || { echo "no man (package man-db)"; return 1; }
 	install_into PREFIX="$T/p/usr" SYSCONFDIR="$T/p/etc" &&
 	MANPATH=$T/p/usr/share/man systemd-analyze verify \
 		"$T/p/usr/lib/systemd/system/mailfs.service" >verify 2>&1
