@@ -1,7 +1,8 @@
 # mailfs - mail as a file system. `make` builds ./mailfs; `make run` mounts
 # ./mnt over ./spool; `make check` runs every test (installing missing
 # Debian packages first when run as root); `make check SANITIZE=1` runs
-# them under ASan/UBSan; `make bench` compares with Postfix.
+# them under ASan/UBSan; `make bench` compares with Postfix; `make install`
+# (PREFIX, DESTDIR) installs it with its man pages and systemd unit.
 
 PKGS	= fuse3 openssl libcares libevent libevent_openssl libevent_pthreads gmime-3.0
 CC	?= cc
@@ -87,6 +88,100 @@ fuzz:
 	    build/fuzz/corpus/$${f##*/} tests/fuzz-seeds/$${f##*/} 2>&1 | \
 	    tail -n 3 || exit 1; done
 
+# `make install PREFIX=/usr DESTDIR=...`: mailfs, its man pages, a systemd
+# unit and, unless one is there, an example /etc/mailfs.conf (mailfs reads
+# /etc whatever the PREFIX). The unit and the example are written here, not
+# kept as files, as the unit names $(SBINDIR): there is no top-level
+# directory for installed data (see README.md).
+PREFIX	?= /usr/local
+SBINDIR	= $(PREFIX)/sbin
+MANDIR	= $(PREFIX)/share/man
+UNITDIR	= $(PREFIX)/lib/systemd/system
+SYSCONFDIR = /etc
+
+# Plain service, not a template: one daemon per spool, and the spool is in
+# /etc/mailfs.conf. No sandboxing option that makes a mount namespace
+# (ProtectSystem=, PrivateTmp=, ...): the mount would be seen by mailfs
+# alone. mailfs unmounts itself on SIGTERM; ExecStopPost clears the dead
+# mount a crash leaves, so that Restart= can mount again.
+define MAILFS_SERVICE
+# mailfs.service - mailfs(8) as the mail system of this host, written by
+# `make install`. Set MOUNTPOINT (and MAILFS_OPTS, e.g. "-o allow_other")
+# in /etc/default/mailfs or with `systemctl edit mailfs`; the settings
+# are in /etc/mailfs.conf.
+[Unit]
+Description=mailfs mail system (mail as a file system)
+Documentation=man:mailfs(8) man:mailfs.conf(5)
+Wants=network-online.target
+After=network-online.target nss-lookup.target
+
+[Service]
+Type=simple
+Environment=MOUNTPOINT=/srv/mail
+EnvironmentFile=-/etc/default/mailfs
+ExecStartPre=mkdir -p $${MOUNTPOINT}
+ExecStart=$(SBINDIR)/mailfs -f $$MAILFS_OPTS $${MOUNTPOINT}
+ExecStopPost=-fusermount3 -u -q -z $${MOUNTPOINT}
+Restart=on-failure
+RestartSec=5s
+TimeoutStopSec=90s
+
+[Install]
+WantedBy=multi-user.target
+endef
+
+define MAILFS_CONF
+# /etc/mailfs.conf - the settings of mailfs(8); see mailfs.conf(5).
+# Every setting is shown commented out, with its default: mailfs runs the
+# same with this file as without it. Uncomment what this host changes.
+# Mount options (allow_other, ...) go in fstab or -o, not here.
+
+#spool = /var/spool/mailfs
+#hostname = (the system's fully qualified domain name)
+#domains = (the hostname)
+#listen = 127.0.0.1:2525
+#dns = system
+#smtp_port = 25
+#relayhost = none
+#tls = may
+#tls_ca = none
+#tls_cert = none
+#tls_key = none
+#retry = 1m,5m,15m,30m,1h,2h,4h
+#max_age = 5d
+#max_size = 25M
+#concurrency = 20
+#keep = 7d
+endef
+
+# written every time: the unit depends on PREFIX, which no timestamp shows
+$(B)/mailfs.service: FORCE
+	$(shell mkdir -p $(@D))$(file >$@,$(MAILFS_SERVICE))
+	@echo "wrote $@"
+
+$(B)/mailfs.conf.example: FORCE
+	$(shell mkdir -p $(@D))$(file >$@,$(MAILFS_CONF))
+	@echo "wrote $@"
+
+FORCE:
+
+install: mailfs $(B)/mailfs.service $(B)/mailfs.conf.example
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)
+	install -m 755 $(B)/mailfs $(DESTDIR)$(SBINDIR)/mailfs
+	install -m 644 man/mailfs.8 $(DESTDIR)$(MANDIR)/man8/mailfs.8
+	install -m 644 man/mailfs.conf.5 $(DESTDIR)$(MANDIR)/man5/mailfs.conf.5
+	install -m 644 $(B)/mailfs.service $(DESTDIR)$(UNITDIR)/mailfs.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/mailfs.conf ]; then \
+	    echo "$(DESTDIR)$(SYSCONFDIR)/mailfs.conf exists: left as it is"; \
+	else set -x; install -m 644 $(B)/mailfs.conf.example \
+	    $(DESTDIR)$(SYSCONFDIR)/mailfs.conf; fi
+
+# /etc/mailfs.conf stays: it is the administrator's
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/mailfs $(DESTDIR)$(MANDIR)/man8/mailfs.8 \
+	    $(DESTDIR)$(MANDIR)/man5/mailfs.conf.5 $(DESTDIR)$(UNITDIR)/mailfs.service
+
 # both renderers: mandoc, and groff, which is what man(1) uses on Debian
 # (groff exits 0 on warnings, so any output fails)
 lint:
@@ -98,5 +193,6 @@ clean:
 
 # keep test objects: they are the dependency files' anchors
 .SECONDARY:
-.PHONY: all mailfs units deps check check-run run bench fuzz lint clean
+.PHONY: all mailfs units deps check check-run run bench fuzz lint clean \
+	install uninstall FORCE
 -include $(OBJS:.o=.d) $(B)/mailfs.d

@@ -1,8 +1,13 @@
 /*
  * mailfs.c - main: settings, wiring, start and stop.
  *
- *	mailfs [-f] [-c FILE] [-o KEY=VALUE[,...]] MOUNTPOINT
+ *	mailfs [-f] [-c FILE] [-o OPTIONS] [SOURCE] MOUNTPOINT
  *	mailfs --help | -h,  mailfs --version | -V
+ *
+ * mount(8) runs it through mount.fuse3 as `mailfs SOURCE MOUNTPOINT -o
+ * OPTIONS`: options may follow the operands, SOURCE (the first field of
+ * the fstab line) is ignored, and -o mixes settings with mount options
+ * (lib/options.c).
  *
  * Threads: the FUSE session loop (multi-threaded, in main's thread group)
  * serves the tree; one event thread runs libevent for delivery, the
@@ -37,6 +42,7 @@
 #include "fs/fs.h"
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/options.h"
 #include "queue/maildir.h"
 #include "queue/qlog.h"
 #include "queue/queue.h"
@@ -49,8 +55,9 @@
 #define CHORE_INTERVAL	60	/* seconds between expiry sweeps */
 
 /* Both passes over the arguments (options, then -o after the file) read
- * them the same way. */
-static const char short_opts[] = "fc:o:Vh";
+ * them the same way. The leading '-' hands operands over in order (code
+ * 1), so options after them count even under POSIXLY_CORRECT. */
+static const char short_opts[] = "-fc:o:Vh";
 static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -60,9 +67,9 @@ static const struct option long_opts[] = {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: mailfs [-f] [-c FILE] [-o KEY=VALUE[,KEY=VALUE...]] "
-	    "MOUNTPOINT\n       mailfs --help | -h\n       mailfs --version | -V\n"
-	    "See mailfs(8) and mailfs.conf(5).\n");
+	fprintf(fp, "usage: mailfs [-f] [-c FILE] [-o KEY=VALUE|MOUNTOPT[,...]] "
+	    "[SOURCE] MOUNTPOINT\n       mailfs --help | -h\n"
+	    "       mailfs --version | -V\nSee mailfs(8) and mailfs.conf(5).\n");
 }
 
 static _Noreturn void
@@ -165,6 +172,48 @@ spool_lock(const char *spool)
 	return fd;
 }
 
+/*
+ * mount_path - the mount point as libfuse gets it: absolute, as libfuse's
+ * own option parser makes it, since unmounting at exit goes by this path;
+ * but /dev/fd/N (mount.fuse3's drop_privileges hands over an open
+ * /dev/fuse so) as it is, as realpath would turn it into /dev/fuse.
+ */
+static int
+mount_path(const char *arg, char *out)
+{
+	int fd;
+	char end;
+
+	if (sscanf(arg, "/dev/fd/%d%c", &fd, &end) == 1 && fd >= 0) {
+		snprintf(out, PATH_MAX, "%s", arg);
+		return 0;
+	}
+	if (realpath(arg, out) == NULL) {
+		fprintf(stderr, "mailfs: %s: %s\n", arg, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * stderr_is_journal - with -f under systemd, stderr is the journal, which
+ * also gets every syslog line: log to it only once. JOURNAL_STREAM names
+ * the stream as "device:inode" (systemd.exec(5)); it is believed only
+ * while stderr still is that stream.
+ */
+static int
+stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 &&
+	    (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 static void *
 event_thread_main(void *arg)
 {
@@ -186,11 +235,11 @@ main(int argc, char **argv)
 {
 	static struct conf conf;	/* static: reachable to the end, for LeakSanitizer */
 	char err[512];
-	const char *cfile = NULL;
+	const char *cfile = NULL, *mnt = NULL;
 	static char mountpoint[PATH_MAX];
-	int foreground = 0, ch, rc = 0, lockfd;
-	char *fuse_argv[] = { argv[0], "-o", "fsname=mailfs,subtype=mailfs", NULL };
-	struct fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
+	char *ops[3];
+	int foreground = 0, ch, rc = 0, lockfd, nops = 0;
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se;
 	struct fuse_loop_config lcfg = { .clone_fd = 0, .max_idle_threads = 16 };
 	struct event_base *base;
@@ -216,15 +265,28 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 1:		/* an operand */
+			if (nops < 3)
+				ops[nops++] = optarg;
+			break;
 		default:
 			usage(stderr);
 			return EX_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
+	while (optind < argc && nops < 3)	/* after "--" */
+		ops[nops++] = argv[optind++];
+	/*
+	 * [SOURCE] MOUNTPOINT. SOURCE, the first field of an fstab line, is
+	 * ignored whatever it is: mount(8) makes it an absolute path when it
+	 * names a file in its working directory, so not even a directory
+	 * there says anything.
+	 */
+	if (nops < 1 || nops > 2) {
 		usage(stderr);
 		return EX_USAGE;
 	}
+	mnt = ops[nops - 1];
 
 	/* defaults, then the file, then every -o in order */
 	conf_init_defaults(&conf);
@@ -235,17 +297,13 @@ main(int argc, char **argv)
 	for (optind = 1; (ch = getopt_long(argc, argv, short_opts, long_opts,
 	    NULL)) != -1; )
 		if (ch == 'o' &&
-		    conf_set_options(&conf, optarg, err, sizeof(err)) == -1)
+		    options_apply(&conf, optarg, err, sizeof(err)) == -1)
 			die_config(err);
 	if (conf_finish(&conf, err, sizeof(err)) == -1)
 		die_config(err);
 
-	/* absolute, as libfuse's own option parser makes it: unmounting at
-	 * exit goes by this path */
-	if (realpath(argv[optind], mountpoint) == NULL) {
-		fprintf(stderr, "mailfs: %s: %s\n", argv[optind], strerror(errno));
+	if (mount_path(mnt, mountpoint) == -1)
 		return 1;
-	}
 
 	if (mkdir_p(conf.spool) == -1 || access(conf.spool, W_OK) == -1) {
 		fprintf(stderr, "mailfs: spool %s: %s\n", conf.spool,
@@ -261,16 +319,32 @@ main(int argc, char **argv)
 	if (check_listen(&conf) == -1)
 		return 1;
 
-	log_init(foreground);
+	log_init(foreground && !stderr_is_journal());
 	fs_init(&conf);
+	/* the mount options of -o, which lib/options.c keeps to those
+	 * libfuse knows; its own message says what it refuses */
+	if (fuse_opt_add_arg(&args, argv[0]) == -1 ||
+	    fuse_opt_add_arg(&args, "-ofsname=mailfs,subtype=mailfs") == -1 ||
+	    (conf.mount_opts != NULL &&
+	    (fuse_opt_add_arg(&args, "-o") == -1 ||
+	    fuse_opt_add_arg(&args, conf.mount_opts) == -1)))
+		fatalx("out of memory");
 	se = fuse_session_new(&args, fs_ops(), sizeof(struct fuse_lowlevel_ops),
 	    NULL);
 	fuse_opt_free_args(&args);
-	if (se == NULL)
+	if (se == NULL) {
+		fprintf(stderr, "mailfs: cannot start FUSE with options "
+		    "'%s'\n", conf.mount_opts ? conf.mount_opts : "");
 		return 1;
-	if (fuse_set_signal_handlers(se) == -1 ||
-	    fuse_session_mount(se, mountpoint) == -1)
+	}
+	if (fuse_set_signal_handlers(se) == -1)
 		return 1;
+	/* libfuse or fusermount3 has said why (allow_other without
+	 * user_allow_other in /etc/fuse.conf, a busy mount point, ...) */
+	if (fuse_session_mount(se, mountpoint) == -1) {
+		fprintf(stderr, "mailfs: cannot mount %s\n", mountpoint);
+		return 1;
+	}
 	fuse_daemonize(foreground);
 
 	/*

@@ -1,7 +1,7 @@
 /*
- * conf.c - mailfs settings (mailfs.conf(5)): defaults, `key = value` files
- * with `#` comments, and -o KEY=VALUE[,KEY=VALUE...] overrides; a later
- * value of a key replaces an earlier one.
+ * conf.c - mailfs settings (mailfs.conf(5)): defaults and `key = value`
+ * files with `#` comments (-o, which mixes in mount options, is
+ * lib/options.c); a later value of a key replaces an earlier one.
  *
  * Every setter validates fully, so a bad setting is refused before the
  * mount with one line naming the key and what is wrong: a listen host name
@@ -332,6 +332,16 @@ conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
 		exit(71);
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (n > 1 && (strcasecmp(items[i], "none") == 0 ||
+		    strcasecmp(items[i], "system") == 0)) {
+			/* "listen=none,allow_other" before -o knew mount
+			 * options; now what follows a word like it */
+			conf_err(err, errlen, "%s: '%s' must be the whole value, "
+			    "not part of the list '%s'", key, items[i], value);
+			strv_free(items, n);
+			free(a);
+			return -1;
+		}
 		if (conf_parse_addr(items[i], &a[i]) == -1 ||
 		    (need_port && a[i].port == 0) ||
 		    (ip_only && !conf_is_ip(a[i].host))) {
@@ -541,8 +551,10 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 	return 0;
 }
 
-static char *
-conf_trim(char *s)
+/* conf_trim_blanks - s without leading blanks, its trailing ones cut off
+ * in place. */
+char *
+conf_trim_blanks(char *s)
 {
 	char *e;
 
@@ -587,10 +599,11 @@ conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 	 */
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return conf_err(err, errlen, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+	if ((rc = fstat(fd, &st) == -1 ? errno : 0) != 0 ||
+	    !S_ISREG(st.st_mode)) {
 		struct stat null;
 
-		rc = errno;
+		/* rc: fstat's own errno, never one left by an earlier call */
 		close(fd);
 		if (rc == 0 && S_ISCHR(st.st_mode) &&
 		    stat("/dev/null", &null) == 0 && S_ISCHR(null.st_mode) &&
@@ -616,7 +629,7 @@ conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 		}
 		if ((p = strchr(line, '#')) != NULL)
 			*p = '\0';
-		p = conf_trim(line);
+		p = conf_trim_blanks(line);
 		if (*p == '\0')
 			continue;
 		if ((eq = strchr(p, '=')) == NULL) {
@@ -625,8 +638,8 @@ conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 			break;
 		}
 		*eq = '\0';
-		key = conf_trim(p);
-		value = conf_trim(eq + 1);
+		key = conf_trim_blanks(p);
+		value = conf_trim_blanks(eq + 1);
 		if (conf_set(c, key, value, msg, sizeof(msg)) == -1)
 			rc = conf_err(err, errlen, "%s:%d: %s", path, lineno, msg);
 	}
@@ -634,38 +647,18 @@ conf_load_file(struct conf *c, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
-/*
- * conf_set_options - "-o k=v,k=v". Values may themselves be comma lists
- * (domains=a,b): an item without '=' continues the previous value.
- */
+/* The settings whose value is a comma list: -o lets their value go on
+ * past a comma (lib/options.c). */
 int
-conf_set_options(struct conf *c, const char *kvlist, char *err, size_t errlen)
+conf_is_list_key(const char *key)
 {
-	char *copy = xstrdup(kvlist), *p, *next, *eq;
-	char *key = NULL, value[CONF_LINE_MAX];
-	int rc = 0;
+	static const char *const lists[] = { "domains", "listen", "dns",
+	    "retry", NULL };
 
-	value[0] = '\0';
-	for (p = copy; p != NULL && rc == 0; p = next) {
-		if ((next = strchr(p, ',')) != NULL)
-			*next++ = '\0';
-		if ((eq = strchr(p, '=')) != NULL) {
-			if (key != NULL)
-				rc = conf_set(c, key, value, err, errlen);
-			*eq = '\0';
-			key = conf_trim(p);
-			snprintf(value, sizeof(value), "%s", conf_trim(eq + 1));
-		} else if (key != NULL) {
-			size_t n = strlen(value);
-			snprintf(value + n, sizeof(value) - n, ",%s", p);
-		} else if (*p != '\0')
-			rc = conf_err(err, errlen,
-			    "-o: '%s' is not key=value", p);
-	}
-	if (rc == 0 && key != NULL)
-		rc = conf_set(c, key, value, err, errlen);
-	free(copy);
-	return rc;
+	for (const char *const *l = lists; *l != NULL; l++)
+		if (strcmp(*l, key) == 0)
+			return 1;
+	return 0;
 }
 
 /* conf_tls_err - the key, its file and OpenSSL's first reason; the error
@@ -757,5 +750,6 @@ conf_free(struct conf *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->retry);
+	free(c->mount_opts);
 	memset(c, 0, sizeof(*c));
 }

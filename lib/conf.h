@@ -1,6 +1,7 @@
 /*
  * conf.h - mailfs settings: built-in defaults, mailfs.conf(5) files and
- * -o KEY=VALUE overrides, validated before anything is mounted.
+ * -o KEY=VALUE overrides, validated before anything is mounted. -o also
+ * carries mount options (lib/options.h): FUSE's are kept in mount_opts.
  *
  * Diagnostics: every setter returns 0, or -1 with one line in err naming
  * the key and what is wrong (the caller exits 78, EX_CONFIG).
@@ -38,14 +39,15 @@ struct conf {
 	size_t max_size;
 	int concurrency;
 	time_t keep;
+	char *mount_opts;	/* from -o, for libfuse: "allow_other,ro"; NULL none */
 };
 
 void	conf_init_defaults(struct conf *c);
 int	conf_set(struct conf *c, const char *key, const char *value,
 	    char *err, size_t errlen);
 int	conf_load_file(struct conf *c, const char *path, char *err, size_t errlen);
-int	conf_set_options(struct conf *c, const char *kvlist, char *err,
-	    size_t errlen);
+int	conf_is_list_key(const char *key);
+char	*conf_trim_blanks(char *s);
 int	conf_finish(struct conf *c, char *err, size_t errlen);
 int	conf_is_local_domain(const struct conf *c, const char *domain);
 int	conf_parse_duration(const char *s, time_t *out);

@@ -1,7 +1,8 @@
 /*
  * conf_test.c - unit tests of lib/conf.c: durations, sizes, addresses,
- * every setting's validation (zero values, empty list elements), -o
- * lists, files (and what is not a regular file) and precedence. TAP.
+ * every setting's validation (zero values, empty list elements), files
+ * (and what is not a regular file) and precedence; -o is options_test.c.
+ * TAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,16 +143,6 @@ main(void)
 	ok(set(&c, "domains", "A.Test, b.test") == 0 && c.ndomains == 2 &&
 	    conf_is_local_domain(&c, "a.TEST") && !conf_is_local_domain(&c, "c.test"),
 	    "domains list, case-insensitive");
-
-	ok(conf_set_options(&c, "domains=x.test,y.test,smtp_port=2526", err,
-	    sizeof(err)) == 0 && c.ndomains == 2 && c.smtp_port == 2526,
-	    "-o with a comma-list value");
-	ok(conf_set_options(&c, "retry=1s,2s,3s", err, sizeof(err)) == 0 &&
-	    c.nretry == 3, "-o retry list");
-	ok(conf_set_options(&c, "nokey", err, sizeof(err)) == -1, "-o item without =");
-	ok(conf_set_options(&c, " smtp_port = 2527 , concurrency=4", err,
-	    sizeof(err)) == 0 && c.smtp_port == 2527 && c.concurrency == 4,
-	    "-o key and value trimmed");
 
 	fd = mkstemp(path);
 	fp = fdopen(fd, "w");
