@@ -4,26 +4,6 @@
 # takes its settings from defaults < -c file < -o.
 . "$(dirname "$0")/test-lib.sh"
 
-# mailfs_pid_of MNT: the pid of the mailfs serving MNT (a unique temp
-# path). Not pgrep: it reads every process's stat, and blocks on any
-# process stuck in a FUSE call elsewhere; comm and our own daemon's
-# cmdline are safe to read.
-COMM=$(basename "$MAILFS" | cut -c1-15)
-mailfs_pid_of() {
-	for d in /proc/[0-9]*; do
-		[ "$(cat "$d/comm" 2>/dev/null)" = "$COMM" ] || continue
-		tr '\0' '\n' <"$d/cmdline" 2>/dev/null | tail -n 1 | grep -qxF -- "$1" &&
-			echo "${d#/proc/}" && return 0
-	done
-	return 1
-}
-
-# gone PID: true once the process has ended (reaped or not our child).
-gone() {
-	! kill -0 "$1" 2>/dev/null ||
-	[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
-}
-
 # Nothing leaves loopback: deliveries go to a port where nobody listens.
 DEAD=127.0.0.1:$(free_port)
 
@@ -39,7 +19,7 @@ test_expect_success 'without -f it returns once the mount is ready' '
 '
 
 test_expect_success 'the detached daemon is found by its mount and ends on unmount' '
-	pid=$(mailfs_pid_of "$M") && [ -n "$pid" ] &&
+	pid=$(mailfs_pid_with "$M") && [ -n "$pid" ] &&
 	track_pid "$pid" &&
 	[ "$pid" != $$ ] &&
 	fusermount3 -u "$M" &&
@@ -108,7 +88,7 @@ test_expect_success 'SIGTERM on the detached daemon unmounts it' '
 	M=$T/dt/mnt; mkdir -p "$M" "$T/dt/spool" &&
 	test_mounts="$test_mounts $M" &&
 	"$MAILFS" -o "spool=$T/dt/spool,listen=none,hostname=mailfs.test" "$M" &&
-	pid=$(mailfs_pid_of "$M") && [ -n "$pid" ] && track_pid "$pid" &&
+	pid=$(mailfs_pid_with "$M") && [ -n "$pid" ] && track_pid "$pid" &&
 	kill -TERM "$pid" &&
 	wait_for 100 gone "$pid" &&
 	wait_for 50 eval "! mountpoint -q \"$M\""

@@ -12,25 +12,6 @@ mkdir -p "$M" "$T/spool"
 test_mounts="$test_mounts $M"
 BASE="spool=$T/spool,listen=none,hostname=mailfs.test"
 
-# pid_with TEXT: the pid of the mailfs whose command line holds TEXT (a
-# unique temp path). Not pgrep, as in t0002: it would block on a process
-# stuck in a FUSE call elsewhere; comm and our own daemon's cmdline are
-# safe to read.
-pid_with() {
-	for d in /proc/[0-9]*; do
-		[ "$(cat "$d/comm" 2>/dev/null)" = mailfs ] || continue
-		tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qF -- "$1" &&
-			echo "${d#/proc/}" && return 0
-	done
-	return 1
-}
-
-# gone PID: true once the process has ended (reaped or not our child)
-gone() {
-	! kill -0 "$1" 2>/dev/null ||
-	[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
-}
-
 # mount_opts DIR: the per-mount and the superblock options of the mount
 # on DIR, as one comma list
 mount_opts() {
@@ -117,7 +98,7 @@ test_expect_success 'as mount.fuse3 runs it: options after the operands, detache
 	mkdir -p "$T/mf/mnt" "$T/mf/spool" &&
 	test_mounts="$test_mounts $T/mf/mnt" &&
 	"$MAILFS" mailfs "$T/mf/mnt" -o "rw,allow_other,spool=$T/mf/spool,listen=none,hostname=mailfs.test,dev,suid" &&
-	pid=$(pid_with "spool=$T/mf/spool,") && track_pid $pid &&
+	pid=$(mailfs_pid_with "spool=$T/mf/spool,") && track_pid $pid &&
 	test -e "$T/mf/mnt/ctl" && has_opt "$T/mf/mnt" allow_other &&
 	stop_daemon $pid "$T/mf/mnt" && ! mountpoint -q "$T/mf/mnt"
 '
@@ -152,8 +133,8 @@ test_expect_success 'an fstab line of type fuse.mailfs mounts with mount --fstab
 	grep -qx outbox "$F/ls"
 	rc=$?
 	# umount ends the daemon; if anything failed, end it by its pid
-	pid=$(pid_with "spool=$F/spool,") && { kill "$pid"; wait_for 100 gone "$pid"; }
-	[ $rc -eq 0 ] && ! pid_with "spool=$F/spool,"
+	pid=$(mailfs_pid_with "spool=$F/spool,") && { kill "$pid"; wait_for 100 gone "$pid"; }
+	[ $rc -eq 0 ] && ! mailfs_pid_with "spool=$F/spool,"
 '
 
 test_expect_success 'allow_other without user_allow_other: fusermount3 says why' '
@@ -216,11 +197,11 @@ test_expect_success 'make install keeps an existing /etc/mailfs.conf; uninstall 
 test_expect_success 'the example mailfs.conf is accepted, and so are its defaults' '
 	install_into DESTDIR="$T/ex" PREFIX=/usr &&
 	"$MAILFS" -c "$T/ex/etc/mailfs.conf" -o "$BASE" "$M" &&
-	pid=$(pid_with "$BASE") && track_pid $pid && stop_daemon $pid "$M" &&
+	pid=$(mailfs_pid_with "$BASE") && track_pid $pid && stop_daemon $pid "$M" &&
 	sed -n "s/^#\([a-z_]* = [^(]*\)\$/\1/p" "$T/ex/etc/mailfs.conf" >defaults.conf &&
 	cat defaults.conf && [ "$(wc -l <defaults.conf)" -eq 14 ] &&
 	"$MAILFS" -c defaults.conf -o "$BASE" "$M" &&
-	pid=$(pid_with "$BASE") && track_pid $pid && stop_daemon $pid "$M"
+	pid=$(mailfs_pid_with "$BASE") && track_pid $pid && stop_daemon $pid "$M"
 '
 
 test_expect_success 'the unit runs mailfs in the foreground, restarts it, unmounts' '

@@ -141,6 +141,30 @@ kill_pid() {
 	return 0
 }
 
+# mailfs_pid_with TEXT: the pid of a mailfs (its command name mailfs or
+# that of $MAILFS) whose command line holds TEXT, a unique temp path: how
+# a test finds a daemon that detached. Not pgrep: it reads every process's
+# stat, and blocks on any process stuck in a FUSE call elsewhere; comm and
+# our own daemon's cmdline are safe to read.
+mailfs_pid_with() {
+	comm=$(basename "$MAILFS" | cut -c1-15)
+	for d in /proc/[0-9]*; do
+		case $(cat "$d/comm" 2>/dev/null) in
+		mailfs|"$comm") ;;
+		*) continue ;;
+		esac
+		tr '\0' '\n' <"$d/cmdline" 2>/dev/null | grep -qF -- "$1" &&
+			echo "${d#/proc/}" && return 0
+	done
+	return 1
+}
+
+# gone PID: true once the process has ended (reaped or not our child)
+gone() {
+	! kill -0 "$1" 2>/dev/null ||
+	[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]
+}
+
 # mailfs_start NAME [-o opts]: mounts $T/NAME/mnt over $T/NAME/spool in the
 # foreground (stderr in $T/NAME/stderr); sets MNT, SPOOL, MAILFS_PID.
 mailfs_start() {
