@@ -195,4 +195,4 @@ clean:
 .SECONDARY:
 .PHONY: all mailfs units deps check check-run run bench fuzz lint clean \
 	install uninstall FORCE
--include $(OBJS:.o=.d) $(B)/mailfs.d
+-include $(OBJS:.o=.d) $(B)/mailfs.d $(UNITS:%=%.d)
