@@ -214,6 +214,65 @@ stderr_is_journal(void)
 	    (unsigned long long)st.st_ino == ino;
 }
 
+/*
+ * settings_load - defaults, then the file, then every -o in order: at
+ * start and again on SIGHUP, the same way. 0, or -1 with err set.
+ */
+static int
+settings_load(struct conf *c, const char *cfile, int argc, char **argv,
+    char *err, size_t errlen)
+{
+	int ch;
+
+	conf_init_defaults(c);
+	if (cfile != NULL && conf_load_file(c, cfile, err, errlen) == -1)
+		return -1;
+	for (optind = 1; (ch = getopt_long(argc, argv, short_opts, long_opts,
+	    NULL)) != -1; )
+		if (ch == 'o' && options_apply(c, optarg, err, errlen) == -1)
+			return -1;
+	return conf_finish(c, err, errlen);
+}
+
+/* What SIGHUP rereads: the same file and -o as at start. */
+static struct {
+	struct conf *live;
+	const char *cfile;
+	int argc;
+	char **argv;
+} reload;
+
+/*
+ * hup_cb - SIGHUP, on the event thread (libevent's signal event; it
+ * replaces libfuse's handler, which would end the mount). A file that
+ * does not load keeps every old setting and says why.
+ */
+static void
+hup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conf fresh;
+	char err[512], later[256];
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	memset(&fresh, 0, sizeof(fresh));
+	if (settings_load(&fresh, reload.cfile, reload.argc, reload.argv, err,
+	    sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the settings in use", err);
+		qlog_event(NULL, "reload-failed", "file", reload.cfile,
+		    "reason", err, NULL);
+	} else {
+		conf_reload(reload.live, &fresh, later, sizeof(later));
+		if (later[0] != '\0')
+			log_warnx("reload: %s changed: they take effect at the "
+			    "next start", later);
+		qlog_event(NULL, "reloaded", "file", reload.cfile,
+		    "restart_needed", later[0] ? later : NULL, NULL);
+	}
+	conf_free(&fresh);
+}
+
 static void *
 event_thread_main(void *arg)
 {
@@ -243,7 +302,7 @@ main(int argc, char **argv)
 	struct fuse_session *se;
 	struct fuse_loop_config lcfg = { .clone_fd = 0, .max_idle_threads = 16 };
 	struct event_base *base;
-	struct event *chores;
+	struct event *chores, *hup;
 	struct timeval every = { CHORE_INTERVAL, 0 };
 	pthread_t evthread;
 	sigset_t sigs, old;
@@ -288,19 +347,14 @@ main(int argc, char **argv)
 	}
 	mnt = ops[nops - 1];
 
-	/* defaults, then the file, then every -o in order */
-	conf_init_defaults(&conf);
 	if (cfile == NULL && access("/etc/mailfs.conf", F_OK) == 0)
 		cfile = "/etc/mailfs.conf";
-	if (cfile != NULL && conf_load_file(&conf, cfile, err, sizeof(err)) == -1)
+	if (settings_load(&conf, cfile, argc, argv, err, sizeof(err)) == -1)
 		die_config(err);
-	for (optind = 1; (ch = getopt_long(argc, argv, short_opts, long_opts,
-	    NULL)) != -1; )
-		if (ch == 'o' &&
-		    options_apply(&conf, optarg, err, sizeof(err)) == -1)
-			die_config(err);
-	if (conf_finish(&conf, err, sizeof(err)) == -1)
-		die_config(err);
+	reload.live = &conf;
+	reload.cfile = cfile;
+	reload.argc = argc;
+	reload.argv = argv;
 
 	if (mount_path(mnt, mountpoint) == -1)
 		return 1;
@@ -381,6 +435,9 @@ main(int argc, char **argv)
 	}
 	chores = event_new(base, -1, EV_PERSIST, chores_cb, NULL);
 	event_add(chores, &every);
+	hup = evsignal_new(base, SIGHUP, hup_cb, NULL);
+	if (hup == NULL || event_add(hup, NULL) == -1)
+		fatalx("cannot handle SIGHUP");
 	if (pthread_create(&evthread, NULL, event_thread_main, base) != 0)
 		fatal("pthread_create");
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -392,6 +449,7 @@ main(int argc, char **argv)
 	event_base_loopexit(base, NULL);
 	pthread_join(evthread, NULL);
 	event_free(chores);
+	event_free(hup);
 out:
 	server_stop();
 	deliver_stop();

@@ -50,14 +50,21 @@ struct outbox_file {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t unfrozen = PTHREAD_COND_INITIALIZER;
 static struct outbox_file *files;
-static size_t max_size;
+static const size_t *max_sizep;	/* the live setting: SIGHUP changes it */
 static unsigned long serial;
 static struct timespec dir_mtime;
 
-void
-outbox_init(size_t max)
+/* max_size now; read once per decision, as SIGHUP may change it */
+static size_t
+max_size(void)
 {
-	max_size = max;
+	return __atomic_load_n(max_sizep, __ATOMIC_RELAXED);
+}
+
+void
+outbox_init(const size_t *max)
+{
+	max_sizep = max;
 	clock_gettime(CLOCK_REALTIME, &dir_mtime);
 }
 
@@ -121,15 +128,15 @@ freeze_wait(struct outbox_file *f)
 static int
 reserve(struct outbox_file *f, size_t size)
 {
-	size_t cap = f->cap ? f->cap : FIRST_CAP;
+	size_t cap = f->cap ? f->cap : FIRST_CAP, max = max_size();
 	char *p;
 
 	if (size <= f->cap)
 		return 0;
 	while (cap < size)
 		cap *= 2;
-	if (cap > max_size && size <= max_size)
-		cap = max_size;
+	if (cap > max && size <= max)
+		cap = max;
 	if (!(p = realloc(f->data, cap)))
 		return ENOMEM;
 	f->data = p;
@@ -142,7 +149,7 @@ set_size(struct outbox_file *f, size_t size)
 {
 	int err;
 
-	if (size > max_size)
+	if (size > max_size())
 		return EFBIG;
 	if (size > f->len) {
 		if ((err = reserve(f, size)))
@@ -239,14 +246,14 @@ ssize_t
 outbox_write(struct outbox_file *f, const char *buf, size_t size, off_t off,
     int append)
 {
-	size_t end;
+	size_t end, max = max_size();
 	int err;
 
 	pthread_mutex_lock(&lock);
 	freeze_wait(f);
 	if (append)
 		off = f->len;
-	if (off < 0 || (size_t)off > max_size || size > max_size - (size_t)off) {
+	if (off < 0 || (size_t)off > max || size > max - (size_t)off) {
 		f->toobig = 1;
 		pthread_mutex_unlock(&lock);
 		return -EFBIG;

@@ -37,7 +37,7 @@ enum {
 	OUTBOX_SET_GID = 8, OUTBOX_SET_ATIME = 16, OUTBOX_SET_MTIME = 32
 };
 
-void	outbox_init(size_t max_size);
+void	outbox_init(const size_t *max_size);
 /* 1 for a staging name (".name"). */
 int	outbox_is_staging(const char *name);
 

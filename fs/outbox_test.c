@@ -114,7 +114,7 @@ main(void)
 		printf("Bail out! spool %s\n", spool);
 		return 1;
 	}
-	outbox_init(c.max_size);
+	outbox_init(&c.max_size);
 
 	ok(send_file("one", msg) == 0 && nqueued() == 1 && listed("one") == 0,
 	    "a message is queued at flush and leaves the outbox");

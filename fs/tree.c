@@ -652,6 +652,6 @@ fs_init(const struct conf *c)
 {
 	conf = c;
 	place_init();
-	outbox_init(c->max_size);
+	outbox_init(&c->max_size);
 }
 

@@ -751,5 +751,8 @@ conf_free(struct conf *c)
 	free(c->tls_key);
 	free(c->retry);
 	free(c->mount_opts);
+	for (size_t i = 0; i < c->nretired; i++)
+		free(c->retired[i]);
+	free(c->retired);
 	memset(c, 0, sizeof(*c));
 }

@@ -40,6 +40,8 @@ struct conf {
 	int concurrency;
 	time_t keep;
 	char *mount_opts;	/* from -o, for libfuse: "allow_other,ro"; NULL none */
+	void **retired;		/* replaced by conf_reload, freed by conf_free */
+	size_t nretired;
 };
 
 void	conf_init_defaults(struct conf *c);
@@ -54,5 +56,11 @@ int	conf_parse_duration(const char *s, time_t *out);
 int	conf_parse_size(const char *s, size_t *out);
 int	conf_parse_addr(const char *s, struct conf_addr *out);
 void	conf_free(struct conf *c);
+
+/* conf_reload - SIGHUP: what can change while mounted goes from fresh into
+ * live (lib/conf_reload.c); later gets the changed keys that need a
+ * restart, comma-separated. */
+int	conf_reload(struct conf *live, const struct conf *fresh, char *later,
+	    size_t laterlen);
 
 #endif

@@ -41,7 +41,7 @@ failed() {
 	grep -q "^# failed: $1 1 - $1 1" "$T/$1.err" &&
 	grep -q "^#   output of $1" "$T/$1.err" &&
 	test -e "$T/$1.cleaned" &&
-	grep -q '^1\.\.[12]$' "$T/$1.out" &&
+	grep -q '^1\.\.[123]$' "$T/$1.out" &&
 	[ "$RC" -ne 0 ] && [ "$PRC" -ne 0 ] &&
 	grep -q "Failed test.*1" "$T/$1.prove" &&
 	! grep -q "Bad plan" "$T/$1.prove"
@@ -49,7 +49,7 @@ failed() {
 
 test_expect_success 'a passing body is ok, and its variables reach later tests' '
 	sub pass "	X=42" "	[ \"\$X\" = 42 ]" &&
-	printf "ok 1 - pass 1\nok 2 - pass 2\n1..2\n" >expect &&
+	printf "ok 1 - pass 1\nok 2 - pass 2\nok 3 - no sanitizer reports from the daemons\n1..3\n" >expect &&
 	test_cmp expect "$T/pass.out" &&
 	[ "$RC" -eq 0 ] && [ "$PRC" -eq 0 ] && test -e "$T/pass.cleaned"
 '
@@ -100,6 +100,14 @@ test_expect_success 'test_fail_all (a failed set-up) fails the script' '
 	! sh "$T/setup.sh" >"$T/setup.out" 2>&1 &&
 	printf "not ok 1 - set-up: no peer\n1..1\n" >expect &&
 	test_cmp expect "$T/setup.out"
+'
+
+test_expect_success 'a sanitizer report left by a daemon fails the script' '
+	test_when_finished "rm -f \"\$T\"/asan.*" &&
+	sub asan "	mkdir -p \"\$T/d\" && echo \"==1==ERROR: LeakSanitizer: detected memory leaks\" >\"\$T/d/stderr\"" &&
+	grep -qx "ok 1 - asan 1" "$T/asan.out" &&
+	grep -qx "not ok 2 - no sanitizer reports from the daemons" "$T/asan.out" &&
+	[ "$RC" -ne 0 ] && [ "$PRC" -ne 0 ]
 '
 
 test_expect_success 'the failing body output goes to stderr, not into the TAP stream' '

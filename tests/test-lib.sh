@@ -282,13 +282,26 @@ start_dns() {
 	sleep 0.3
 }
 
+# test_done: end the peers, then one last test: no daemon or peer left a
+# sanitizer report (make check SANITIZE=1) in anything under $T, where
+# mailfs_start and the scripts keep their stderr (not in the bodies'
+# outputs, out.N: those only repeat what a test printed); then the plan.
 test_done() {
+	test_lib_stop
+	test_expect_success 'no sanitizer reports from the daemons' '
+		! grep -rIl -e "ERROR: AddressSanitizer" -e "ERROR: LeakSanitizer" \
+			-e "runtime error:" "$T" --exclude="out.*" \
+			>sanitizer.files ||
+		{ cat $(cat sanitizer.files); false; }
+	'
 	echo "1..$test_count" >&3
 	[ "$test_failed" -eq 0 ]
 	exit $?
 }
 
-test_lib_cleanup() {
+# test_lib_stop: unmount (which ends a daemon cleanly), end every tracked
+# process by PID, unmount what a dead daemon left
+test_lib_stop() {
 	for m in $test_mounts; do
 		fusermount3 -u "$m" 2>/dev/null
 	done
@@ -298,6 +311,11 @@ test_lib_cleanup() {
 	for m in $test_mounts; do
 		unmount "$m"
 	done
+	test_pids=""
+}
+
+test_lib_cleanup() {
+	test_lib_stop
 	rm -rf "$T"
 }
 

@@ -1,0 +1,147 @@
+/*
+ * conf_reload.c - SIGHUP: carry the settings that can change without a
+ * remount from a freshly loaded struct conf into the live one.
+ *
+ *	int conf_reload(struct conf *live, const struct conf *fresh,
+ *	    char *later, size_t laterlen);
+ *
+ * Called on the event thread, which is the only reader of relayhost,
+ * smtp_port, tls and concurrency: those are plain assignments. Other
+ * threads (FUSE, the queue's writer) read hostname, domains, retry,
+ * max_size, max_age and keep while this runs, without a lock, so:
+ *  - scalars are stored atomically;
+ *  - a string or array is replaced by storing a new pointer; the old one
+ *    is retired, never freed while running (conf_free frees it), so a
+ *    reader holding it stays safe;
+ *  - an array and its count can be seen out of step: the new array is
+ *    padded to at least the old count by repeating its last element,
+ *    which means the same (the last retry delay repeats; a domain listed
+ *    twice is the same set), so either count fits either array.
+ * Everything else (spool, listen, dns, tls_ca/cert/key, the mount options)
+ * needs a restart: `later` gets their names, for the log.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/conf.h"
+#include "lib/log.h"
+
+/* keep p until conf_free: a reader on another thread may still hold it */
+static void
+retire(struct conf *c, void *p)
+{
+	void **r;
+
+	if (p == NULL)
+		return;
+	if ((r = realloc(c->retired, (c->nretired + 1) * sizeof(*r))) == NULL)
+		fatalx("out of memory");
+	c->retired = r;
+	r[c->nretired++] = p;
+}
+
+/* a copy of v (n items of size sz) padded to at least min items */
+static void *
+padded(const void *v, size_t n, size_t sz, size_t min)
+{
+	size_t k = n > min ? n : min;
+	char *out;
+
+	if ((out = calloc(k, sz)) == NULL)
+		fatalx("out of memory");
+	memcpy(out, v, n * sz);
+	for (size_t i = n; i < k; i++)
+		memcpy(out + i * sz, (const char *)v + (n - 1) * sz, sz);
+	return out;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		fatalx("out of memory");
+	return d;
+}
+
+static int
+addrs_differ(const struct conf_addr *a, size_t na, const struct conf_addr *b,
+    size_t nb)
+{
+	return na != nb || (na > 0 && memcmp(a, b, na * sizeof(*a)) != 0);
+}
+
+static int
+strs_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+static void
+later_add(char *later, size_t len, const char *key)
+{
+	size_t n = strlen(later);
+
+	snprintf(later + n, len - n, "%s%s", n > 0 ? "," : "", key);
+}
+
+int
+conf_reload(struct conf *live, const struct conf *fresh, char *later,
+    size_t laterlen)
+{
+	char **d;
+	time_t *r;
+
+	later[0] = '\0';
+	if (strcmp(live->spool, fresh->spool) != 0)
+		later_add(later, laterlen, "spool");
+	if (addrs_differ(live->listen, live->nlisten, fresh->listen,
+	    fresh->nlisten))
+		later_add(later, laterlen, "listen");
+	if (addrs_differ(live->dns, live->ndns, fresh->dns, fresh->ndns))
+		later_add(later, laterlen, "dns");
+	if (strs_differ(live->tls_ca, fresh->tls_ca))
+		later_add(later, laterlen, "tls_ca");
+	if (strs_differ(live->tls_cert, fresh->tls_cert))
+		later_add(later, laterlen, "tls_cert");
+	if (strs_differ(live->tls_key, fresh->tls_key))
+		later_add(later, laterlen, "tls_key");
+	if (strs_differ(live->mount_opts, fresh->mount_opts))
+		later_add(later, laterlen, "mount options");
+
+	/* read by the event thread alone: this thread */
+	live->relayhost = fresh->relayhost;
+	live->smtp_port = fresh->smtp_port;
+	live->tls = fresh->tls;
+	live->concurrency = fresh->concurrency;
+
+	/* read by other threads too */
+	__atomic_store_n(&live->max_size, fresh->max_size, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->max_age, fresh->max_age, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->keep, fresh->keep, __ATOMIC_RELAXED);
+	if (strcmp(live->hostname, fresh->hostname) != 0) {
+		retire(live, live->hostname);
+		__atomic_store_n(&live->hostname, xstrdup(fresh->hostname),
+		    __ATOMIC_RELEASE);
+	}
+
+	r = padded(fresh->retry, fresh->nretry, sizeof(*r), live->nretry);
+	retire(live, live->retry);
+	__atomic_store_n(&live->retry, r, __ATOMIC_RELEASE);
+	__atomic_store_n(&live->nretry, fresh->nretry, __ATOMIC_RELEASE);
+
+	d = padded(fresh->domains, fresh->ndomains, sizeof(*d), live->ndomains);
+	for (size_t i = 0; i < fresh->ndomains; i++)
+		d[i] = xstrdup(fresh->domains[i]);
+	for (size_t i = fresh->ndomains; i < live->ndomains; i++)
+		d[i] = d[fresh->ndomains - 1];	/* the same string, once owned */
+	for (size_t i = 0; i < live->ndomains; i++)
+		if (i == 0 || live->domains[i] != live->domains[i - 1])
+			retire(live, live->domains[i]);
+	retire(live, live->domains);
+	__atomic_store_n(&live->domains, d, __ATOMIC_RELEASE);
+	__atomic_store_n(&live->ndomains, fresh->ndomains, __ATOMIC_RELEASE);
+	return 0;
+}
