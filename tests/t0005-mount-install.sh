@@ -2,8 +2,8 @@
 # t0005-mount-install - mailfs as a server's mail system: mount options in
 # -o (FUSE's reach the mount, mount(8)'s and fstab's are accepted, an
 # unknown bare word is refused), `mailfs SOURCE MOUNTPOINT -o ...` as
-# mount.fuse3 runs it, an fstab line of type fuse.mailfs mounted with
-# `mount --fstab`, and `make install` with its systemd unit, which
+# mount.fuse3 runs it, fstab lines of type fuse.mailfs and of type fuse
+# (PROGRAM#SOURCE) mounted with `mount --fstab`, and `make install` with its systemd unit, which
 # `systemd-analyze verify` passes.
 . "$(dirname "$0")/test-lib.sh"
 
@@ -116,6 +116,9 @@ test_expect_success 'options after the operands count under POSIXLY_CORRECT too'
 # own (unshare), leaving the system's directories as they are
 test_expect_success 'an fstab line of type fuse.mailfs mounts with mount --fstab' '
 	if [ "$(id -u)" -ne 0 ]; then test_skip "mount(8) of an fstab line needs root here"; return 0; fi
+	# in a chroot (fresh-check, CI) / is no mount point, and unshare
+	# cannot make the namespace private; the next test still runs there
+	if ! mountpoint -q /; then test_skip "/ is not a mount point (a chroot): no private mount namespace"; return 0; fi
 	test -x /sbin/mount.fuse3 || { echo "no /sbin/mount.fuse3 (package fuse3)"; return 1; }
 	F=$T/fstab; mkdir -p "$F/bin" "$F/mnt" "$F/spool" &&
 	ln -s "$MAILFS" "$F/bin/mailfs" &&
@@ -133,6 +136,26 @@ test_expect_success 'an fstab line of type fuse.mailfs mounts with mount --fstab
 	grep -qx outbox "$F/ls"
 	rc=$?
 	# umount ends the daemon; if anything failed, end it by its pid
+	pid=$(mailfs_pid_with "spool=$F/spool,") && { kill "$pid"; wait_for 100 gone "$pid"; }
+	[ $rc -eq 0 ] && ! mailfs_pid_with "spool=$F/spool,"
+'
+
+# The type fuse with PROGRAM#SOURCE names our mailfs by its path: no
+# PATH, no namespace, so this runs in a chroot too.
+test_expect_success 'an fstab line of type fuse naming mailfs by path mounts with mount --fstab' '
+	if [ "$(id -u)" -ne 0 ]; then test_skip "mount(8) of an fstab line needs root here"; return 0; fi
+	test -x /sbin/mount.fuse3 || { echo "no /sbin/mount.fuse3 (package fuse3)"; return 1; }
+	F=$T/fstab2; mkdir -p "$F/mnt" "$F/spool" &&
+	printf "%s#mailfs %s fuse allow_other,spool=%s,listen=none,hostname=mailfs.test,_netdev,nofail 0 0\n" \
+		"$MAILFS" "$F/mnt" "$F/spool" >"$F/fstab" &&
+	cat "$F/fstab" &&
+	test_mounts="$test_mounts $F/mnt" &&
+	mount --fstab "$F/fstab" "$F/mnt" &&
+	grep -F " $F/mnt " /proc/self/mountinfo >"$F/mountinfo" &&
+	cat "$F/mountinfo" &&
+	grep -q " fuse.mailfs " "$F/mountinfo" && grep -q allow_other "$F/mountinfo" &&
+	test -e "$F/mnt/outbox" && umount "$F/mnt"
+	rc=$?
 	pid=$(mailfs_pid_with "spool=$F/spool,") && { kill "$pid"; wait_for 100 gone "$pid"; }
 	[ $rc -eq 0 ] && ! mailfs_pid_with "spool=$F/spool,"
 '
