@@ -165,6 +165,34 @@ spool_lock(const char *spool)
 	return fd;
 }
 
+/*
+ * TEMPORARY (branch access), until the -o mount options of branch install
+ * land: take the words allow_other and default_permissions out of an -o
+ * list (setting *allow_other) and return the rest, the settings.
+ * default_permissions is always on (see main), so it is only dropped.
+ */
+static char *
+take_mount_opts(const char *arg, int *allow_other)
+{
+	char *copy = strdup(arg), *rest = strdup(arg), *p, *next;
+
+	if (copy == NULL || rest == NULL) {
+		perror("mailfs");
+		exit(71);
+	}
+	rest[0] = '\0';
+	for (p = copy; p != NULL; p = next) {
+		if ((next = strchr(p, ',')) != NULL)
+			*next++ = '\0';
+		if (strcmp(p, "allow_other") == 0)
+			*allow_other = 1;
+		else if (strcmp(p, "default_permissions") != 0)
+			strcat(strcat(rest, rest[0] ? "," : ""), p);
+	}
+	free(copy);
+	return rest;
+}
+
 static void *
 event_thread_main(void *arg)
 {
@@ -188,9 +216,16 @@ main(int argc, char **argv)
 	char err[512];
 	const char *cfile = NULL;
 	static char mountpoint[PATH_MAX];
-	int foreground = 0, ch, rc = 0, lockfd;
-	char *fuse_argv[] = { argv[0], "-o", "fsname=mailfs,subtype=mailfs", NULL };
+	int foreground = 0, ch, rc = 0, lockfd, allow_other = 0;
+	/*
+	 * default_permissions: the kernel checks every access against the
+	 * modes the tree shows (fs/place.c), so the modes shown are the
+	 * modes enforced, for other users under allow_other too.
+	 */
+	char *fuse_argv[] = { argv[0], "-o",
+	    "fsname=mailfs,subtype=mailfs,default_permissions", NULL, NULL };
 	struct fuse_args args = FUSE_ARGS_INIT(3, fuse_argv);
+	char *settings;
 	struct fuse_session *se;
 	struct fuse_loop_config lcfg = { .clone_fd = 0, .max_idle_threads = 16 };
 	struct event_base *base;
@@ -234,9 +269,16 @@ main(int argc, char **argv)
 		die_config(err);
 	for (optind = 1; (ch = getopt_long(argc, argv, short_opts, long_opts,
 	    NULL)) != -1; )
-		if (ch == 'o' &&
-		    conf_set_options(&conf, optarg, err, sizeof(err)) == -1)
-			die_config(err);
+		if (ch == 'o') {
+			settings = take_mount_opts(optarg, &allow_other);
+			if (conf_set_options(&conf, settings, err,
+			    sizeof(err)) == -1)
+				die_config(err);
+			free(settings);
+		}
+	if (allow_other)	/* TEMPORARY (branch access), as above */
+		fuse_argv[2] = "fsname=mailfs,subtype=mailfs,default_permissions,"
+		    "allow_other";
 	if (conf_finish(&conf, err, sizeof(err)) == -1)
 		die_config(err);
 

@@ -9,6 +9,7 @@
 #define MAILFS_CONF_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_MAY, CONF_TLS_ENCRYPT, CONF_TLS_VERIFY };
@@ -38,6 +39,12 @@ struct conf {
 	size_t max_size;
 	int concurrency;
 	time_t keep;
+	/* lib/conf_access.c: who may use the tree, who owns SPOOL/inbox */
+	int has_group;		/* group: members may submit and read */
+	gid_t group;
+	uid_t maildir_uid;	/* maildir_owner; (uid_t)-1: the daemon's */
+	gid_t maildir_gid;	/* (gid_t)-1: the daemon's, or the user's */
+	mode_t maildir_mode;	/* files; directories add the x bits */
 };
 
 void	conf_init_defaults(struct conf *c);
@@ -52,5 +59,9 @@ int	conf_parse_duration(const char *s, time_t *out);
 int	conf_parse_size(const char *s, size_t *out);
 int	conf_parse_addr(const char *s, struct conf_addr *out);
 void	conf_free(struct conf *c);
+/* group, maildir_owner, maildir_mode: 0 or -1 as conf_set; 1 when key is
+ * none of them (lib/conf_access.c). */
+int	conf_set_access(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
 
 #endif
