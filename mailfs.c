@@ -332,6 +332,7 @@ main(int argc, char **argv)
 	 * The FUSE loop has not started, so no request can see it half-open.
 	 */
 	g_mime_init();
+	maildir_set_owner(conf.maildir_uid, conf.maildir_gid, conf.maildir_mode);
 	if (qlog_open(conf.spool) == -1 || queue_open(&conf) == -1 ||
 	    maildir_open(conf.spool, conf.hostname) == -1) {
 		log_warn("spool %s", conf.spool);
