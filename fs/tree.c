@@ -434,22 +434,37 @@ open_generated(const struct loc *l, struct handle *h)
 }
 
 /*
- * A name just sent (fs/outbox_ghost.h): rewriting it (O_TRUNC: `>`, an
- * editor's save) makes a new message; any other open gets an empty file
- * that cannot be written, whose attributes may still be set (rsync
- * --inplace opens it read-only to fchmod).
+ * A name just sent (fs/outbox_ghost.h) is an empty file whose attributes
+ * may be set (rsync --inplace opens it read-only to fchmod; touch opens
+ * it for writing and sets its times): nothing is sent for that. Content
+ * written to it, or an O_TRUNC open (`>`, an editor's save), makes a new
+ * file of that name in outbox/: a new message.
  */
+static int
+ghost_file(fuse_req_t req, const char *name, struct handle *h)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct outbox_attr a;
+	int err = 0;
+
+	pthread_mutex_lock(&mu);	/* two writes on one handle: one file */
+	if (h->ob == NULL)
+		err = outbox_ghost_get(name, &a) ? ENOENT :
+		    outbox_create(name, a.mode, ctx->uid, ctx->gid, 1, &h->ob);
+	pthread_mutex_unlock(&mu);
+	return err;
+}
+
 static int
 open_ghost(fuse_req_t req, const struct loc *l, int flags, struct handle *h)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct outbox_attr a;
 
 	if (outbox_ghost_get(l->name, &a))
 		return ENOENT;
 	if ((flags & O_ACCMODE) != O_RDONLY && (flags & O_TRUNC))
-		return outbox_create(l->name, a.mode, ctx->uid, ctx->gid, 1,
-		    &h->ob);
+		return ghost_file(req, l->name, h);
 	return 0;
 }
 
@@ -568,10 +583,13 @@ tree_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
     off_t off, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct loc l;
 	ssize_t n;
 	int err;
 
-	(void)ino;
+	if (!h->ob && h->kind == K_OUTFILE && h->writer &&
+	    ((err = place_of_ino(ino, &l)) || (err = ghost_file(req, l.name, h))))
+		return (void)fuse_reply_err(req, err);
 	if (h->ob) {
 		if ((n = outbox_write(h->ob, buf, size, off, h->append)) < 0)
 			return (void)fuse_reply_err(req, (int)-n);

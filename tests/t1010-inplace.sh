@@ -39,10 +39,12 @@ test_expect_success 'cp -p and touch after close exit 0 and send once' '
 	! grep -q "rejected.*name=cpp" "$MNT/log"
 '
 
-test_expect_success 'writing the name again (>) sends a second message' '
+test_expect_success 'writing the name again (>, >>) sends a new message' '
 	msg again >"$T/again" && cp "$T/again" "$MNT/outbox/again" &&
 	cat "$T/again" >"$MNT/outbox/again" &&
-	[ "$(sent again)" = 2 ]
+	[ "$(sent again)" = 2 ] &&
+	cat "$T/again" >>"$MNT/outbox/again" &&
+	[ "$(sent again)" = 3 ]
 '
 
 test_expect_success 'drafts/: sed -i, touch, rm, chmod; nothing is sent' '
