@@ -3,7 +3,8 @@
  * inode or a parent and a name turned into a path (fs/node.c) and the
  * path into a place (struct loc: the root, a top-level file, an area, an
  * outbox file, a queue/sent/failed entry or one of its files, an inbox
- * entry or a node of its MIME tree), and the attributes of each place.
+ * entry or a node of its MIME tree, a draft), and the attributes of each
+ * place, with the owners and modes the kernel enforces (access_bits).
  *
  * Nothing about an entry is cached here, so an entry that moved (queue/ID
  * to sent/ID) is simply ENOENT at its old path. The files of an entry are

@@ -7,6 +7,7 @@
  *	queue|sent|failed/ID/F	queue/queue.h: the files of queue_files
  *				(message envelope status log name ctl)
  *	inbox/ID/...		fs/inbox.c: raw envelope and the MIME tree
+ *	drafts/NAME		fs/drafts.c: files in SPOOL/drafts
  *
  * Every operation turns its inode into a place (fs/place.c); directories
  * are listed by fs/dir.c and deletion is fs/remove.c; this file holds the
@@ -20,7 +21,9 @@
  * only) and `delete`.
  *
  * Only a writer's close() can send an outbox file (fs/outbox.h); a reader
- * closing one, `cat outbox/.draft`, sends nothing.
+ * closing one, `cat outbox/.draft`, sends nothing. A name just sent
+ * lingers as a ghost (fs/outbox_ghost.h). Who may do what is the kernel's
+ * check of the modes fs/place.c shows (default_permissions).
  *
  * Diagnostics: operations that make no sense fail with the errno a user
  * expects (EACCES for writing generated files or creating outside outbox/,
