@@ -375,10 +375,16 @@ main(int argc, char **argv)
 
 	log_init(foreground && !stderr_is_journal());
 	fs_init(&conf);
-	/* the mount options of -o, which lib/options.c keeps to those
-	 * libfuse knows; its own message says what it refuses */
+	/*
+	 * default_permissions always: the kernel checks every access against
+	 * the modes the tree shows (fs/place.c), so the modes shown are the
+	 * modes enforced, for other users under allow_other too. Then the
+	 * mount options of -o, which lib/options.c keeps to those libfuse
+	 * knows; its own message says what it refuses.
+	 */
 	if (fuse_opt_add_arg(&args, argv[0]) == -1 ||
-	    fuse_opt_add_arg(&args, "-ofsname=mailfs,subtype=mailfs") == -1 ||
+	    fuse_opt_add_arg(&args,
+	    "-ofsname=mailfs,subtype=mailfs,default_permissions") == -1 ||
 	    (conf.mount_opts != NULL &&
 	    (fuse_opt_add_arg(&args, "-o") == -1 ||
 	    fuse_opt_add_arg(&args, conf.mount_opts) == -1)))
@@ -418,6 +424,7 @@ main(int argc, char **argv)
 	 * The FUSE loop has not started, so no request can see it half-open.
 	 */
 	g_mime_init();
+	maildir_set_owner(conf.maildir_uid, conf.maildir_gid, conf.maildir_mode);
 	if (qlog_open(conf.spool) == -1 || queue_open(&conf) == -1 ||
 	    maildir_open(conf.spool, conf.hostname) == -1) {
 		log_warn("spool %s", conf.spool);

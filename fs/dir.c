@@ -20,6 +20,7 @@
 #include "fs/mime.h"
 #include "fs/node.h"
 #include "fs/outbox.h"
+#include "fs/drafts.h"
 #include "lib/strv.h"
 
 /* Every dir_handle between opendir and releasedir. */
@@ -102,12 +103,14 @@ dir_list(const struct loc *l, struct dir_handle *d)
 	case K_ROOT:
 		for (i = 0; i < PLACE_NTOP && !err; i++)
 			err = snap_add(d, "", place_top_files[i], S_IFREG);
-		for (i = AREA_OUTBOX; i <= AREA_INBOX && !err; i++)
+		for (i = AREA_OUTBOX; i <= AREA_LAST && !err; i++)
 			err = snap_add(d, "", place_area_names[i], S_IFDIR);
 		return err;
 	case K_AREA:
 		if (l->area == AREA_OUTBOX)
 			err = outbox_list(&names, &count);
+		else if (l->area == AREA_DRAFTS)
+			err = drafts_list(&names, &count);
 		else if (l->area == AREA_INBOX)
 			err = maildir_list(&names, &count);
 		else
@@ -116,7 +119,8 @@ dir_list(const struct loc *l, struct dir_handle *d)
 			return err;
 		for (i = 0; i < count && !err; i++)
 			err = snap_add(d, l->path, names[i],
-			    l->area == AREA_OUTBOX ? S_IFREG : S_IFDIR);
+			    l->area == AREA_OUTBOX || l->area == AREA_DRAFTS ?
+			    S_IFREG : S_IFDIR);
 		strv_free(names, count);
 		return err;
 	case K_ENTRY:

@@ -27,6 +27,7 @@
 #include <glib.h>
 
 #include "fs/outbox.h"
+#include "fs/outbox_ghost.h"
 #include "lib/strv.h"
 #include "queue/queue.h"
 
@@ -182,6 +183,7 @@ make(const char *name, mode_t mode, uid_t uid, gid_t gid)
 	f->next = files;
 	files = f;
 	touch_dir();
+	outbox_ghost_drop(name);	/* a new file of a sent name */
 	return f;
 }
 
@@ -497,7 +499,8 @@ finish(struct outbox_file *f, const char *reason, int err)
 		free(name);
 		return err;
 	}
-	err = submit_frozen(f, name);
+	if ((err = submit_frozen(f, name)) == 0)
+		outbox_ghost_add(name, &f->attr);
 	detach(f);
 	unref(f);
 	pthread_mutex_unlock(&lock);
@@ -627,7 +630,7 @@ outbox_getattr(const char *name, struct outbox_file *f, struct outbox_attr *a)
 
 	pthread_mutex_lock(&lock);
 	if (!(f = resolve(name, f)))
-		err = ENOENT;
+		err = outbox_ghost_get(name, a);
 	else {
 		*a = f->attr;
 		a->size = f->len;
@@ -645,22 +648,12 @@ outbox_setattr(const char *name, struct outbox_file *f,
 	pthread_mutex_lock(&lock);
 	if (!(f = resolve(name, f))) {
 		pthread_mutex_unlock(&lock);
-		return ENOENT;
+		return outbox_ghost_set(name, a, which);
 	}
 	freeze_wait(f);
 	if ((which & OUTBOX_SET_SIZE) && (err = set_size(f, a->size)))
 		goto out;
-	if (which & OUTBOX_SET_MODE)
-		f->attr.mode = a->mode & 07777;
-	if (which & OUTBOX_SET_UID)
-		f->attr.uid = a->uid;
-	if (which & OUTBOX_SET_GID)
-		f->attr.gid = a->gid;
-	if (which & OUTBOX_SET_ATIME)
-		f->attr.atime = a->atime;
-	if (which & OUTBOX_SET_MTIME)
-		f->attr.mtime = a->mtime;
-	clock_gettime(CLOCK_REALTIME, &f->attr.ctime);
+	outbox_apply_attr(&f->attr, a, which);
 out:
 	pthread_mutex_unlock(&lock);
 	return err;
@@ -674,7 +667,7 @@ outbox_unlink(const char *name)
 
 	pthread_mutex_lock(&lock);
 	if (!(f = find(name)))
-		err = ENOENT;
+		err = outbox_ghost_drop(name);
 	else
 		detach(f);
 	pthread_mutex_unlock(&lock);
@@ -708,8 +701,10 @@ outbox_rename(const char *from, const char *to, int noreplace)
 		/* Staging file renamed to a real name: send it as that. */
 		freeze_wait(f);
 		err = submit_frozen(f, name);
-		if (err == 0)
+		if (err == 0) {
+			outbox_ghost_add(name, &f->attr);
 			detach(f);
+		}
 		else
 			f->refused = err;
 		unref(f);

@@ -3,7 +3,8 @@
  * inode or a parent and a name turned into a path (fs/node.c) and the
  * path into a place (struct loc: the root, a top-level file, an area, an
  * outbox file, a queue/sent/failed entry or one of its files, an inbox
- * entry or a node of its MIME tree), and the attributes of each place.
+ * entry or a node of its MIME tree, a draft), and the attributes of each
+ * place, with the owners and modes the kernel enforces (access_bits).
  *
  * Nothing about an entry is cached here, so an entry that moved (queue/ID
  * to sent/ID) is simply ENOENT at its old path. The files of an entry are
@@ -24,21 +25,51 @@
 #include "fs/mime.h"
 #include "fs/node.h"
 #include "fs/outbox.h"
+#include "fs/drafts.h"
+#include "lib/conf.h"
 #include "queue/qlog.h"
 #include "queue/stats.h"
 
 static struct timespec start_time;
+static const struct conf *conf;
 
 const char *const place_area_names[] = {
 	[AREA_OUTBOX] = "outbox", [AREA_QUEUE] = "queue",
 	[AREA_SENT] = "sent", [AREA_FAILED] = "failed", [AREA_INBOX] = "inbox",
+	[AREA_DRAFTS] = "drafts",
 };
 const char *const place_top_files[PLACE_NTOP] = { "ctl", "log", "stats" };
 
 void
-place_init(void)
+place_init(const struct conf *c)
 {
+	conf = c;
 	clock_gettime(CLOCK_REALTIME, &start_time);
+}
+
+/*
+ * access_bits - who may do what, shown in the modes the kernel enforces
+ * (mailfs mounts with default_permissions). The root admits its owner
+ * only, or also the members of `group`, who may read everything and
+ * write in outbox/ and drafts/; others get nothing, allow_other or not.
+ * Files made in outbox/ and drafts/ keep their makers' owners and modes.
+ */
+static void
+access_bits(const struct loc *l, struct stat *st)
+{
+	mode_t own = st->st_mode & 0700;
+	int writable = l->kind == K_AREA &&
+	    (l->area == AREA_OUTBOX || l->area == AREA_DRAFTS);
+
+	if (l->kind == K_ROOT)
+		st->st_mode = (st->st_mode & ~07777) | 0700;
+	if (!conf || !conf->has_group)
+		return;
+	if (l->kind == K_OUTFILE || l->kind == K_DFILE)
+		return;
+	st->st_gid = conf->group;
+	st->st_mode = (st->st_mode & ~07777) | own |
+	    ((own >> 3) & (writable ? 070 : 050));
 }
 
 enum queue_where
@@ -52,7 +83,8 @@ int
 place_is_dynamic(const struct loc *l)
 {
 	return l->kind == K_LOG || l->kind == K_STATS || l->kind == K_CTL ||
-	    l->kind == K_OUTFILE || (l->kind == K_EFILE && l->qf->dynamic);
+	    l->kind == K_OUTFILE || l->kind == K_DFILE ||
+	    (l->kind == K_EFILE && l->qf->dynamic);
 }
 
 int
@@ -98,17 +130,17 @@ place_parse(const char *path, struct loc *l)
 		if (l->kind != K_AREA)
 			return 0;
 	}
-	for (i = AREA_OUTBOX; i <= AREA_INBOX; i++)
+	for (i = AREA_OUTBOX; i <= AREA_LAST; i++)
 		if (strcmp(comp[0], place_area_names[i]) == 0)
 			l->area = i;
 	if (l->area == AREA_NONE)
 		return ENOENT;
 	if (n == 1)
 		return 0;
-	if (l->area == AREA_OUTBOX) {
+	if (l->area == AREA_OUTBOX || l->area == AREA_DRAFTS) {
 		if (n > 2)
 			return ENOENT;
-		l->kind = K_OUTFILE;
+		l->kind = l->area == AREA_OUTBOX ? K_OUTFILE : K_DFILE;
 		l->name = comp[1];
 		return 0;
 	}
@@ -267,12 +299,12 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 		return ENOENT;
 	switch (l->kind) {
 	case K_ROOT:
-		fill_dir(st, start_time.tv_sec, 7);
+		fill_dir(st, start_time.tv_sec, 8);
 		fill_time(st, start_time);
 		break;
 	case K_AREA:
-		/* Only the mounting user gets in (no allow_other): 0755 is
-		 * the truth for outbox/ too. */
+		/* Under a root only its owner (and group) may enter:
+		 * access_bits. */
 		fill_dir(st, start_time.tv_sec, l->area == AREA_OUTBOX ? 2 : 1);
 		if (l->area == AREA_OUTBOX)
 			fill_time(st, outbox_mtime());
@@ -332,8 +364,15 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 		else
 			fill_file(st, 0444, n->len, inbox_mtime(m));
 		inbox_put(m);
-		return err;
+		if (err)
+			return err;
+		break;
+	case K_DFILE:
+		if ((err = drafts_stat(l->name, st)))
+			return err;
+		break;
 	}
+	access_bits(l, st);
 	return 0;
 }
 

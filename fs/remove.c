@@ -27,6 +27,7 @@
 
 #include "fs/inbox.h"
 #include "fs/outbox.h"
+#include "fs/drafts.h"
 
 /* --- files hidden by rm -r until the rmdir of their entry --- */
 
@@ -116,6 +117,8 @@ remove_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return (void)fuse_reply_err(req, err);
 	if (l.kind == K_OUTFILE)
 		return (void)fuse_reply_err(req, outbox_unlink(l.name));
+	if (l.kind == K_DFILE)
+		return (void)fuse_reply_err(req, drafts_unlink(l.name));
 	if ((err = place_stat(&l, NULL, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	parent_of(&l, dir);

@@ -7,6 +7,7 @@
  *	queue|sent|failed/ID/F	queue/queue.h: the files of queue_files
  *				(message envelope status log name ctl)
  *	inbox/ID/...		fs/inbox.c: raw envelope and the MIME tree
+ *	drafts/NAME		fs/drafts.c: files in SPOOL/drafts
  *
  * Every operation turns its inode into a place (fs/place.c); directories
  * are listed by fs/dir.c and deletion is fs/remove.c; this file holds the
@@ -20,7 +21,9 @@
  * only) and `delete`.
  *
  * Only a writer's close() can send an outbox file (fs/outbox.h); a reader
- * closing one, `cat outbox/.draft`, sends nothing.
+ * closing one, `cat outbox/.draft`, sends nothing. A name just sent
+ * lingers as a ghost (fs/outbox_ghost.h). Who may do what is the kernel's
+ * check of the modes fs/place.c shows (default_permissions).
  *
  * Diagnostics: operations that make no sense fail with the errno a user
  * expects (EACCES for writing generated files or creating outside outbox/,
@@ -45,6 +48,8 @@
 #include "fs/mime.h"
 #include "fs/node.h"
 #include "fs/outbox.h"
+#include "fs/drafts.h"
+#include "fs/outbox_ghost.h"
 #include "lib/conf.h"
 #include "lib/log.h"
 #include "queue/qlog.h"
@@ -139,7 +144,7 @@ tree_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	uint64_t gen;
 	int which = 0, err;
 
-	if (h && !h->ob)
+	if (h && !h->ob && h->kind != K_DFILE)
 		h = NULL;
 	if ((err = place_get(ino, h, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
@@ -166,7 +171,9 @@ tree_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		if (attr->st_size < 0)
 			return (void)fuse_reply_err(req, EINVAL);
 		err = outbox_setattr(l.name, h ? h->ob : NULL, &a, which);
-	} else if (to_set == 0)
+	} else if (l.kind == K_DFILE)
+		err = drafts_setattr(l.name, h ? h->fd : -1, attr, to_set);
+	else if (to_set == 0)
 		err = 0;
 	else if (place_is_ctl(&l) && to_set == FUSE_SET_ATTR_SIZE)
 		err = 0;	/* `echo verb > ctl` truncates first */
@@ -260,11 +267,13 @@ tree_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 
 	if ((err = place_of_child(parent, name, &l)))
 		return (void)fuse_reply_err(req, err == ENOENT ? EACCES : err);
-	if (l.kind != K_OUTFILE)
+	if (l.kind != K_OUTFILE && l.kind != K_DFILE)
 		return (void)fuse_reply_err(req, refuse_make(&l));
-	if (!(h = handle_new(K_OUTFILE)))
+	if (!(h = handle_new(l.kind)))
 		return (void)fuse_reply_err(req, ENOMEM);
-	if ((err = outbox_create(l.name, mode, ctx->uid, ctx->gid,
+	if ((err = l.kind == K_DFILE ?
+	    drafts_open(l.name, fi->flags | O_CREAT, mode, ctx->uid, ctx->gid,
+	    &h->fd) : outbox_create(l.name, mode, ctx->uid, ctx->gid,
 	    fi->flags & O_TRUNC, &h->ob)) ||
 	    (err = place_stat(&l, h, &e.attr, &gen))) {
 		handle_free(h);
@@ -292,16 +301,20 @@ tree_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct stat st;
 	struct loc l;
 	uint64_t gen;
-	int err;
+	int err = 0, fd;
 
 	(void)rdev;
 	if ((err = place_of_child(parent, name, &l)))
 		return (void)fuse_reply_err(req, err == ENOENT ? EACCES : err);
-	if (l.kind != K_OUTFILE)
+	if (l.kind != K_OUTFILE && l.kind != K_DFILE)
 		return (void)fuse_reply_err(req, refuse_make(&l));
 	if (!S_ISREG(mode))
 		return (void)fuse_reply_err(req, EPERM);
-	if ((err = outbox_mknod(l.name, mode, ctx->uid, ctx->gid)) ||
+	if (l.kind == K_DFILE && !(err = drafts_open(l.name, O_WRONLY |
+	    O_CREAT | O_EXCL, mode, ctx->uid, ctx->gid, &fd)))
+		close(fd);
+	if ((l.kind == K_DFILE ? err :
+	    (err = outbox_mknod(l.name, mode, ctx->uid, ctx->gid))) ||
 	    (err = place_stat(&l, NULL, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	reply_entry(req, &l, &st, gen);
@@ -360,7 +373,18 @@ tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		    flags & RENAME_NOREPLACE);
 		if (!err)
 			node_rename(from.path, to.path);
-	} else if (from.kind == K_OUTFILE || (!terr && to.area == AREA_OUTBOX))
+	} else if (!terr && from.kind == K_DFILE && to.kind == K_DFILE) {
+		err = drafts_rename(from.name, to.name,
+		    flags & RENAME_NOREPLACE);
+		if (!err)
+			node_rename(from.path, to.path);
+	} else if (!terr && from.kind == K_DFILE && to.kind == K_OUTFILE &&
+	    !outbox_is_staging(to.name) &&
+	    place_stat(&to, NULL, &st, &gen) == ENOENT)
+		err = drafts_send(from.name, to.name);	/* mv drafts/X outbox/ */
+	else if (from.kind == K_DFILE || (!terr && to.area == AREA_DRAFTS))
+		err = EXDEV;	/* mv copies */
+	else if (from.kind == K_OUTFILE || (!terr && to.area == AREA_OUTBOX))
 		err = EXDEV;	/* mv copies: into outbox/, that sends it */
 	else
 		err = EPERM;
@@ -412,6 +436,41 @@ open_generated(const struct loc *l, struct handle *h)
 	}
 }
 
+/*
+ * A name just sent (fs/outbox_ghost.h) is an empty file whose attributes
+ * may be set (rsync --inplace opens it read-only to fchmod; touch opens
+ * it for writing and sets its times): nothing is sent for that. Content
+ * written to it, or an O_TRUNC open (`>`, an editor's save), makes a new
+ * file of that name in outbox/: a new message.
+ */
+static int
+ghost_file(fuse_req_t req, const char *name, struct handle *h)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct outbox_attr a;
+	int err = 0;
+
+	pthread_mutex_lock(&mu);	/* two writes on one handle: one file */
+	if (h->ob == NULL)
+		err = outbox_ghost_get(name, &a) ? ENOENT :
+		    outbox_create(name, a.mode, ctx->uid, ctx->gid, 1, &h->ob);
+	pthread_mutex_unlock(&mu);
+	return err;
+}
+
+static int
+open_ghost(fuse_req_t req, const struct loc *l, int flags, struct handle *h)
+{
+	struct outbox_attr a;
+
+	if (outbox_ghost_get(l->name, &a))
+		return ENOENT;
+	if ((flags & O_ACCMODE) != O_RDONLY && (flags & O_TRUNC))
+		return ghost_file(req, l->name, h);
+	return 0;
+}
+
 static void
 tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -424,16 +483,21 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((err = place_get(ino, NULL, &l, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	if ((acc != O_RDONLY || (fi->flags & O_TRUNC)) &&
-	    l.kind != K_OUTFILE && !place_is_ctl(&l))
+	    l.kind != K_OUTFILE && l.kind != K_DFILE && !place_is_ctl(&l))
 		return (void)fuse_reply_err(req, EACCES);
 	if (!(h = handle_new(l.kind)))
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (l.kind == K_OUTFILE) {
 		err = outbox_open(l.name, fi->flags & O_TRUNC, &h->ob);
+		if (err == ENOENT)
+			err = open_ghost(req, &l, fi->flags, h);
 		h->append = fi->flags & O_APPEND;
 		h->writer = acc != O_RDONLY;
 		h->owner = outbox_process(fuse_req_ctx(req)->pid);
-	} else
+	} else if (l.kind == K_DFILE)
+		err = drafts_open(l.name, fi->flags & ~(O_CREAT | O_EXCL), 0,
+		    0, 0, &h->fd);
+	else
 		err = open_generated(&l, h);
 	if (err) {
 		handle_free(h);
@@ -522,13 +586,21 @@ tree_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
     off_t off, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct loc l;
 	ssize_t n;
 	int err;
 
-	(void)ino;
+	if (!h->ob && h->kind == K_OUTFILE && h->writer &&
+	    ((err = place_of_ino(ino, &l)) || (err = ghost_file(req, l.name, h))))
+		return (void)fuse_reply_err(req, err);
 	if (h->ob) {
 		if ((n = outbox_write(h->ob, buf, size, off, h->append)) < 0)
 			return (void)fuse_reply_err(req, (int)-n);
+		return (void)fuse_reply_write(req, n);
+	}
+	if (h->kind == K_DFILE) {
+		if ((n = pwrite(h->fd, buf, size, off)) < 0)
+			return (void)fuse_reply_err(req, errno);
 		return (void)fuse_reply_write(req, n);
 	}
 	if (h->kind != K_CTL && h->kind != K_EFILE)
@@ -556,14 +628,18 @@ tree_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-/* Outbox files become durable only when queued at close(). */
+/* Outbox files become durable only when queued at close(); drafts are
+ * files in the spool. */
 static void
 tree_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
     struct fuse_file_info *fi)
 {
+	struct handle *h = file_handle(fi);
+
 	(void)ino;
-	(void)datasync;
-	(void)fi;
+	if (h && h->kind == K_DFILE &&
+	    (datasync ? fdatasync(h->fd) : fsync(h->fd)) == -1)
+		return (void)fuse_reply_err(req, errno);
 	fuse_reply_err(req, 0);
 }
 
@@ -651,7 +727,9 @@ void
 fs_init(const struct conf *c)
 {
 	conf = c;
-	place_init();
+	place_init(c);
 	outbox_init(&c->max_size);
+	if (drafts_init(c->spool, c->max_size) == -1)
+		log_warn("%s/drafts", c->spool);
 }
 

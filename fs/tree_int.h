@@ -27,16 +27,18 @@
 #define STATIC_TIMEOUT	3600.0
 
 enum area { AREA_NONE, AREA_OUTBOX, AREA_QUEUE, AREA_SENT, AREA_FAILED,
-	AREA_INBOX };
+	AREA_INBOX, AREA_DRAFTS };
+#define AREA_LAST	AREA_DRAFTS
 
 enum kind {
 	K_ROOT, K_CTL, K_LOG, K_STATS,
-	K_AREA,			/* outbox/ queue/ sent/ failed/ inbox/ */
+	K_AREA,			/* outbox/ queue/ sent/ failed/ inbox/ drafts/ */
 	K_OUTFILE,		/* outbox/NAME */
 	K_ENTRY,		/* queue/ID (sent, failed) */
 	K_EFILE,		/* queue/ID/FILE */
 	K_IENTRY,		/* inbox/ID */
-	K_INODE			/* inbox/ID/REL */
+	K_INODE,		/* inbox/ID/REL */
+	K_DFILE			/* drafts/NAME: fs/drafts.c */
 };
 
 /* A place in the tree, parsed from a path. */
@@ -88,8 +90,10 @@ extern const char *const place_area_names[];	/* by enum area */
 extern const char *const place_top_files[];	/* ctl log stats */
 #define PLACE_NTOP	3
 
-/* When the file system was mounted (times of the fixed entries). */
-void	place_init(void);
+struct conf;
+/* When the file system was mounted (times of the fixed entries), and the
+ * settings that decide owners and modes. */
+void	place_init(const struct conf *c);
 enum queue_where place_where(enum area a);
 /* Files whose content changes while they exist (no caching). */
 int	place_is_dynamic(const struct loc *l);

@@ -111,6 +111,9 @@ conf_init_defaults(struct conf *c)
 	c->max_size = 25 * 1024 * 1024;
 	c->concurrency = 20;
 	c->keep = 7 * 86400;
+	c->maildir_uid = (uid_t)-1;
+	c->maildir_gid = (gid_t)-1;
+	c->maildir_mode = 0600;
 	conf_set(c, "listen", "127.0.0.1:2525", err, sizeof(err));
 	conf_set(c, "retry", DEFAULT_RETRY, err, sizeof(err));
 }
@@ -416,6 +419,7 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 	size_t sz;
 	char **items;
 	size_t n;
+	int rc;
 
 	if (strcmp(key, "spool") == 0) {
 		if (value[0] != '/')
@@ -546,7 +550,9 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			    "concurrency: '%s' is not a number from 1 to 10000",
 			    value);
 		c->concurrency = (int)v;
-	} else
+	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1)
+		return rc;	/* 0, or -1 with err */
+	else
 		return conf_err(err, errlen, "unknown setting '%s'", key);
 	return 0;
 }

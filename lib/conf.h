@@ -10,6 +10,7 @@
 #define MAILFS_CONF_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_MAY, CONF_TLS_ENCRYPT, CONF_TLS_VERIFY };
@@ -42,6 +43,12 @@ struct conf {
 	char *mount_opts;	/* from -o, for libfuse: "allow_other,ro"; NULL none */
 	void **retired;		/* replaced by conf_reload, freed by conf_free */
 	size_t nretired;
+	/* lib/conf_access.c: who may use the tree, who owns SPOOL/inbox */
+	int has_group;		/* group: members may submit and read */
+	gid_t group;
+	uid_t maildir_uid;	/* maildir_owner; (uid_t)-1: the daemon's */
+	gid_t maildir_gid;	/* (gid_t)-1: the daemon's, or the user's */
+	mode_t maildir_mode;	/* files; directories add the x bits */
 };
 
 void	conf_init_defaults(struct conf *c);
@@ -56,6 +63,10 @@ int	conf_parse_duration(const char *s, time_t *out);
 int	conf_parse_size(const char *s, size_t *out);
 int	conf_parse_addr(const char *s, struct conf_addr *out);
 void	conf_free(struct conf *c);
+/* group, maildir_owner, maildir_mode: 0 or -1 as conf_set; 1 when key is
+ * none of them (lib/conf_access.c). */
+int	conf_set_access(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
 
 /* conf_reload - SIGHUP: what can change while mounted goes from fresh into
  * live (lib/conf_reload.c); later gets the changed keys that need a

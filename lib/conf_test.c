@@ -195,5 +195,27 @@ main(void)
 	    strstr(err, "PEM"), "tls_cert that holds no certificate refused");
 	conf_free(&c);
 
+	conf_init_defaults(&c);
+	ok(!c.has_group && c.maildir_uid == (uid_t)-1 && c.maildir_mode == 0600,
+	    "no group, maildir files the daemon's and 0600 by default");
+	ok(set(&c, "group", "root") == 0 && c.has_group && c.group == 0 &&
+	    set(&c, "group", "4242") == 0 && c.group == 4242 &&
+	    set(&c, "group", "none") == 0 && !c.has_group,
+	    "group: a name, a number, none");
+	ok(conf_set(&c, "group", "no-such-group-x", err, sizeof(err)) == -1 &&
+	    strstr(err, "group") && !c.has_group, "an unknown group is refused");
+	ok(set(&c, "maildir_owner", "root:4242") == 0 && c.maildir_uid == 0 &&
+	    c.maildir_gid == 4242 && set(&c, "maildir_owner", "root") == 0 &&
+	    c.maildir_gid == 0, "maildir_owner: user[:group]");
+	ok(conf_set(&c, "maildir_owner", "no-such-user-x", err,
+	    sizeof(err)) == -1 && strstr(err, "maildir_owner"),
+	    "an unknown maildir_owner is refused");
+	ok(set(&c, "maildir_mode", "0640") == 0 && c.maildir_mode == 0640 &&
+	    set(&c, "maildir_mode", "0755") == -1 &&
+	    set(&c, "maildir_mode", "0044") == -1 &&
+	    set(&c, "maildir_mode", "rw") == -1 && c.maildir_mode == 0640,
+	    "maildir_mode: octal, no x bits, readable by its owner");
+	conf_free(&c);
+
 	return tap_done();
 }

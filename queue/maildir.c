@@ -134,12 +134,52 @@ path_join(const char *a, const char *b)
 	return p;
 }
 
-static int
-make_dir(const char *path)
+/*
+ * Who owns what is made in the Maildir (maildir_set_owner): a reader
+ * such as Dovecot running as another user reads it without a chown, and
+ * each new message is made so, not only the ones before a chown -R.
+ */
+static struct {
+	uid_t	uid;		/* (uid_t)-1: the daemon's */
+	gid_t	gid;
+	mode_t	mode;		/* files; directories add the x bits */
+} own = { (uid_t)-1, (gid_t)-1, 0600 };
+
+void
+maildir_set_owner(uid_t uid, gid_t gid, mode_t mode)
 {
+	own.uid = uid;
+	own.gid = gid;
+	own.mode = mode & 0666;
+}
+
+/* fd (a file, or a directory: dir) gets the owner and mode; -1 + errno. */
+static int
+own_fd(int fd, int dir)
+{
+	mode_t m = dir ? own.mode | (own.mode & 0444) >> 2 : own.mode;
+
+	if ((own.uid != (uid_t)-1 || own.gid != (gid_t)-1) &&
+	    fchown(fd, own.uid, own.gid) == -1)
+		return -1;
+	return fchmod(fd, m);
+}
+
+/* mkdir path (the inbox's with the owner and mode, own): -1 + errno. */
+static int
+make_dir(const char *path, int own_it)
+{
+	int fd, rc;
+
 	if (mkdir(path, 0700) == -1 && errno != EEXIST)
 		return -1;
-	return 0;
+	if (!own_it)
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = own_fd(fd, 1);
+	close(fd);
+	return rc;
 }
 
 /* The ID part of a Maildir file name: everything before the ":2," info. */
@@ -245,6 +285,7 @@ int
 maildir_open(const char *spool, const char *hostname)
 {
 	static const char *const subs[] = { "tmp", "new", "cur" };
+	struct stat st;
 	size_t j = 0;
 
 	md.root = path_join(spool, "inbox");
@@ -260,11 +301,17 @@ maildir_open(const char *spool, const char *hostname)
 		}
 	}
 	md.host[j] = '\0';
-	if (make_dir(md.root) == -1 || make_dir(md.envdir) == -1)
+	if (make_dir(md.root, 1) == -1 || make_dir(md.envdir, 0) == -1)
+		goto fail;
+	/* another owner must reach SPOOL/inbox: SPOOL becomes searchable
+	 * (not listable); what else is in it stays 0700 */
+	if (own.uid != (uid_t)-1 && stat(spool, &st) == 0 &&
+	    (st.st_mode & 0111) != 0111 && chmod(spool, (st.st_mode & 07777) |
+	    0111) == -1)
 		goto fail;
 	for (size_t i = 0; i < 3; i++) {
 		char *p = path_join(md.root, subs[i]);
-		int r = p ? make_dir(p) : -1;
+		int r = p ? make_dir(p, 1) : -1;
 
 		free(p);
 		if (r == -1)
@@ -358,8 +405,12 @@ maildir_tmp_open(const char *id, struct maildir_tmp **t)
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	m->fd = openat(md.tmpfd, id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600);
-	if (m->fd == -1) {
+	if (m->fd == -1 || own_fd(m->fd, 0) == -1) {
 		rc = errno;
+		if (m->fd != -1) {
+			close(m->fd);
+			unlinkat(md.tmpfd, id, 0);
+		}
 		free(m);
 		return rc;
 	}

@@ -17,11 +17,16 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 #include <time.h>
 
 #define MAILDIR_ID_MAX	256
 
+/* Before maildir_open: what is made in the Maildir (its directories, each
+ * message file) is owned by uid:gid ((uid_t)-1, (gid_t)-1: the daemon's)
+ * with mode (directories add the matching x bits); default 0600. */
+void	maildir_set_owner(uid_t uid, gid_t gid, mode_t mode);
 /* Create the directories, remove tmp/ leftovers. -1 + errno. */
 int	maildir_open(const char *spool, const char *hostname);
 void	maildir_close(void);

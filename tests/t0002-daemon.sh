@@ -35,7 +35,7 @@ test_expect_success 'with -f it stays in the foreground and logs to stderr' '
 '
 
 test_expect_success 'the root holds the tree of mailfs(8)' '
-	printf "%s\n" ctl failed inbox log outbox queue sent stats >expect &&
+	printf "%s\n" ctl drafts failed inbox log outbox queue sent stats >expect &&
 	ls "$MNT" >actual &&
 	test_cmp expect actual &&
 	bad=0 &&

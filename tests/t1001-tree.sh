@@ -14,7 +14,7 @@ msg() {
 test_expect_success 'the top level' '
 	mailfs_start t -o "relayhost=$DEAD,retry=1h" &&
 	(cd "$MNT" && ls -a) >actual &&
-	printf "%s\n" . .. ctl failed inbox log outbox queue sent stats >expect &&
+	printf "%s\n" . .. ctl drafts failed inbox log outbox queue sent stats >expect &&
 	test_cmp expect actual &&
 	test -d "$MNT/outbox" && test -d "$MNT/queue" && test -d "$MNT/sent" &&
 	test -d "$MNT/failed" && test -d "$MNT/inbox" &&
