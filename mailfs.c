@@ -291,7 +291,8 @@ main(int argc, char **argv)
 	 */
 	g_mime_init();
 	if (qlog_open(conf.spool) == -1 || queue_open(&conf) == -1 ||
-	    maildir_open(conf.spool, conf.hostname) == -1) {
+	    maildir_open(conf.spool, conf.hostname) == -1 ||
+	    queue_local_start() == -1) {
 		log_warn("spool %s", conf.spool);
 		fuse_session_unmount(se);
 		return EX_CANTCREAT;
@@ -325,6 +326,7 @@ out:
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
 	event_base_free(base);
+	queue_local_stop();
 	maildir_close();
 	queue_close();
 	log_info("stopped");
