@@ -68,6 +68,15 @@ status_of(const struct bounce_report *b, const struct bounce_rcpt *r)
 	return r->code[0] == '4' ? "5.4.7" : "5.0.0";
 }
 
+/* 1 if text is an SMTP reply ("550 5.1.1 ..."), not an error of ours. */
+static int
+is_reply(const char *text)
+{
+	return text[0] >= '2' && text[0] <= '5' && g_ascii_isdigit(text[1]) &&
+	    g_ascii_isdigit(text[2]) && (text[3] == ' ' || text[3] == '-' ||
+	    text[3] == '\0');
+}
+
 static void
 human_text(GString *s, const struct bounce_report *b)
 {
@@ -111,10 +120,9 @@ status_text(GString *s, const struct bounce_report *b)
 			g_string_append_printf(s, "Remote-MTA: dns; %.*s\n",
 			    (int)hlen, r->relay);
 		if (r->text != NULL)
-			/* a reply when a remote host gave it, else ours */
+			/* a remote host's reply, or an error of ours */
 			g_string_append_printf(s, "Diagnostic-Code: %s; %s\n",
-			    hlen > 0 && strcmp(r->relay, "local") != 0 ?
-			    "smtp" : "X-mailfs", r->text);
+			    is_reply(r->text) ? "smtp" : "X-mailfs", r->text);
 		if (b->delayed)
 			g_string_append_printf(s, "Will-Retry-Until: %s\n",
 			    until);
