@@ -17,8 +17,8 @@
  * Stored: `delivered` 2.0.0 "delivered to inbox as ID". Not stored (disk
  * full, say): `deferred` 4.3.0, tried again on the retry schedule.
  *
- * API: queue_local_start, queue_local_stop (queue.h); queue_rcpt_is_local,
- * queue_local_kick (core.h). Diagnostics: through queue_report's events.
+ * API: queue_domain_is_local, queue_local_start, queue_local_stop
+ * (queue.h); queue_rcpt_is_local, queue_local_kick (core.h). Diagnostics: through queue_report's events.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,11 +37,35 @@
 #include "queue/maildir.h"
 #include "queue/qlog.h"
 
+int
+queue_domain_is_local(const struct conf *c, const char *d)
+{
+	const char *p;
+	char *ace, *uni;
+	int local;
+
+	if (conf_is_local_domain(c, d))
+		return 1;
+	/* Only a name with U-labels or A-labels has another spelling. */
+	for (p = d; *p && g_ascii_strncasecmp(p, "xn--", 4) != 0; p++)
+		;
+	if (*p == '\0' && g_str_is_ascii(d))
+		return 0;
+	ace = g_hostname_to_ascii(d);
+	uni = g_hostname_to_unicode(d);
+	local = (ace != NULL && conf_is_local_domain(c, ace)) ||
+	    (uni != NULL && conf_is_local_domain(c, uni));
+	g_free(ace);
+	g_free(uni);
+	return local;
+}
+
 /* Caller holds queue.mu (queue.conf does not change while open). */
 int
 queue_rcpt_is_local(const struct rcpt *r)
 {
-	return queue.conf != NULL && conf_is_local_domain(queue.conf, r->domain);
+	return queue.conf != NULL && queue_domain_is_local(queue.conf,
+	    r->domain);
 }
 
 /* Caller holds queue.mu. */

@@ -48,6 +48,10 @@ void	queue_close(void);
  * queue_local_start: 0, or -1 + errno.
  */
 int	queue_local_start(void);
+/* 1 if domain d, or its other IDN spelling (U-labels or A-labels), is one
+ * of c's domains: mail to it is ours (the listener's relay check uses it
+ * too). Case-insensitive; safe in any thread. */
+int	queue_domain_is_local(const struct conf *c, const char *d);
 void	queue_local_stop(void);
 
 /*
