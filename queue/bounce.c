@@ -352,8 +352,9 @@ bounce_notify(struct msg *m)
 	pthread_mutex_lock(&queue.mu);
 	c = queue.conf;
 	/* Without the mail system started (queue_local_start), the queue
-	 * only keeps state: no DSN, and none is owed later. */
-	if (!queue.local_running || m->gone) {
+	 * only keeps state: no DSN, and none is owed later. It stays on
+	 * until queue_close, so results saved at a stop are told. */
+	if (!queue.notify || m->gone) {
 		pthread_mutex_unlock(&queue.mu);
 		g_array_free(failed, TRUE);
 		g_array_free(late, TRUE);

@@ -42,6 +42,7 @@ struct queue_state {
 	pthread_t local;
 	pthread_cond_t local_cv;
 	int local_running, local_stop, local_kicked;
+	int notify;	/* DSNs on: from queue_local_start to queue_close */
 };
 
 extern struct queue_state queue;

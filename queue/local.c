@@ -241,7 +241,7 @@ queue_local_start(void)
 	err = queue.local_running ? 0 :
 	    pthread_create(&queue.local, NULL, local_main, NULL);
 	if (err == 0)
-		queue.local_running = 1;
+		queue.local_running = queue.notify = 1;
 	pthread_mutex_unlock(&queue.mu);
 	if (err != 0) {
 		errno = err;

@@ -4,7 +4,8 @@
  * states and moves finished entries to sent/ or failed/, removal, and
  * opening and closing the spool. The other roles live beside it: view.c
  * (what the fs sees: listing, entry files, verbs), jobs.c (delivery
- * jobs and their results), load.c (reloading the spool at start).
+ * jobs and their results), local.c (delivery into the inbox), bounce.c
+ * (delivery status notifications), load.c (reloading the spool at start).
  *
  * API: queue.h; queue_log_append (queue_int.h) for qlog.c; the shared
  * state and operations for view.c, jobs.c and load.c in core.h.
@@ -174,9 +175,10 @@ queue_set_wakeup(void (*fn)(void *), void *arg)
 }
 
 /*
- * save - write m's state into its directory and, when it is finished,
- * move the directory to sent/ or failed/ (rename + fsync of the new
- * parent, shared with concurrent callers). Called without queue.mu, holding a
+ * save - queue the DSNs m owes (bounce.c), write m's state into its
+ * directory and, when it is finished, move the directory to sent/ or
+ * failed/ (rename + fsync of the new parent, shared with concurrent
+ * callers). Called without queue.mu, holding a
  * reference to m. What is written is the state at the time of writing, so
  * any number of changes before it cost one write.
  */
@@ -597,6 +599,7 @@ queue_close(void)
 		pthread_join(queue.writer, NULL);
 		pthread_mutex_lock(&queue.mu);
 	}
+	queue.notify = 0;
 	/* Reported after the writer ended: tried again after a restart. */
 	while ((m = g_queue_pop_head(&queue.unsaved)) != NULL) {
 		m->pending = 0;
