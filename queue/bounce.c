@@ -231,9 +231,11 @@ read_header(const char *path, size_t *len)
 	char line[1024];
 	FILE *f = fopen(path, "re");
 
+	/* Up to the blank line: an empty line, not the end of a long one. */
 	while (f != NULL && s->len < HEADER_MAX &&
 	    fgets(line, sizeof(line), f) != NULL &&
-	    strcmp(line, "\r\n") != 0 && strcmp(line, "\n") != 0)
+	    !((s->len == 0 || s->str[s->len - 1] == '\n') &&
+	    (strcmp(line, "\r\n") == 0 || strcmp(line, "\n") == 0)))
 		g_string_append(s, line);
 	if (f != NULL)
 		fclose(f);

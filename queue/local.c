@@ -146,17 +146,16 @@ deliver(struct queue_job *job)
 	char text[MAILDIR_ID_MAX + 64];
 	size_t len = 0, k;
 	char *data;
-	int err;
+	int err, rerr;
 
 	for (k = 0; k < job->nrcpt; k++)
 		qlog_event(job->id, "sending", "to", job->rcpts[k], "relay",
 		    "local", NULL);
 	data = read_lf(job->path, &len);
-	err = data == NULL ? errno : 0;
+	rerr = data == NULL ? errno : 0;
 	for (k = 0; k < job->nrcpt; k++) {
-		if (!err)
-			err = store(job, job->rcpts[k], data, len, text,
-			    sizeof(text));
+		err = rerr ? rerr : store(job, job->rcpts[k], data, len, text,
+		    sizeof(text));
 		if (!err) {
 			queue_report(job, job->rcpts[k], 2, "2.0.0", text,
 			    "local");
@@ -165,7 +164,6 @@ deliver(struct queue_job *job)
 		snprintf(text, sizeof(text), "cannot store in the inbox: %s",
 		    strerror(err));
 		queue_report(job, job->rcpts[k], 4, "4.3.0", text, "local");
-		err = 0;	/* the next one may fit */
 	}
 	free(data);
 }
