@@ -426,7 +426,8 @@ main(int argc, char **argv)
 	g_mime_init();
 	maildir_set_owner(conf.maildir_uid, conf.maildir_gid, conf.maildir_mode);
 	if (qlog_open(conf.spool) == -1 || queue_open(&conf) == -1 ||
-	    maildir_open(conf.spool, conf.hostname) == -1) {
+	    maildir_open(conf.spool, conf.hostname) == -1 ||
+	    queue_local_start() == -1) {
 		log_warn("spool %s", conf.spool);
 		fuse_session_unmount(se);
 		return EX_CANTCREAT;
@@ -464,6 +465,7 @@ out:
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
 	event_base_free(base);
+	queue_local_stop();
 	maildir_close();
 	queue_close();
 	log_info("stopped");

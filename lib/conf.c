@@ -527,11 +527,13 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 		free(c->retry);
 		c->retry = r;
 		c->nretry = n;
-	} else if (strcmp(key, "max_age") == 0 || strcmp(key, "keep") == 0) {
+	} else if (strcmp(key, "max_age") == 0 || strcmp(key, "keep") == 0 ||
+	    strcmp(key, "delay_warning") == 0) {
 		if (conf_parse_duration(value, &t) == -1)
 			return conf_err(err, errlen, "%s: '%s' is not a duration "
 			    "(a number with s, m, h or d)", key, value);
-		*(key[0] == 'k' ? &c->keep : &c->max_age) = t;
+		*(key[0] == 'k' ? &c->keep : key[0] == 'd' ?
+		    &c->delay_warning : &c->max_age) = t;
 	} else if (strcmp(key, "max_size") == 0) {
 		if (conf_parse_size(value, &sz) == -1)
 			return conf_err(err, errlen, "max_size: '%s' is not a size "

@@ -37,6 +37,7 @@ struct conf {
 	time_t *retry;		/* seconds; the last one repeats */
 	size_t nretry;
 	time_t max_age;
+	time_t delay_warning;	/* 0: no "still trying" DSN */
 	size_t max_size;
 	int concurrency;
 	time_t keep;

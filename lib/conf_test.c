@@ -122,6 +122,11 @@ main(void)
 	    "max_age=0 accepted: one attempt only");
 	ok(set(&c, "keep", "0s") == 0 && c.keep == 0,
 	    "keep=0s accepted: nothing kept");
+	ok(c.delay_warning == 0 && set(&c, "delay_warning", "4h") == 0 &&
+	    c.delay_warning == 4 * 3600 && c.max_age == 0 && c.keep == 0,
+	    "delay_warning: off by default, a duration of its own");
+	ok(conf_set(&c, "delay_warning", "soon", err, sizeof(err)) == -1 &&
+	    strstr(err, "delay_warning") != NULL, "delay_warning=soon refused");
 	ok(conf_set(&c, "max_size", "0", err, sizeof(err)) == -1 &&
 	    strstr(err, "max_size") && strstr(err, "greater than zero"),
 	    "max_size=0 refused: must be greater than zero");

@@ -2,8 +2,9 @@
  * core.h - the outbound queue's shared state and the operations on it
  * that its files share (private to queue/). queue.c owns the state, the
  * index and the disk moves of an entry; view.c renders entries and takes
- * the fs's verbs; jobs.c hands out and takes back delivery jobs; load.c
- * reloads the spool at start.
+ * the fs's verbs; jobs.c hands out and takes back delivery jobs; local.c
+ * delivers to our own domains; bounce.c queues delivery status
+ * notifications; load.c reloads the spool at start.
  *
  * Locking (see queue.c): queue.mu guards the memory and is never held
  * across an fsync; disk work on one entry is serialized by its wmu, taken
@@ -37,6 +38,11 @@ struct queue_state {
 	pthread_cond_t writer_cv;
 	GQueue unsaved;			/* entries with pending set */
 	int writer_stop;
+	/* The local delivery thread (local.c). */
+	pthread_t local;
+	pthread_cond_t local_cv;
+	int local_running, local_stop, local_kicked;
+	int notify;	/* DSNs on: from queue_local_start to queue_close */
 };
 
 extern struct queue_state queue;
@@ -63,6 +69,34 @@ int	queue_drop(enum queue_where w, const char *id, int durable);
 /* Caller holds queue.mu. SPOOL/PLACE/ID/file into path. */
 void	queue_entry_path(const struct msg *m, const char *file,
 	    char path[PATH_MAX]);
+
+/* --- jobs.c --- */
+
+/* Which recipients of a message one job takes. */
+enum job_route {
+	JOB_DOMAIN,	/* those of one remote domain */
+	JOB_RELAY,	/* every remote one, through the relayhost */
+	JOB_LOCAL	/* those in our domains (local.c) */
+};
+/* Caller holds queue.mu. The job for the due recipients of m that go the
+ * way recipient first does, marked sending; NULL without memory. */
+struct queue_job *queue_job_make(struct msg *m, size_t first, time_t now,
+	    enum job_route route);
+void	queue_job_free(struct queue_job *j);
+
+/* --- local.c --- */
+
+/* 1 if r is in our domains: delivered into the inbox by local.c. */
+int	queue_rcpt_is_local(const struct rcpt *r);
+/* Caller holds queue.mu. Have the local delivery thread look for work. */
+void	queue_local_kick(void);
+
+/* --- bounce.c --- */
+
+/* Called by queue_save without locks, holding m->wmu: queue a delivery
+ * status notification for m's newly failed recipients, or a delay
+ * warning, and mark them so in m (see bounce.c). */
+void	bounce_notify(struct msg *m);
 
 /* --- view.c --- */
 

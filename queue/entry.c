@@ -41,6 +41,7 @@ entry_free(struct msg *m)
 		free(m->r[i].addr);
 		free(m->r[i].domain);
 		free(m->r[i].text);
+		free(m->r[i].relay);
 	}
 	free(m->r);
 	free(m->from);
@@ -158,6 +159,15 @@ entry_serialize(const struct msg *m, size_t *len)
 		enc(f, r->text);
 		fputc('\n', f);
 	}
+	for (i = 0; i < m->nr; i++) {
+		if (!m->r[i].notified)
+			continue;
+		fputs("notified ", f);
+		enc(f, m->r[i].addr);
+		fputc('\n', f);
+	}
+	if (m->warned)
+		fputs("warned 1\n", f);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
@@ -221,6 +231,22 @@ parse_rcpt(struct msg *m, char *line)
 	return 0;
 }
 
+/* A `notified ADDR` line: the recipient addr's sender was told. */
+static int
+mark_notified(struct msg *m, const char *val)
+{
+	char *addr = dec(val);
+	size_t i;
+
+	if (addr == NULL)
+		return -1;
+	for (i = 0; i < m->nr; i++)
+		if (strcmp(m->r[i].addr, addr) == 0)
+			m->r[i].notified = 1;
+	free(addr);
+	return 0;
+}
+
 int
 entry_parse(struct msg *m, char *text)
 {
@@ -237,6 +263,11 @@ entry_parse(struct msg *m, char *text)
 		*val++ = '\0';
 		if (strcmp(line, "rcpt") == 0) {
 			if (parse_rcpt(m, val) == -1)
+				return -1;
+			continue;
+		}
+		if (strcmp(line, "notified") == 0) {
+			if (mark_notified(m, val) == -1)
 				return -1;
 			continue;
 		}
@@ -258,6 +289,8 @@ entry_parse(struct msg *m, char *text)
 			m->size = (size_t)n;
 		else if (strcmp(line, "eightbit") == 0)
 			m->eightbit = n != 0;
+		else if (strcmp(line, "warned") == 0)
+			m->warned = n != 0;
 	}
 	if (!have_from || m->nr == 0)
 		return -1;

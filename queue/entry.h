@@ -21,6 +21,8 @@ struct rcpt {
 	time_t next;		/* queued/deferred: when due */
 	char code[16];		/* last enhanced status code, "" none */
 	char *text;		/* last reply or error, NULL none */
+	char *relay;		/* who gave it, NULL unknown (not kept) */
+	int notified;		/* failed and its sender told (bounce.c) */
 };
 
 /* One entry of queue/, sent/ or failed/; queue.c owns the locking. */
@@ -33,6 +35,7 @@ struct msg {
 	time_t done;		/* when it moved to sent/ or failed/ */
 	size_t size;
 	int eightbit;
+	int warned;		/* a delay warning went to the sender */
 	struct rcpt *r;
 	size_t nr;
 	int refs;		/* the index holds one */
@@ -49,7 +52,9 @@ const char *entry_state_name(enum queue_rcpt_state st);
 /*
  * The state file: "mailfs-state 1", then `key value` lines (from, name,
  * arrival, done, size, eightbit) and one line per recipient,
- * `rcpt ADDR STATE ATTEMPTS NEXT CODE TEXT`; values are %XX-encoded
+ * `rcpt ADDR STATE ATTEMPTS NEXT CODE TEXT`, then `notified ADDR` for each
+ * failed recipient whose sender was told, `warned 1` once a delay warning
+ * went out (older files have neither); values are %XX-encoded
  * (octets <= 0x20, 0x7f and '%'), "-" stands for empty. A recipient being
  * sent is written in the state it had before, so after a crash it is
  * simply tried again. entry_serialize returns a malloc'd text or NULL;

@@ -1,8 +1,9 @@
 /*
  * jobs.c - the delivery side of the outbound queue (event thread): the
  * selection of due recipients into jobs (one per message and domain, or
- * one per message through a relayhost), and the results reported back,
- * which the writer thread persists (queue.c).
+ * one per message through a relayhost; recipients in our domains are
+ * left to local.c, which makes its jobs here too), and the results
+ * reported back, which the writer thread persists (queue.c).
  *
  * API: queue.h ("the delivery side"). Statistics: STATS_DELIVERED and
  * STATS_FAILED per recipient.
@@ -26,8 +27,8 @@ due(const struct rcpt *r, time_t now)
 	    r->state == QUEUE_RCPT_DEFERRED) && r->next <= now;
 }
 
-static void
-job_free(struct queue_job *j)
+void
+queue_job_free(struct queue_job *j)
 {
 	size_t i;
 
@@ -40,10 +41,24 @@ job_free(struct queue_job *j)
 	free(j);
 }
 
-/* Caller holds queue.mu. The job for the due recipients of m that go to the
- * same place as recipient `first`, now marked sending. */
-static struct queue_job *
-job_make(struct msg *m, size_t first, time_t now, int relay)
+/* Caller holds queue.mu. 1 if recipient i of m goes the way `route` says:
+ * JOB_LOCAL takes the recipients in our domains, the others take the
+ * rest, by relayhost or with recipient first's domain. */
+static int
+on_route(const struct msg *m, size_t first, size_t i, enum job_route route)
+{
+	int local = queue_rcpt_is_local(&m->r[i]);
+
+	if (route == JOB_LOCAL || local)
+		return route == JOB_LOCAL && local;
+	return route == JOB_RELAY ||
+	    strcmp(m->r[i].domain, m->r[first].domain) == 0;
+}
+
+/* Caller holds queue.mu. The job for the due recipients of m that go the
+ * same way as recipient `first`, now marked sending. */
+struct queue_job *
+queue_job_make(struct msg *m, size_t first, time_t now, enum job_route route)
 {
 	char path[PATH_MAX];
 	struct queue_job *j;
@@ -59,20 +74,20 @@ job_make(struct msg *m, size_t first, time_t now, int relay)
 	queue_entry_path(m, "message", path);
 	j->from = strdup(m->from);
 	j->path = strdup(path);
-	j->domain = relay ? NULL : strdup(m->r[first].domain);
+	j->domain = route == JOB_DOMAIN ? strdup(m->r[first].domain) : NULL;
 	j->size = m->size;
 	j->eightbit = m->eightbit;
-	if (j->from == NULL || j->path == NULL || (!relay && !j->domain)) {
-		job_free(j);
+	if (j->from == NULL || j->path == NULL ||
+	    (route == JOB_DOMAIN && !j->domain)) {
+		queue_job_free(j);
 		return NULL;
 	}
 	for (i = first; i < m->nr; i++) {
 		r = &m->r[i];
-		if (!due(r, now) ||
-		    (!relay && strcmp(r->domain, m->r[first].domain) != 0))
+		if (!due(r, now) || !on_route(m, first, i, route))
 			continue;
 		if ((j->rcpts[j->nrcpt] = strdup(r->addr)) == NULL) {
-			job_free(j);
+			queue_job_free(j);
 			return NULL;
 		}
 		j->nrcpt++;
@@ -81,8 +96,7 @@ job_make(struct msg *m, size_t first, time_t now, int relay)
 	 * every recipient as it was. */
 	for (i = first; i < m->nr; i++) {
 		r = &m->r[i];
-		if (due(r, now) &&
-		    (relay || strcmp(r->domain, m->r[first].domain) == 0)) {
+		if (due(r, now) && on_route(m, first, i, route)) {
 			r->before = r->state;
 			r->state = QUEUE_RCPT_SENDING;
 		}
@@ -106,11 +120,14 @@ queue_take_due(time_t now, struct queue_job **jobs, size_t max,
 	for (mi = 0; queue.queued != NULL && mi < queue.queued->len; mi++) {
 		m = queue.queued->pdata[mi];
 		for (i = 0; i < m->nr; i++) {
-			if (m->r[i].state != QUEUE_RCPT_QUEUED &&
-			    m->r[i].state != QUEUE_RCPT_DEFERRED)
+			/* Local recipients are local.c's. */
+			if ((m->r[i].state != QUEUE_RCPT_QUEUED &&
+			    m->r[i].state != QUEUE_RCPT_DEFERRED) ||
+			    queue_rcpt_is_local(&m->r[i]))
 				continue;
 			if (!due(&m->r[i], now) || n == max ||
-			    (j = job_make(m, i, now, relay)) == NULL) {
+			    (j = queue_job_make(m, i, now,
+			    relay ? JOB_RELAY : JOB_DOMAIN)) == NULL) {
 				/* Still pending: when it is due, or now if
 				 * it is due but could not be handed out. */
 				if (soon == 0 || m->r[i].next < soon)
@@ -190,6 +207,8 @@ queue_report(const struct queue_job *job, const char *rcpt, int class,
 	}
 	free(r->text);
 	r->text = logtext ? strdup(logtext) : NULL;
+	free(r->relay);
+	r->relay = relay ? strdup(relay) : NULL;
 	if (queue_destination(m) != QUEUE_QUEUE)
 		m->done = now;
 	queue_format_time(r->next, when, sizeof(when));
@@ -228,7 +247,7 @@ queue_job_done(struct queue_job *job)
 		queue_report(job, lost->pdata[l], 4, "4.4.2",
 		    "delivery ended without a result", NULL);
 	g_ptr_array_free(lost, TRUE);
-	job_free(job);
+	queue_job_free(job);
 }
 
 /*
@@ -250,5 +269,5 @@ queue_job_release(struct queue_job *job)
 		if ((r = sending(m, job->rcpts[k])) != NULL)
 			r->state = r->before;
 	pthread_mutex_unlock(&queue.mu);
-	job_free(job);
+	queue_job_free(job);
 }

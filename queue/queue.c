@@ -4,7 +4,8 @@
  * states and moves finished entries to sent/ or failed/, removal, and
  * opening and closing the spool. The other roles live beside it: view.c
  * (what the fs sees: listing, entry files, verbs), jobs.c (delivery
- * jobs and their results), load.c (reloading the spool at start).
+ * jobs and their results), local.c (delivery into the inbox), bounce.c
+ * (delivery status notifications), load.c (reloading the spool at start).
  *
  * API: queue.h; queue_log_append (queue_int.h) for qlog.c; the shared
  * state and operations for view.c, jobs.c and load.c in core.h.
@@ -59,6 +60,7 @@ const char *const queue_dir_names[] = {
 
 struct queue_state queue = {
 	.mu = PTHREAD_MUTEX_INITIALIZER, .writer_cv = PTHREAD_COND_INITIALIZER,
+	.local_cv = PTHREAD_COND_INITIALIZER,
 	.spoolfd = -1, .tmpfd = -1,
 };
 
@@ -157,6 +159,7 @@ queue_wake(void)
 	pthread_mutex_lock(&queue.mu);
 	fn = queue.wakeup;
 	arg = queue.wakeup_arg;
+	queue_local_kick();
 	pthread_mutex_unlock(&queue.mu);
 	if (fn != NULL)
 		fn(arg);
@@ -172,9 +175,10 @@ queue_set_wakeup(void (*fn)(void *), void *arg)
 }
 
 /*
- * save - write m's state into its directory and, when it is finished,
- * move the directory to sent/ or failed/ (rename + fsync of the new
- * parent, shared with concurrent callers). Called without queue.mu, holding a
+ * save - queue the DSNs m owes (bounce.c), write m's state into its
+ * directory and, when it is finished, move the directory to sent/ or
+ * failed/ (rename + fsync of the new parent, shared with concurrent
+ * callers). Called without queue.mu, holding a
  * reference to m. What is written is the state at the time of writing, so
  * any number of changes before it cost one write.
  */
@@ -187,6 +191,8 @@ queue_save(struct msg *m)
 	enum queue_where from, to;
 
 	pthread_mutex_lock(&m->wmu);
+	/* Before the state is written, so it records who was told. */
+	bounce_notify(m);
 	pthread_mutex_lock(&queue.mu);
 	if (m->gone) {
 		pthread_mutex_unlock(&queue.mu);
@@ -405,14 +411,64 @@ rcpt_list(const struct submit_msg *sm)
 	return buf;
 }
 
+/*
+ * queue_enqueue - queue a prepared message durably under a new ID (id
+ * set), index it and log `queued` (the null sender as <>). 0, or an errno
+ * with reason set. sm stays the caller's.
+ */
+int
+queue_enqueue(const struct submit_msg *sm, const char *name,
+    char id[QUEUE_ID_MAX], char *reason, size_t reasonlen)
+{
+	char size[32], *rcpts;
+	struct msg *m;
+	size_t i;
+	int err = 0;
+
+	if ((m = entry_new("")) == NULL || (m->from = strdup(sm->from)) == NULL ||
+	    (m->name = strdup(name ? name : "")) == NULL) {
+		if (m != NULL)
+			entry_free(m);
+		snprintf(reason, reasonlen, "out of memory");
+		return EIO;
+	}
+	m->arrival = time(NULL);
+	m->size = sm->len;
+	m->eightbit = sm->eightbit;
+	for (i = 0; !err && i < sm->nrcpt; i++)
+		if (entry_add_rcpt(m, sm->rcpts[i]) != 0)
+			err = EIO;
+	if (err)
+		snprintf(reason, reasonlen, "out of memory");
+	if (!err && (err = store(m, sm)) != 0) {
+		snprintf(reason, reasonlen, "cannot store: %s", strerror(err));
+		err = spool_store_errno(err);
+	}
+	if (err) {
+		entry_free(m);
+		return err;
+	}
+	snprintf(id, QUEUE_ID_MAX, "%s", m->id);
+	pthread_mutex_lock(&queue.mu);
+	queue_index_add(m);
+	pthread_mutex_unlock(&queue.mu);
+
+	snprintf(size, sizeof(size), "%zu", sm->len);
+	rcpts = rcpt_list(sm);
+	qlog_event(id, "queued", "from", sm->from[0] ? sm->from : "<>",
+	    "rcpts", rcpts, "size", size, "name", name, NULL);
+	free(rcpts);
+	stats_add(STATS_QUEUED, 1);
+	queue_wake();
+	return 0;
+}
+
 int
 queue_submit(const char *data, size_t len, const char *name,
     char id[QUEUE_ID_MAX])
 {
 	struct submit_msg sm;
-	char reason[512], size[32], *rcpts;
-	struct msg *m = NULL;
-	size_t i;
+	char reason[512];
 	int err;
 
 	if (queue.index == NULL)
@@ -422,48 +478,12 @@ queue_submit(const char *data, size_t len, const char *name,
 		snprintf(reason, sizeof(reason), "out of memory");
 		err = EIO;
 	}
-	if (!err && ((m = entry_new("")) == NULL ||
-	    (m->from = strdup(sm.from)) == NULL ||
-	    (m->name = strdup(name ? name : "")) == NULL)) {
-		snprintf(reason, sizeof(reason), "out of memory");
-		err = EIO;
-	}
-	if (!err) {
-		m->arrival = time(NULL);
-		m->size = sm.len;
-		m->eightbit = sm.eightbit;
-		for (i = 0; !err && i < sm.nrcpt; i++)
-			if (entry_add_rcpt(m, sm.rcpts[i]) != 0)
-				err = EIO;
-		if (err)
-			snprintf(reason, sizeof(reason), "out of memory");
-	}
-	if (!err && (err = store(m, &sm)) != 0) {
-		snprintf(reason, sizeof(reason), "cannot store: %s",
-		    strerror(err));
-		err = spool_store_errno(err);
-	}
-	if (err) {
-		if (m != NULL)
-			entry_free(m);
-		submit_free(&sm);
-		queue_reject(name, reason);
-		return err;
-	}
-	snprintf(id, QUEUE_ID_MAX, "%s", m->id);
-	pthread_mutex_lock(&queue.mu);
-	queue_index_add(m);
-	pthread_mutex_unlock(&queue.mu);
-
-	snprintf(size, sizeof(size), "%zu", sm.len);
-	rcpts = rcpt_list(&sm);
-	qlog_event(id, "queued", "from", sm.from, "rcpts", rcpts, "size", size,
-	    "name", name, NULL);
-	free(rcpts);
+	if (!err)
+		err = queue_enqueue(&sm, name, id, reason, sizeof(reason));
 	submit_free(&sm);
-	stats_add(STATS_QUEUED, 1);
-	queue_wake();
-	return 0;
+	if (err)
+		queue_reject(name, reason);
+	return err;
 }
 
 /*
@@ -565,6 +585,7 @@ queue_close(void)
 	enum queue_where w;
 	struct msg *m;
 
+	queue_local_stop();
 	pthread_mutex_lock(&queue.mu);
 	if (queue.index == NULL) {
 		pthread_mutex_unlock(&queue.mu);
@@ -578,6 +599,7 @@ queue_close(void)
 		pthread_join(queue.writer, NULL);
 		pthread_mutex_lock(&queue.mu);
 	}
+	queue.notify = 0;
 	/* Reported after the writer ended: tried again after a restart. */
 	while ((m = g_queue_pop_head(&queue.unsaved)) != NULL) {
 		m->pending = 0;

@@ -38,6 +38,21 @@ enum queue_rcpt_state {
 /* Open (creating) the spool, clean tmp/, reload every entry. -1 + errno. */
 int	queue_open(const struct conf *c);
 void	queue_close(void);
+/*
+ * The mail system: local delivery (local.c: recipients in conf's domains
+ * are written into the inbox Maildir, which must be open, by a thread of
+ * the queue) and delivery status notifications (bounce.c). Start it once
+ * the Maildir is open; stop it before the Maildir is closed (queue_close
+ * stops it too). Until it runs, local recipients wait and failures are
+ * recorded without a DSN.
+ * queue_local_start: 0, or -1 + errno.
+ */
+int	queue_local_start(void);
+/* 1 if domain d, or its other IDN spelling (U-labels or A-labels), is one
+ * of c's domains: mail to it is ours (the listener's relay check uses it
+ * too). Case-insensitive; safe in any thread. */
+int	queue_domain_is_local(const struct conf *c, const char *d);
+void	queue_local_stop(void);
 
 /*
  * queue_submit - validate, prepare and durably queue one message written

@@ -59,6 +59,42 @@ void	submit_free(struct submit_msg *m);
 /* The lower-case domain of an address (the part after the last '@'). */
 char	*submit_domain(const char *addr);
 
+/* --- queue.c --- */
+
+/* Queue a prepared message (a submission, or a DSN from bounce.c) under a
+ * new ID: 0, or an errno (EIO, ENOSPC) with reason set. */
+int	queue_enqueue(const struct submit_msg *sm, const char *name,
+	    char id[QUEUE_ID_MAX], char *reason, size_t reasonlen);
+
+/* --- bounce.c --- */
+
+/* One recipient a delivery status notification reports on. */
+struct bounce_rcpt {
+	const char *addr;
+	const char *code;	/* enhanced status code, "" unknown */
+	const char *text;	/* the reply or error, NULL none */
+	const char *relay;	/* "host[addr]" that said it, NULL unknown */
+};
+/* What it reports on: the message id from sender, arrived at arrival. */
+struct bounce_report {
+	const char *hostname;
+	const char *id;
+	const char *sender;	/* its envelope sender: the DSN's To: */
+	time_t arrival;
+	time_t until;		/* delayed: retried until then */
+	int delayed;		/* Action: delayed, not failed */
+	const struct bounce_rcpt *r;
+	size_t nr;
+	const char *header;	/* the message's header block, LF or CRLF */
+	size_t headerlen;
+};
+/*
+ * bounce_build - the RFC 3464 report (multipart/report, built with
+ * GMime): the message bytes (CRLF) in *data (g_free), *len set. 0 or
+ * ENOMEM. Needs g_mime_init().
+ */
+int	bounce_build(const struct bounce_report *b, char **data, size_t *len);
+
 /* --- queue.c, for qlog.c --- */
 
 /* Append one finished log line to the own log of outbound message id, if

@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "lib/conf.h"
+#include "queue/queue.h"
 #include "smtp/addr.h"
 
 /* RFC 5322 atext, plus UTF-8 octets (RFC 6531 §3.3) */
@@ -208,25 +209,6 @@ addr_parse_path(const char *s, struct addr_path *p, const char **end)
 	return ADDR_OK;
 }
 
-/* d or its other IDN spelling (U-labels under SMTPUTF8, or A-labels)
- * is one of ours */
-static int
-domain_is_local(const struct conf *c, const char *d)
-{
-	char *ace, *uni;
-	int local;
-
-	if (conf_is_local_domain(c, d))
-		return 1;
-	ace = g_hostname_to_ascii(d);
-	uni = g_hostname_to_unicode(d);
-	local = (ace != NULL && conf_is_local_domain(c, ace)) ||
-	    (uni != NULL && conf_is_local_domain(c, uni));
-	g_free(ace);
-	g_free(uni);
-	return local;
-}
-
 int
 addr_is_local(const struct conf *c, const struct addr_path *p)
 {
@@ -238,5 +220,5 @@ addr_is_local(const struct conf *c, const struct addr_path *p)
 		return 0;
 	if (p->flags & ADDR_NODOMAIN)
 		return 1;	/* <Postmaster> */
-	return domain_is_local(c, p->domain);
+	return queue_domain_is_local(c, p->domain);
 }
