@@ -7,8 +7,9 @@
  *
  * Called on the event thread, which is the only reader of relayhost,
  * smtp_port, tls and concurrency: those are plain assignments. Other
- * threads (FUSE, the queue's writer) read hostname, domains, retry,
- * max_size, max_age and keep while this runs, without a lock, so:
+ * threads (FUSE, the queue's writer, local delivery) read hostname,
+ * domains, retry, max_size, max_age, keep and delay_warning while this
+ * runs, without a lock, so:
  *  - scalars are stored atomically;
  *  - a string or array is replaced by storing a new pointer; the old one
  *    is retired, never freed while running (conf_free frees it), so a
@@ -17,8 +18,9 @@
  *    padded to at least the old count by repeating its last element,
  *    which means the same (the last retry delay repeats; a domain listed
  *    twice is the same set), so either count fits either array.
- * Everything else (spool, listen, dns, tls_ca/cert/key, the mount options)
- * needs a restart: `later` gets their names, for the log.
+ * Everything else (spool, listen, dns, tls_ca/cert/key, the mount options,
+ * group and the maildir owner and mode) needs a restart: `later` gets the
+ * names of those it compares, for the log.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +123,8 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 	__atomic_store_n(&live->max_size, fresh->max_size, __ATOMIC_RELAXED);
 	__atomic_store_n(&live->max_age, fresh->max_age, __ATOMIC_RELAXED);
 	__atomic_store_n(&live->keep, fresh->keep, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->delay_warning, fresh->delay_warning,
+	    __ATOMIC_RELAXED);
 	if (strcmp(live->hostname, fresh->hostname) != 0) {
 		retire(live, live->hostname);
 		__atomic_store_n(&live->hostname, xstrdup(fresh->hostname),
