@@ -20,7 +20,7 @@
  *    twice is the same set), so either count fits either array.
  * Everything else (spool, listen, dns, tls_ca/cert/key, the mount options,
  * group and the maildir owner and mode) needs a restart: `later` gets the
- * names of those it compares, for the log.
+ * names of those that changed, for the log.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +112,13 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 		later_add(later, laterlen, "tls_key");
 	if (strs_differ(live->mount_opts, fresh->mount_opts))
 		later_add(later, laterlen, "mount options");
+	if (live->has_group != fresh->has_group || live->group != fresh->group)
+		later_add(later, laterlen, "group");
+	if (live->maildir_uid != fresh->maildir_uid ||
+	    live->maildir_gid != fresh->maildir_gid)
+		later_add(later, laterlen, "maildir_owner");
+	if (live->maildir_mode != fresh->maildir_mode)
+		later_add(later, laterlen, "maildir_mode");
 
 	/* read by the event thread alone: this thread */
 	live->relayhost = fresh->relayhost;
