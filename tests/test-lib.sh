@@ -279,7 +279,10 @@ start_dns() {
 		--pid-file= --user=root "$@" >"$T/dns.log" 2>&1 &
 	DNS_PID=$!
 	track_pid $DNS_PID
-	sleep 0.3
+	# listening: its UDP port in /proc/net/udp (probing by binding the
+	# port could itself keep dnsmasq from binding it)
+	hex=$(printf ' 0100007F:%04X ' "$port")
+	wait_for 100 grep -q "$hex" /proc/net/udp || { cat "$T/dns.log"; return 1; }
 }
 
 # test_done: end the peers, then one last test: no daemon or peer left a
