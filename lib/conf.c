@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -111,6 +112,7 @@ conf_init_defaults(struct conf *c)
 	c->max_size = 25 * 1024 * 1024;
 	c->concurrency = 20;
 	c->keep = 7 * 86400;
+	c->group = (gid_t)-1;
 	conf_set(c, "listen", "127.0.0.1:2525", err, sizeof(err));
 	conf_set(c, "retry", DEFAULT_RETRY, err, sizeof(err));
 }
@@ -536,6 +538,16 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			    "concurrency: '%s' is not a number from 1 to 10000",
 			    value);
 		c->concurrency = (int)v;
+	} else if (strcmp(key, "group") == 0) {
+		struct group *g = getgrnam(value);
+		char *end;
+		unsigned long v = strtoul(value, &end, 10);
+
+		if (g == NULL && (!isdigit((unsigned char)value[0]) ||
+		    *end != '\0' || v >= (gid_t)-1))
+			return conf_err(err, errlen,
+			    "group: '%s' is not a group", value);
+		c->group = g ? g->gr_gid : (gid_t)v;
 	} else
 		return conf_err(err, errlen, "unknown setting '%s'", key);
 	return 0;

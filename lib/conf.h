@@ -9,6 +9,7 @@
 #define MAILFS_CONF_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_MAY, CONF_TLS_ENCRYPT, CONF_TLS_VERIFY };
@@ -38,6 +39,7 @@ struct conf {
 	size_t max_size;
 	int concurrency;
 	time_t keep;
+	gid_t group;		/* who may submit; (gid_t)-1: none */
 };
 
 void	conf_init_defaults(struct conf *c);
