@@ -407,17 +407,18 @@ rcpt_list(const struct submit_msg *sm)
 
 int
 queue_submit(const char *data, size_t len, const char *name,
-    char id[QUEUE_ID_MAX])
+    const struct queue_origin *o, char id[QUEUE_ID_MAX])
 {
 	struct submit_msg sm;
-	char reason[512], size[32], *rcpts;
+	char reason[512], size[32], uid[32], *rcpts;
 	struct msg *m = NULL;
 	size_t i;
 	int err;
 
 	if (queue.index == NULL)
 		return EIO;
-	err = submit_prepare(queue.conf, data, len, &sm, reason, sizeof(reason));
+	err = submit_prepare(queue.conf, data, len, o, &sm, reason,
+	    sizeof(reason));
 	if (err == ENOMEM) {
 		snprintf(reason, sizeof(reason), "out of memory");
 		err = EIO;
@@ -430,6 +431,7 @@ queue_submit(const char *data, size_t len, const char *name,
 	}
 	if (!err) {
 		m->arrival = time(NULL);
+		m->uid = o != NULL ? o->uid : (uid_t)-1;
 		m->size = sm.len;
 		m->eightbit = sm.eightbit;
 		for (i = 0; !err && i < sm.nrcpt; i++)
@@ -456,9 +458,10 @@ queue_submit(const char *data, size_t len, const char *name,
 	pthread_mutex_unlock(&queue.mu);
 
 	snprintf(size, sizeof(size), "%zu", sm.len);
+	entry_format_uid(m->uid, uid, sizeof(uid));
 	rcpts = rcpt_list(&sm);
 	qlog_event(id, "queued", "from", sm.from, "rcpts", rcpts, "size", size,
-	    "name", name, NULL);
+	    "name", name, "uid", uid, NULL);
 	free(rcpts);
 	submit_free(&sm);
 	stats_add(STATS_QUEUED, 1);
