@@ -1,4 +1,5 @@
-# mailfs - mail as a file system. `make` builds ./mailfs; `make run` mounts
+# mailfs - mail as a file system. `make` builds ./mailfs, ./sendmail and
+# ./mailq; `make run` mounts
 # ./mnt over ./spool; `make check` runs every test (installing missing
 # Debian packages first when run as root); `make check SANITIZE=1` runs
 # them under ASan/UBSan; `make bench` compares with Postfix.
@@ -27,12 +28,16 @@ VERSION	= 0.1.0
 MNT	?= mnt
 SPOOL	?= spool
 
-all: mailfs
+all: mailfs sendmail mailq
 
 mailfs: $(B)/mailfs
 	@[ "$(B)" = build/plain ] && cp $(B)/mailfs mailfs.new && mv -f mailfs.new mailfs || true
 
-$(B)/mailfs: $(B)/mailfs.o $(OBJS)
+# one program: mailq is sendmail -bp by its name
+sendmail mailq: $(B)/sendmail
+	@[ "$(B)" = build/plain ] && cp $(B)/sendmail $@.new && mv -f $@.new $@ || true
+
+$(B)/mailfs $(B)/sendmail: $(B)/%: $(B)/%.o $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/%_test: $(B)/%_test.o $(OBJS)
@@ -94,9 +99,9 @@ lint:
 	@out=$$(groff -man -ww -z man/* 2>&1); [ -z "$$out" ] || { echo "$$out"; exit 1; }
 
 clean:
-	rm -rf build mailfs
+	rm -rf build mailfs sendmail mailq
 
 # keep test objects: they are the dependency files' anchors
 .SECONDARY:
-.PHONY: all mailfs units deps check check-run run bench fuzz lint clean
--include $(OBJS:.o=.d) $(B)/mailfs.d
+.PHONY: all mailfs sendmail mailq units deps check check-run run bench fuzz lint clean
+-include $(OBJS:.o=.d) $(B)/mailfs.d $(B)/sendmail.d

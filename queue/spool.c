@@ -179,7 +179,8 @@ spool_read_file(int dirfd, const char *name, char **buf, size_t *len)
 	ssize_t n;
 	int fd, err = 0;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	/* never through a symlink: SPOOL/maildrop holds users' files */
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1)
 		return errno;
 	if (fstat(fd, &st) == -1) {

@@ -54,7 +54,8 @@ int	spool_write_file(int dirfd, const char *name, const void *buf,
  * name, then dirfd fsync'd. */
 int	spool_replace_file(int dirfd, const char *name, const void *buf,
 	    size_t len);
-/* Read dirfd/name whole into a malloc'd, NUL-terminated buffer. */
+/* Read dirfd/name whole into a malloc'd, NUL-terminated buffer (ELOOP for
+ * a symlink). */
 int	spool_read_file(int dirfd, const char *name, char **buf, size_t *len);
 /* rm -r dirfd/name (a missing name is not an error). */
 int	spool_remove_tree(int dirfd, const char *name);
