@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -215,8 +216,12 @@ no_drop(const struct conf *c, int err)
 
 	if (err == EACCES || err == EPERM) {
 		if (c->group != (gid_t)-1)
-			snprintf(grname, sizeof(grname), "%s",
-			    (g = getgrgid(c->group)) ? g->gr_name : "?");
+			if ((g = getgrgid(c->group)) != NULL)
+				snprintf(grname, sizeof(grname), "%s",
+				    g->gr_name);
+			else
+				snprintf(grname, sizeof(grname), "%lu",
+				    (unsigned long)c->group);
 		die(EX_NOPERM, "%s/%s: %s: only root%s%s may submit mail",
 		    c->spool, MAILDROP_DIR, strerror(err), grname[0] ?
 		    " and members of group " : "", grname);
@@ -246,6 +251,7 @@ main(int argc, char **argv)
 	else
 		prog = argv[0];
 	o.mailq = strcmp(prog, "mailq") == 0;
+	umask(077);	/* the maildrop file is the submitter's alone */
 	parse_options(argc, argv, &o);
 
 	conf_init_defaults(&conf);

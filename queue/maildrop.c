@@ -119,7 +119,10 @@ maildrop_write(const char *spool, const char *buf, size_t len,
 	int dfd, err;
 
 	snprintf(path, sizeof(path), "%s/%s", spool, MAILDROP_DIR);
-	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	/* a member of `group` may write SPOOL/maildrop but not read it */
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 &&
+	    (errno != EACCES || (dfd = open(path, O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1))
 		return errno;
 	/* time and pid: unique among the writers of one machine */
 	gettimeofday(&tv, NULL);

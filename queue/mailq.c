@@ -22,7 +22,7 @@
 #include "queue/queue_int.h"
 #include "queue/spool.h"
 
-#define INDENT	(QUEUE_ID_LEN + 1 + 8 + 1 + 20 + 2)	/* the sender column */
+#define INDENT	(QUEUE_ID_LEN + 1 + 8 + 1 + 20 + 1)	/* the sender column */
 
 /* One entry; 1 if it was shown. */
 static int
@@ -44,7 +44,7 @@ show(int qfd, const char *id, FILE *out, size_t *bytes)
 	if ((m = entry_new(id)) != NULL && entry_parse(m, text) == 0) {
 		localtime_r(&m->arrival, &tm);
 		strftime(when, sizeof(when), "%a %b %e %H:%M:%S", &tm);
-		fprintf(out, "%-*s %8zu %-20s  %s\n", QUEUE_ID_LEN, id,
+		fprintf(out, "%-*s %8zu %-20s %s\n", QUEUE_ID_LEN, id,
 		    m->size, when, m->from[0] ? m->from : "MAILER-DAEMON");
 		for (i = 0; i < m->nr; i++) {
 			if (m->r[i].state == QUEUE_RCPT_DELIVERED ||
@@ -99,7 +99,7 @@ mailq_print(const char *spool, FILE *out)
 		qsort(ids, n, sizeof(*ids), strv_cmp);
 	for (i = 0; i < n; i++) {
 		if (shown == 0 && i == 0)
-			fprintf(out, "%-*s %8s %-20s  %s\n", QUEUE_ID_LEN,
+			fprintf(out, "%-*s %8s %-20s %s\n", QUEUE_ID_LEN,
 			    "-Queue ID-", "--Size--", "----Arrival Time----",
 			    "-Sender/Recipient-------");
 		shown += show(qfd, ids[i], out, &bytes);

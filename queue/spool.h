@@ -51,7 +51,8 @@ int	spool_write_iov(int fd, const struct iovec *v, size_t n);
 int	spool_write_file(int dirfd, const char *name, const void *buf,
 	    size_t len);
 /* Replace dirfd/name atomically: name.tmp written and synced, renamed over
- * name, then dirfd fsync'd. */
+ * name, then dirfd fsync'd (an O_PATH dirfd, for a directory that is not
+ * readable: its file system synced). */
 int	spool_replace_file(int dirfd, const char *name, const void *buf,
 	    size_t len);
 /* Read dirfd/name whole into a malloc'd, NUL-terminated buffer (ELOOP for
