@@ -215,13 +215,11 @@ no_drop(const struct conf *c, int err)
 	struct group *g;
 
 	if (err == EACCES || err == EPERM) {
-		if (c->group != (gid_t)-1)
-			if ((g = getgrgid(c->group)) != NULL)
-				snprintf(grname, sizeof(grname), "%s",
-				    g->gr_name);
-			else
-				snprintf(grname, sizeof(grname), "%lu",
-				    (unsigned long)c->group);
+		if (c->group != (gid_t)-1 && (g = getgrgid(c->group)) != NULL)
+			snprintf(grname, sizeof(grname), "%s", g->gr_name);
+		else if (c->group != (gid_t)-1)
+			snprintf(grname, sizeof(grname), "%lu",
+			    (unsigned long)c->group);
 		die(EX_NOPERM, "%s/%s: %s: only root%s%s may submit mail",
 		    c->spool, MAILDROP_DIR, strerror(err), grname[0] ?
 		    " and members of group " : "", grname);
