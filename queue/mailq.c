@@ -24,6 +24,16 @@
 
 #define INDENT	(QUEUE_ID_LEN + 1 + 8 + 1 + 20 + 1)	/* the sender column */
 
+/* The reason of the last failure, on one line of printable text. */
+static void
+put_reason(FILE *out, const char *s)
+{
+	fprintf(out, "%*s(", INDENT, "");
+	for (; *s; s++)
+		fputc((unsigned char)*s < ' ' || *s == 0x7f ? ' ' : *s, out);
+	fputs(")\n", out);
+}
+
 /* One entry; 1 if it was shown. */
 static int
 show(int qfd, const char *id, FILE *out, size_t *bytes)
@@ -51,8 +61,7 @@ show(int qfd, const char *id, FILE *out, size_t *bytes)
 			    m->r[i].state == QUEUE_RCPT_FAILED)
 				continue;
 			if (m->r[i].text != NULL)
-				fprintf(out, "%*s(%s)\n", INDENT, "",
-				    m->r[i].text);
+				put_reason(out, m->r[i].text);
 			fprintf(out, "%*s%s\n", INDENT, "", m->r[i].addr);
 		}
 		fputc('\n', out);
