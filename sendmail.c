@@ -159,11 +159,12 @@ read_input(int aeof, size_t *len)
 }
 
 /* The From: field to add when the message has none: -F or the account's
- * full name, and -f or the login name qualified with hostname. */
+ * full name, and -f (unless <>) or the login name qualified with
+ * hostname. */
 static char *
 made_from(const struct conf *c, const struct opts *o, const char *login)
 {
-	const char *addr = o->sender ? o->sender : login;
+	const char *addr = o->sender;
 	char *name = NULL, *out, *q;
 	struct passwd *pw;
 	size_t n;
@@ -178,10 +179,14 @@ made_from(const struct conf *c, const struct opts *o, const char *login)
 	for (q = name; *q; q++)
 		if (*q == '"' || *q == '\\' || (unsigned char)*q < ' ')
 			*q = ' ';
-	n = strlen(addr);
+	n = addr ? strlen(addr) : 0;
 	if (n >= 2 && addr[0] == '<' && addr[n - 1] == '>') {
 		addr++;
 		n -= 2;
+	}
+	if (n == 0) {		/* no -f, or the null sender: the login */
+		addr = login;
+		n = strlen(login);
 	}
 	if (asprintf(&out, "%s%s%s<%.*s%s%s>", name[0] ? "\"" : "", name,
 	    name[0] ? "\" " : "", (int)n, addr,

@@ -102,7 +102,11 @@ test_expect_success '-f sets the sender; a missing From: is made (-F, bare names
 	grep -q "^From: \"Cron Daemon\" <bounce@a.test>" "$f" &&
 	f=$(sunk root@mailfs.test login) &&
 	grep -q "^X-Mail-Args: <root@mailfs.test>" "$f" &&
-	grep -q "^From: .*<root@mailfs.test>" "$f"
+	grep -q "^From: .*<root@mailfs.test>" "$f" &&
+	printf "Subject: null\n\nbody\n" | "$SM" -f "<>" n@a.test &&
+	wait_for 100 sunk n@a.test null &&
+	f=$(sunk n@a.test null) &&
+	grep -q "^X-Mail-Args: <>" "$f" && grep -q "^From: .*<root@mailfs.test>" "$f"
 '
 
 test_expect_success 'a bare body (no header) is sent with a made From:' '
