@@ -27,8 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -197,19 +197,31 @@ made_from(const struct conf *c, const struct opts *o, const char *login)
 	return out;
 }
 
-/* 1: a daemon holds SPOOL/lock, 0: none does, -1: cannot tell (the lock
- * is root's). */
+/*
+ * 1: a daemon holds SPOOL/lock, 0: none does, -1: cannot tell. Read from
+ * /proc/locks rather than by trying the lock: holding it even briefly
+ * could make a mailfs starting at that moment find its spool in use.
+ */
 static int
 daemon_running(const char *spool)
 {
-	char path[4096];
-	int fd, r;
+	char path[4096], line[256];
+	unsigned int maj, min;
+	unsigned long ino;
+	struct stat st;
+	FILE *f;
+	int r = 0;
 
 	snprintf(path, sizeof(path), "%s/lock", spool);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if (stat(path, &st) == -1)
 		return errno == ENOENT ? 0 : -1;
-	r = flock(fd, LOCK_SH | LOCK_NB) == -1 ? errno == EWOULDBLOCK : 0;
-	close(fd);
+	if ((f = fopen("/proc/locks", "re")) == NULL)
+		return -1;
+	while (!r && fgets(line, sizeof(line), f) != NULL)
+		r = sscanf(line, "%*d: FLOCK %*s %*s %*d %x:%x:%lu", &maj, &min,
+		    &ino) == 3 && ino == st.st_ino &&
+		    makedev(maj, min) == st.st_dev;
+	fclose(f);
 	return r;
 }
 
