@@ -19,7 +19,6 @@
  * now, 77 the caller may not submit (not in `group`), 78 bad settings.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
