@@ -9,6 +9,9 @@
  * made CRLF, the Bcc: fields cut out at the offsets GMime reports, and
  * Date: / Message-ID: appended to the header when missing, so the body is
  * sent byte for byte as written. Dot-stuffing is left to the wire.
+ * A bare name ("root", "alice") is qualified with the hostname, in the
+ * header's addresses and in an explicit envelope (struct queue_origin,
+ * from sendmail(8)), which replaces the header's sender and recipients.
  *
  * Diagnostics: EINVAL / EFBIG with a short reason for the `rejected` log
  * line ("no From:", "bad address in To: ...", "not a message: ...").
