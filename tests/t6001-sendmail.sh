@@ -4,8 +4,9 @@
 # a.test and of mailfs.test, the hostname bare names get). Arguments as
 # recipients, -t with Cc: and Bcc: (Bcc: never delivered), -f, a From:
 # made up, bare names and comments, exit 65 and 64, a stopped daemon
-# (the message waits in maildrop/), mailq, bsd-mailx and mutt as real
-# callers, and a non-root caller in and out of the `group` setting.
+# (the message waits in maildrop/), mailq, bsd-mailx, mutt and git
+# send-email as real callers, and a non-root caller in and out of the
+# `group` setting. Needs bsd-mailx, mutt and git-email.
 . "$(dirname "$0")/test-lib.sh"
 
 # the sendmail built beside the mailfs under test, else the top-level one
@@ -180,6 +181,21 @@ test_expect_success 'mutt with a Bcc: recipient given only as an argument' '
 		-e "set copy=no" -s mutt-subj -b bcc@a.test to@a.test <body &&
 	wait_for 100 sunk bcc@a.test mutt-subj && sunk to@a.test mutt-subj >/dev/null &&
 	! received "$(sunk to@a.test mutt-subj)" | grep -i "^Bcc:\|bcc@a.test"
+'
+
+test_expect_success 'git send-email with a Bcc: recipient' '
+	git send-email -h 2>&1 | grep -q sendmail-cmd ||
+		{ echo "git send-email missing (apt-get install git-email)"; return 1; } &&
+	git init -q repo && (cd repo && git config user.email g@a.test &&
+		git config user.name "G Sender" && echo x >f && git add f &&
+		git commit -qm "the patch subject" &&
+		git format-patch -1 -o "$T/patches" >/dev/null) &&
+	git send-email --sendmail-cmd="$SM" --from="G Sender <g@a.test>" \
+		--to=list@a.test --bcc=gbcc@a.test --confirm=never --suppress-cc=all \
+		--no-chain-reply-to --quiet "$T"/patches/*.patch </dev/null &&
+	wait_for 100 rcpt_file gbcc@a.test &&
+	f=$(rcpt_file list@a.test) && grep -q "the patch subject" "$f" &&
+	! received "$f" | grep -i "^Bcc:\|gbcc@a.test"
 '
 
 # as nobody, with or without the submitters' group
