@@ -12,7 +12,8 @@
  * a maildrop file, or a message the queue refuses (EINVAL, EFBIG) is
  * logged `rejected` (by queue_submit, or here through queue_reject) and
  * moved to SPOOL/corrupt/ as maildrop-NAME, never dropped. A storage
- * failure leaves it for the next scan. The file is removed only once its
+ * failure leaves it for the next scan. A NAME.tmp a day old (its writer
+ * died before the rename, so never exited 0) is removed. The file is removed only once its
  * queue entry is durable; a crash between the two queues it twice, the
  * queue's rule (better twice than never).
  *
@@ -34,6 +35,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/conf.h"
@@ -44,6 +46,7 @@
 
 #define RESCAN		30	/* seconds between scans without an event */
 #define ENVELOPE_SLACK	(1024 * 1024)	/* bytes a file may add to max_size */
+#define STALE_TMP	86400	/* seconds after which a .tmp file is debris */
 
 static struct {
 	pthread_t thread;
@@ -122,6 +125,20 @@ pick(const char *name)
 	}
 }
 
+/* A .tmp file a day old was left by a sendmail that died before its
+ * rename: it never said the message was taken, so the file is debris. */
+static void
+drop_stale(const char *name)
+{
+	struct stat st;
+
+	if (fstatat(pk.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    st.st_mtime < time(NULL) - STALE_TMP &&
+	    unlinkat(pk.dirfd, name, 0) == 0)
+		log_warnx("maildrop/%s: left by a sendmail that died; removed",
+		    name);
+}
+
 static void
 scan(void)
 {
@@ -139,10 +156,12 @@ scan(void)
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		n = strlen(de->d_name);
-		if (de->d_name[0] == '.' || (n > 4 &&
-		    strcmp(de->d_name + n - 4, ".tmp") == 0))
-			continue;	/* not finished, or not ours */
-		pick(de->d_name);
+		if (de->d_name[0] == '.')
+			continue;	/* not ours */
+		if (n > 4 && strcmp(de->d_name + n - 4, ".tmp") == 0)
+			drop_stale(de->d_name);	/* not finished */
+		else
+			pick(de->d_name);
 	}
 	closedir(d);
 }

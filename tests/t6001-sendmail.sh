@@ -229,10 +229,16 @@ test_expect_success 'daemon stopped: the message waits in maildrop/, queued at t
 	wait_for 50 maildrop_empty
 '
 
-test_expect_success 'a forged maildrop file is rejected and kept in corrupt/' '
+test_expect_success 'a forged maildrop file is kept in corrupt/; a day-old .tmp is removed' '
 	echo "not a maildrop file" >"$SPOOL/maildrop/forged" &&
 	wait_for 100 test -e "$SPOOL/corrupt/maildrop-forged" &&
-	grep -q "rejected name=maildrop/forged reason=\"not a maildrop file\"" "$MNT/log"
+	grep -q "rejected name=maildrop/forged reason=\"not a maildrop file\"" "$MNT/log" &&
+	echo half >"$SPOOL/maildrop/123.tmp" && touch -d "2 days ago" "$SPOOL/maildrop/123.tmp" &&
+	echo half >"$SPOOL/maildrop/456.tmp" &&
+	printf "From: a@mailfs.test\nSubject: kick\n\nx\n" | "$SM" kick@a.test &&
+	wait_for 100 sunk kick@a.test kick &&
+	! test -e "$SPOOL/maildrop/123.tmp" && test -e "$SPOOL/maildrop/456.tmp" &&
+	rm "$SPOOL/maildrop/456.tmp"
 '
 
 test_expect_success 'no spool: exit 75, saying mailfs is not running' '
