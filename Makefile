@@ -1,6 +1,6 @@
-# mailfs - mail as a file system. `make` builds ./mailfs; `make run` mounts
-# ./mnt over ./spool; `make check` runs every test (installing missing
-# Debian packages first when run as root); `make check SANITIZE=1` runs
+# mailfs - mail as a file system. `make` builds ./mailfs, ./sendmail and
+# ./mailq; `make run` mounts ./mnt over ./spool; `make check` runs every
+# test (installing missing Debian packages first when run as root); `make check SANITIZE=1` runs
 # them under ASan/UBSan; `make bench` compares with Postfix; `make install`
 # (PREFIX, DESTDIR) installs it with its man pages and systemd unit.
 
@@ -28,12 +28,16 @@ VERSION	= 0.1.0
 MNT	?= mnt
 SPOOL	?= spool
 
-all: mailfs
+all: mailfs sendmail mailq
 
 mailfs: $(B)/mailfs
 	@[ "$(B)" = build/plain ] && cp $(B)/mailfs mailfs.new && mv -f mailfs.new mailfs || true
 
-$(B)/mailfs: $(B)/mailfs.o $(OBJS)
+# one program: mailq is sendmail -bp by its name
+sendmail mailq: $(B)/sendmail
+	@[ "$(B)" = build/plain ] && cp $(B)/sendmail $@.new && mv -f $@.new $@ || true
+
+$(B)/mailfs $(B)/sendmail: $(B)/%: $(B)/%.o $(OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/%_test: $(B)/%_test.o $(OBJS)
@@ -52,7 +56,7 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: $(B)/mailfs units
+check-run: $(B)/mailfs $(B)/sendmail units
 	@MAILFS=$(CURDIR)/$(B)/mailfs UNITS="$(UNITS)" sh tests/run.sh
 
 run: deps
@@ -95,6 +99,7 @@ fuzz:
 # directory for installed data (see README.md).
 PREFIX	?= /usr/local
 SBINDIR	= $(PREFIX)/sbin
+BINDIR	= $(PREFIX)/bin
 MANDIR	= $(PREFIX)/share/man
 UNITDIR	= $(PREFIX)/lib/systemd/system
 SYSCONFDIR = /etc
@@ -177,10 +182,21 @@ install: mailfs $(B)/mailfs.service $(B)/mailfs.conf.example
 	else set -x; install -m 644 $(B)/mailfs.conf.example \
 	    $(DESTDIR)$(SYSCONFDIR)/mailfs.conf; fi
 
+# the system's sendmail(8) and mailq(1): programs that hand over mail
+# (cron, mail(1), mutt, PHP) call these names
+install-sendmail: install sendmail
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(B)/sendmail $(DESTDIR)$(SBINDIR)/sendmail
+	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq
+	install -m 644 man/sendmail.8 $(DESTDIR)$(MANDIR)/man8/sendmail.8
+
 # /etc/mailfs.conf stays: it is the administrator's
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/mailfs $(DESTDIR)$(MANDIR)/man8/mailfs.8 \
 	    $(DESTDIR)$(MANDIR)/man5/mailfs.conf.5 $(DESTDIR)$(UNITDIR)/mailfs.service
+	@if [ "$$(readlink $(DESTDIR)$(BINDIR)/mailq)" = $(SBINDIR)/sendmail ]; then \
+	    set -x; rm -f $(DESTDIR)$(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq \
+	    $(DESTDIR)$(MANDIR)/man8/sendmail.8; fi
 
 # both renderers: mandoc, and groff, which is what man(1) uses on Debian
 # (groff exits 0 on warnings, so any output fails)
@@ -189,10 +205,10 @@ lint:
 	@out=$$(groff -man -ww -z man/* 2>&1); [ -z "$$out" ] || { echo "$$out"; exit 1; }
 
 clean:
-	rm -rf build mailfs
+	rm -rf build mailfs sendmail mailq
 
 # keep test objects: they are the dependency files' anchors
 .SECONDARY:
-.PHONY: all mailfs units deps check check-run run bench fuzz lint clean \
-	install uninstall FORCE
--include $(OBJS:.o=.d) $(B)/mailfs.d $(UNITS:%=%.d)
+.PHONY: all mailfs sendmail mailq units deps check check-run run bench fuzz \
+	lint clean install install-sendmail uninstall FORCE
+-include $(OBJS:.o=.d) $(B)/mailfs.d $(B)/sendmail.d $(UNITS:%=%.d)

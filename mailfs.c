@@ -11,7 +11,8 @@
  *
  * Threads: the FUSE session loop (multi-threaded, in main's thread group)
  * serves the tree; one event thread runs libevent for delivery, the
- * listener and periodic chores. Both sides meet only in queue/.
+ * listener and periodic chores; a pickup thread queues what sendmail(8)
+ * leaves in SPOOL/maildrop. Both sides meet only in queue/.
  *
  * Exit status: 0 after a clean unmount or SIGTERM/SIGINT, 64 usage,
  * 78 a bad setting (one line on stderr), 73 an unusable spool, 1 other
@@ -44,6 +45,7 @@
 #include "lib/log.h"
 #include "lib/options.h"
 #include "queue/maildir.h"
+#include "queue/pickup.h"
 #include "queue/qlog.h"
 #include "queue/queue.h"
 #include "smtp/deliver.h"
@@ -427,7 +429,7 @@ main(int argc, char **argv)
 	maildir_set_owner(conf.maildir_uid, conf.maildir_gid, conf.maildir_mode);
 	if (qlog_open(conf.spool) == -1 || queue_open(&conf) == -1 ||
 	    maildir_open(conf.spool, conf.hostname) == -1 ||
-	    queue_local_start() == -1) {
+	    queue_local_start() == -1 || pickup_start(&conf) == -1) {
 		log_warn("spool %s", conf.spool);
 		fuse_session_unmount(se);
 		return EX_CANTCREAT;
@@ -465,6 +467,7 @@ out:
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
 	event_base_free(base);
+	pickup_stop();
 	queue_local_stop();
 	maildir_close();
 	queue_close();

@@ -167,6 +167,7 @@ drafts_send(const char *name, const char *as)
 	char id[QUEUE_ID_MAX], *data;
 	struct stat st;
 	ssize_t n;
+	struct queue_origin o = { .uid = (uid_t)-1 };
 	int fd, err;
 
 	if ((fd = openat(dirfd_, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
@@ -187,7 +188,8 @@ drafts_send(const char *name, const char *as)
 	n = pread(fd, data, st.st_size, 0);
 	err = n == st.st_size ? 0 : n < 0 ? errno : EIO;
 	close(fd);
-	if (!err && (err = queue_submit(data, st.st_size, as, id)) == 0 &&
+	o.uid = st.st_uid;	/* the draft's maker submits it */
+	if (!err && (err = queue_submit(data, st.st_size, as, &o, id)) == 0 &&
 	    unlinkat(dirfd_, name, 0) == -1)
 		err = 0;	/* queued: a leftover draft is the lesser harm */
 	free(data);

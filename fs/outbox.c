@@ -461,13 +461,15 @@ outbox_process(pid_t tid)
 static int
 submit_frozen(struct outbox_file *f, const char *name)
 {
+	/* the uid of the FUSE request that created the file */
+	struct queue_origin o = { .uid = f->attr.uid };
 	char id[QUEUE_ID_MAX];
 	int err;
 
 	f->submitting = 1;
 	f->refs++;
 	pthread_mutex_unlock(&lock);
-	err = queue_submit(f->data, f->len, name, id);
+	err = queue_submit(f->data, f->len, name, &o, id);
 	pthread_mutex_lock(&lock);
 	f->submitting = 0;
 	pthread_cond_broadcast(&unfrozen);

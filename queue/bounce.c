@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gmime/gmime.h>
 
@@ -258,7 +259,9 @@ send_report(struct bounce_report *b, char id[QUEUE_ID_MAX])
 		sm.nrcpt = 1;
 		for (i = 0; i < sm.len; i++)
 			sm.eightbit |= (unsigned char)sm.data[i] >= 0x80;
-		err = queue_enqueue(&sm, NULL, id, reason, sizeof(reason));
+		/* submitted by the daemon itself */
+		err = queue_enqueue(&sm, NULL, getuid(), id, reason,
+		    sizeof(reason));
 	} else {
 		snprintf(reason, sizeof(reason), "out of memory");
 	}

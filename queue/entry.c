@@ -59,6 +59,7 @@ entry_new(const char *id)
 		return NULL;
 	g_strlcpy(m->id, id, sizeof(m->id));
 	m->refs = 1;
+	m->uid = (uid_t)-1;
 	pthread_mutex_init(&m->wmu, NULL);
 	return m;
 }
@@ -131,6 +132,15 @@ dec(const char *s)
 	return out;
 }
 
+void
+entry_format_uid(uid_t uid, char *buf, size_t len)
+{
+	if (uid == (uid_t)-1)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%lu", (unsigned long)uid);
+}
+
 char *
 entry_serialize(const struct msg *m, size_t *len)
 {
@@ -145,6 +155,8 @@ entry_serialize(const struct msg *m, size_t *len)
 	enc(f, m->from);
 	fputs("\nname ", f);
 	enc(f, m->name);
+	if (m->uid != (uid_t)-1)
+		fprintf(f, "\nuid %lu", (unsigned long)m->uid);
 	fprintf(f, "\narrival %lld\ndone %lld\nsize %zu\neightbit %d\n",
 	    (long long)m->arrival, (long long)m->done, m->size, m->eightbit);
 	for (i = 0; i < m->nr; i++) {
@@ -291,6 +303,9 @@ entry_parse(struct msg *m, char *text)
 			m->eightbit = n != 0;
 		else if (strcmp(line, "warned") == 0)
 			m->warned = n != 0;
+		else if (strcmp(line, "uid") == 0 && n >= 0 &&
+		    n < (long long)(uid_t)-1)
+			m->uid = (uid_t)n;
 	}
 	if (!have_from || m->nr == 0)
 		return -1;

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "queue/queue.h"
@@ -31,6 +32,7 @@ struct msg {
 	enum queue_where where;
 	char *from;		/* "" for <> */
 	char *name;
+	uid_t uid;		/* who submitted it; (uid_t)-1: unknown */
 	time_t arrival;
 	time_t done;		/* when it moved to sent/ or failed/ */
 	size_t size;
@@ -51,16 +53,19 @@ int	entry_add_rcpt(struct msg *m, const char *addr);
 const char *entry_state_name(enum queue_rcpt_state st);
 /*
  * The state file: "mailfs-state 1", then `key value` lines (from, name,
- * arrival, done, size, eightbit) and one line per recipient,
- * `rcpt ADDR STATE ATTEMPTS NEXT CODE TEXT`, then `notified ADDR` for each
- * failed recipient whose sender was told, `warned 1` once a delay warning
- * went out (older files have neither); values are %XX-encoded
+ * uid, arrival, done, size, eightbit; uid absent when unknown) and one
+ * line per recipient, `rcpt ADDR STATE ATTEMPTS NEXT CODE TEXT`, then
+ * `notified ADDR` for each failed recipient whose sender was told, `warned
+ * 1` once a delay warning went out (older files have neither); values are
+ * %XX-encoded
  * (octets <= 0x20, 0x7f and '%'), "-" stands for empty. A recipient being
  * sent is written in the state it had before, so after a crash it is
  * simply tried again. entry_serialize returns a malloc'd text or NULL;
  * entry_parse fills a new entry from text (modified), -1 if it is not a
  * state file.
  */
+/* The uid as the envelope file and the log show it: "-" when unknown. */
+void	entry_format_uid(uid_t uid, char *buf, size_t len);
 char	*entry_serialize(const struct msg *m, size_t *len);
 int	entry_parse(struct msg *m, char *text);
 

@@ -53,7 +53,7 @@ rebuild(struct msg *m, int dfd, const struct stat *st)
 
 	if ((err = spool_read_file(dfd, "message", &data, &len)) != 0)
 		return err;
-	err = submit_prepare(queue.conf, data, len, &sm, reason, sizeof(reason));
+	err = submit_prepare(queue.conf, data, len, NULL, &sm, reason, sizeof(reason));
 	free(data);
 	if (err)
 		return err;

@@ -86,7 +86,7 @@ main(void)
 	conf_set(&c, "hostname", "mailfs.test", err, sizeof(err));
 	conf_set(&c, "domains", "mailfs.test,other.test", err, sizeof(err));
 	ok(qlog_open(spool) == 0 && queue_open(&c) == 0, "queue_open");
-	ok(queue_submit(mixed, strlen(mixed), "mixed", id) == 0,
+	ok(queue_submit(mixed, strlen(mixed), "mixed", NULL, id) == 0,
 	    "a message to a local and a remote recipient is queued");
 
 	k = queue_take_due(time(NULL), jobs, 8, &next);

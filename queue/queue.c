@@ -413,14 +413,15 @@ rcpt_list(const struct submit_msg *sm)
 
 /*
  * queue_enqueue - queue a prepared message durably under a new ID (id
- * set), index it and log `queued` (the null sender as <>). 0, or an errno
- * with reason set. sm stays the caller's.
+ * set), submitted by uid ((uid_t)-1: unknown), index it and log `queued`
+ * (the null sender as <>). 0, or an errno with reason set. sm stays the
+ * caller's.
  */
 int
-queue_enqueue(const struct submit_msg *sm, const char *name,
+queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
     char id[QUEUE_ID_MAX], char *reason, size_t reasonlen)
 {
-	char size[32], *rcpts;
+	char size[32], uidtext[32], *rcpts;
 	struct msg *m;
 	size_t i;
 	int err = 0;
@@ -433,6 +434,7 @@ queue_enqueue(const struct submit_msg *sm, const char *name,
 		return EIO;
 	}
 	m->arrival = time(NULL);
+	m->uid = uid;
 	m->size = sm->len;
 	m->eightbit = sm->eightbit;
 	for (i = 0; !err && i < sm->nrcpt; i++)
@@ -454,9 +456,10 @@ queue_enqueue(const struct submit_msg *sm, const char *name,
 	pthread_mutex_unlock(&queue.mu);
 
 	snprintf(size, sizeof(size), "%zu", sm->len);
+	entry_format_uid(m->uid, uidtext, sizeof(uidtext));
 	rcpts = rcpt_list(sm);
 	qlog_event(id, "queued", "from", sm->from[0] ? sm->from : "<>",
-	    "rcpts", rcpts, "size", size, "name", name, NULL);
+	    "rcpts", rcpts, "size", size, "name", name, "uid", uidtext, NULL);
 	free(rcpts);
 	stats_add(STATS_QUEUED, 1);
 	queue_wake();
@@ -465,7 +468,7 @@ queue_enqueue(const struct submit_msg *sm, const char *name,
 
 int
 queue_submit(const char *data, size_t len, const char *name,
-    char id[QUEUE_ID_MAX])
+    const struct queue_origin *o, char id[QUEUE_ID_MAX])
 {
 	struct submit_msg sm;
 	char reason[512];
@@ -473,13 +476,15 @@ queue_submit(const char *data, size_t len, const char *name,
 
 	if (queue.index == NULL)
 		return EIO;
-	err = submit_prepare(queue.conf, data, len, &sm, reason, sizeof(reason));
+	err = submit_prepare(queue.conf, data, len, o, &sm, reason,
+	    sizeof(reason));
 	if (err == ENOMEM) {
 		snprintf(reason, sizeof(reason), "out of memory");
 		err = EIO;
 	}
 	if (!err)
-		err = queue_enqueue(&sm, name, id, reason, sizeof(reason));
+		err = queue_enqueue(&sm, name, o != NULL ? o->uid : (uid_t)-1,
+		    id, reason, sizeof(reason));
 	submit_free(&sm);
 	if (err)
 		queue_reject(name, reason);

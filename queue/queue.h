@@ -55,16 +55,30 @@ int	queue_domain_is_local(const struct conf *c, const char *d);
 void	queue_local_stop(void);
 
 /*
+ * Who submitted a message and, for sendmail(8), its explicit envelope.
+ * A NULL origin: uid unknown (-1), the envelope from the header.
+ */
+struct queue_origin {
+	uid_t uid;		/* the writer's uid, recorded; (uid_t)-1: unknown */
+	const char *from;	/* envelope sender ("" for <>); NULL: From: */
+	char *const *rcpts;	/* envelope recipients (bare names qualified) */
+	size_t nrcpt;
+	int header_rcpts;	/* To:/Cc:/Bcc: are recipients too (sendmail -t) */
+};
+
+/*
  * queue_submit - validate, prepare and durably queue one message written
- * into outbox/ under name. Parses with GMime: recipients from To/Cc/Bcc
- * (each once), sender from From:, Bcc: removed, Date: and Message-ID:
- * added when missing, line ends made CRLF. Returns 0 once fsync'd (id set),
- * or EINVAL (not a message, no From:, no recipient, bad address), EFBIG
- * (over max_size), ENOSPC or EIO; a `rejected` log line names the file and
- * the reason, a `queued` line names from, rcpts, size, name.
+ * into outbox/ (or picked up from SPOOL/maildrop) under name. Parses with
+ * GMime: recipients from To/Cc/Bcc (each once; or o's), sender from
+ * From: (or o's), bare names qualified with hostname, Bcc: removed,
+ * Date: and Message-ID: added when missing, line ends made CRLF. Returns
+ * 0 once fsync'd (id set), or EINVAL (not a message, no From:, no
+ * recipient, bad address), EFBIG (over max_size), ENOSPC or EIO; a
+ * `rejected` log line names the file and the reason, a `queued` line
+ * names from, rcpts, size, name and uid.
  */
 int	queue_submit(const char *data, size_t len, const char *name,
-	    char id[QUEUE_ID_MAX]);
+	    const struct queue_origin *o, char id[QUEUE_ID_MAX]);
 
 /* Log a `rejected` line for a file refused before submission (e.g. EFBIG at
  * write, or a writer that died). */

@@ -43,18 +43,20 @@ struct submit_msg {
 	char *data;		/* CRLF, Bcc: removed, Date:/Message-ID: added */
 	size_t len;
 	char *from;		/* envelope sender */
-	char **rcpts;		/* each once, in header order */
+	char **rcpts;		/* each once: the origin's, then the header's */
 	size_t nrcpt;
 	int eightbit;
 };
 
 /*
- * submit_prepare - validate and prepare raw outbox bytes (LF or CRLF).
- * Returns 0, EINVAL or EFBIG (reason set to a short text for the log), or
- * ENOMEM. Needs g_mime_init() to have been called.
+ * submit_prepare - validate and prepare raw outbox bytes (LF or CRLF),
+ * with the envelope of o (NULL: the header's; queue.h). Returns 0, EINVAL
+ * or EFBIG (reason set to a short text for the log), or ENOMEM. Needs
+ * g_mime_init() to have been called.
  */
 int	submit_prepare(const struct conf *c, const char *raw, size_t len,
-	    struct submit_msg *m, char *reason, size_t reasonlen);
+	    const struct queue_origin *o, struct submit_msg *m, char *reason,
+	    size_t reasonlen);
 void	submit_free(struct submit_msg *m);
 /* The lower-case domain of an address (the part after the last '@'). */
 char	*submit_domain(const char *addr);
@@ -63,7 +65,7 @@ char	*submit_domain(const char *addr);
 
 /* Queue a prepared message (a submission, or a DSN from bounce.c) under a
  * new ID: 0, or an errno (EIO, ENOSPC) with reason set. */
-int	queue_enqueue(const struct submit_msg *sm, const char *name,
+int	queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	    char id[QUEUE_ID_MAX], char *reason, size_t reasonlen);
 
 /* --- bounce.c --- */

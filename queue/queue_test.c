@@ -193,7 +193,7 @@ submitter(void *arg)
 	for (i = 0; i < PER_THREAD; i++) {
 		k = t * PER_THREAD + i;
 		snprintf(name, sizeof(name), "t%d-%d", t, i);
-		results[k] = queue_submit(msg1, strlen(msg1), name, ids[k]);
+		results[k] = queue_submit(msg1, strlen(msg1), name, NULL, ids[k]);
 	}
 	return NULL;
 }
@@ -209,6 +209,7 @@ main(void)
 {
 	struct queue_job *jobs[16], *j, *j2, *j3;
 	struct queue_gauges g;
+	struct queue_origin four = { .uid = 1234 };
 	char id[QUEUE_ID_MAX], id2[QUEUE_ID_MAX], id3[QUEUE_ID_MAX];
 	char id4[QUEUE_ID_MAX], id5[QUEUE_ID_MAX], err[256], path[PATH_MAX];
 	char p[600], *buf, *s;
@@ -245,7 +246,7 @@ main(void)
 	queue_set_wakeup(on_wakeup, NULL);
 
 	/* --- submission --- */
-	e = queue_submit(msg4, strlen(msg4), "four.eml", id);
+	e = queue_submit(msg4, strlen(msg4), "four.eml", &four, id);
 	ok(e == 0 && strlen(id) == 22 && id[8] == 'T' && id[15] == '.',
 	    "submit: 0 and a time-shaped ID");
 	ok(exists("queue", id, "message") && exists("queue", id, "state"),
@@ -258,8 +259,8 @@ main(void)
 	ok(queue_lookup(QUEUE_QUEUE, id, &mt) == 0 && mt > 0 &&
 	    queue_lookup(QUEUE_SENT, id, &mt) == ENOENT, "queue_lookup");
 	ok(strcmp(render(QUEUE_QUEUE, id, "envelope"), "from alice@example.org\n"
-	    "to a@one.test\nto b@ONE.test\nto c@two.test\nto d@three.test\n") == 0,
-	    "envelope file");
+	    "to a@one.test\nto b@ONE.test\nto c@two.test\nto d@three.test\nuid 1234\n") == 0,
+	    "envelope file (uid last)");
 	ok(strcmp(render(QUEUE_QUEUE, id, "name"), "four.eml\n") == 0, "name file");
 	s = render(QUEUE_QUEUE, id, "status");
 	ok(count_lines(s, " queued 0 ") == 4 && count_lines(s, " - -\n") == 4,
@@ -279,7 +280,8 @@ main(void)
 	s = render(QUEUE_QUEUE, id, "log");
 	ok(strstr(s, " queued from=alice@example.org "
 	    "rcpts=a@one.test,b@ONE.test,c@two.test,d@three.test size=") &&
-	    strstr(s, "name=four.eml\n"), "own log has the queued line");
+	    strstr(s, "name=four.eml uid=1234\n"),
+	    "own log has the queued line, with the uid");
 	queue_gauges(&g);
 	ok(g.queue == 1 && g.deferred == 0 && g.sending == 0, "gauges: 1 queued");
 
@@ -360,7 +362,7 @@ main(void)
 	    "message path follows the move");
 
 	/* all delivered: sent/ */
-	ok(queue_submit(msg1, strlen(msg1), "one.eml", id2) == 0, "submit one");
+	ok(queue_submit(msg1, strlen(msg1), "one.eml", NULL, id2) == 0, "submit one");
 	k = take(time(NULL), jobs, 16, &next);
 	ok(k == 1 && strcmp(jobs[0]->id, id2) == 0, "its job");
 	queue_report(jobs[0], "z@one.test", 2, "2.0.0", "250 ok", "mx");
@@ -372,7 +374,7 @@ main(void)
 	strv_free(list, nl);
 
 	/* retry and flush */
-	ok(queue_submit(msg1, strlen(msg1), "retry.eml", id3) == 0, "submit three");
+	ok(queue_submit(msg1, strlen(msg1), "retry.eml", NULL, id3) == 0, "submit three");
 	k = take(time(NULL), jobs, 16, &next);
 	queue_report(jobs[0], "z@one.test", 4, "4.4.1", "connection refused",
 	    NULL);
@@ -424,17 +426,17 @@ main(void)
 
 	/* relayhost: one job per message */
 	conf_set(&c, "relayhost", "127.0.0.1:2525", err, sizeof(err));
-	ok(queue_submit(msg4, strlen(msg4), "relay.eml", id4) == 0, "submit four");
+	ok(queue_submit(msg4, strlen(msg4), "relay.eml", NULL, id4) == 0, "submit four");
 	k = take(time(NULL), jobs, 16, &next);
 	ok(k == 1 && jobs[0]->domain == NULL && jobs[0]->nrcpt == 4,
 	    "relayhost: one job with all recipients, domain NULL");
 	/* left sending for the restart */
 	c.relayhost.host[0] = '\0';
 
-	ok(queue_submit(msg1, strlen(msg1), "stay.eml", id5) == 0, "submit five");
+	ok(queue_submit(msg1, strlen(msg1), "stay.eml", NULL, id5) == 0, "submit five");
 
 	/* delete */
-	ok(queue_submit(msg1, strlen(msg1), "del.eml", id) == 0, "submit six");
+	ok(queue_submit(msg1, strlen(msg1), "del.eml", NULL, id) == 0, "submit six");
 	ok(queue_ctl(QUEUE_QUEUE, id, "delete") == 0 && !exists("queue", id, NULL) &&
 	    queue_lookup(QUEUE_QUEUE, id, &mt) == ENOENT, "ctl delete drops it");
 	snprintf(p, sizeof(p), "%s/log", spool);
@@ -443,11 +445,11 @@ main(void)
 
 	/* rejections */
 	e = (int)stats_get(STATS_REJECTED);
-	ok(queue_submit("junk", 4, "junk.txt", id) == EINVAL, "junk: EINVAL");
+	ok(queue_submit("junk", 4, "junk.txt", NULL, id) == EINVAL, "junk: EINVAL");
 	buf = calloc(1, 70000);
 	memcpy(buf, msg1, strlen(msg1));
 	memset(buf + strlen(msg1), 'x', 70000 - strlen(msg1) - 1);
-	ok(queue_submit(buf, 69999, "big.eml", id) == EFBIG, "too big: EFBIG");
+	ok(queue_submit(buf, 69999, "big.eml", NULL, id) == EFBIG, "too big: EFBIG");
 	free(buf);
 	ok(stats_get(STATS_REJECTED) == e + 2, "rejected counted");
 	snprintf(p, sizeof(p), "%s/log", spool);
@@ -480,13 +482,13 @@ main(void)
 	    "deferred state survives the restart");
 	ok(strcmp(render(QUEUE_QUEUE, id4, "name"), "relay.eml\n") == 0 &&
 	    strcmp(render(QUEUE_QUEUE, id4, "envelope"), "from alice@example.org\n"
-	    "to a@one.test\nto b@ONE.test\nto c@two.test\nto d@three.test\n") == 0,
-	    "name and envelope survive");
+	    "to a@one.test\nto b@ONE.test\nto c@two.test\nto d@three.test\n"
+	    "uid -\n") == 0, "name and envelope survive");
 	ok(queue_lookup(QUEUE_SENT, id2, &mt) == 0 &&
 	    queue_lookup(QUEUE_FAILED, id3, &mt) == 0 &&
 	    strstr(render(QUEUE_FAILED, id3, "status"), "expired after "),
 	    "sent/ and failed/ reloaded");
-	ok(queue_submit(msg1, strlen(msg1), "after.eml", id) == 0 &&
+	ok(queue_submit(msg1, strlen(msg1), "after.eml", NULL, id) == 0 &&
 	    strcmp(id, id5) > 0, "new IDs sort after the reloaded ones");
 	k = take(time(NULL), jobs, 16, &next);
 	ok(k == 2, "queued ones are due again (five and the new one)");
@@ -514,7 +516,8 @@ main(void)
 	    "missing state: rebuilt from the message");
 	s = render(QUEUE_QUEUE, id4, "envelope");
 	ok(strcmp(s, "from alice@example.org\nto a@one.test\nto b@ONE.test\n"
-	    "to c@two.test\n") == 0, "unreadable state: rebuilt (Bcc gone)");
+	    "to c@two.test\nuid -\n") == 0,
+	    "unreadable state: rebuilt (Bcc gone)");
 	ok(exists("corrupt", "20200101T000000.000001", NULL) &&
 	    !exists("queue", "20200101T000000.000001", NULL),
 	    "an entry without a message is moved to corrupt/");

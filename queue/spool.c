@@ -156,7 +156,7 @@ int
 spool_replace_file(int dirfd, const char *name, const void *buf, size_t len)
 {
 	char tmp[256];
-	int err;
+	int fd, err;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= sizeof(tmp))
 		return ENAMETOOLONG;
@@ -167,7 +167,20 @@ spool_replace_file(int dirfd, const char *name, const void *buf, size_t len)
 		unlinkat(dirfd, tmp, 0);
 		return err;
 	}
-	return fsync(dirfd) == -1 ? errno : 0;
+	if (fsync(dirfd) == 0)
+		return 0;
+	if (errno != EBADF)
+		return errno;
+	/*
+	 * dirfd is O_PATH: a directory its caller may write but not read
+	 * (sendmail(8) in SPOOL/maildrop, mode 1730), which cannot be
+	 * fsync'd. syncfs through the file commits its directory entry too.
+	 */
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return errno;
+	err = syncfs(fd) == -1 ? errno : 0;
+	close(fd);
+	return err;
 }
 
 int
@@ -179,7 +192,8 @@ spool_read_file(int dirfd, const char *name, char **buf, size_t *len)
 	ssize_t n;
 	int fd, err = 0;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	/* never through a symlink: SPOOL/maildrop holds users' files */
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1)
 		return errno;
 	if (fstat(fd, &st) == -1) {

@@ -51,10 +51,12 @@ int	spool_write_iov(int fd, const struct iovec *v, size_t n);
 int	spool_write_file(int dirfd, const char *name, const void *buf,
 	    size_t len);
 /* Replace dirfd/name atomically: name.tmp written and synced, renamed over
- * name, then dirfd fsync'd. */
+ * name, then dirfd fsync'd (an O_PATH dirfd, for a directory that is not
+ * readable: its file system synced). */
 int	spool_replace_file(int dirfd, const char *name, const void *buf,
 	    size_t len);
-/* Read dirfd/name whole into a malloc'd, NUL-terminated buffer. */
+/* Read dirfd/name whole into a malloc'd, NUL-terminated buffer (ELOOP for
+ * a symlink). */
 int	spool_read_file(int dirfd, const char *name, char **buf, size_t *len);
 /* rm -r dirfd/name (a missing name is not an error). */
 int	spool_remove_tree(int dirfd, const char *name);

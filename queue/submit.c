@@ -9,6 +9,9 @@
  * made CRLF, the Bcc: fields cut out at the offsets GMime reports, and
  * Date: / Message-ID: appended to the header when missing, so the body is
  * sent byte for byte as written. Dot-stuffing is left to the wire.
+ * A bare name ("root", "alice") is qualified with the hostname, in the
+ * header's addresses and in an explicit envelope (struct queue_origin,
+ * from sendmail(8)), which replaces the header's sender and recipients.
  *
  * Diagnostics: EINVAL / EFBIG with a short reason for the `rejected` log
  * line ("no From:", "bad address in To: ...", "not a message: ...").
@@ -268,7 +271,33 @@ flatten(InternetAddressList *l, GPtrArray *out)
 struct prep {
 	char *reason;
 	size_t reasonlen;
+	const struct conf *c;
 };
+
+/*
+ * qualify - addr as an envelope address (g_malloc'd): a bare name
+ * ("root", as cron and mail(1) write it) gets @hostname, as Postfix's
+ * myorigin does. NULL when the result is not something SMTP can carry.
+ */
+static char *
+qualify(const struct prep *p, const char *addr)
+{
+	char *q;
+
+	if (strchr(addr, '@') != NULL)
+		q = g_strdup(addr);
+	else if (addr[0] == '\0' || addr[0] == '"' ||
+	    strcspn(addr, "()<>[]:;,\\") != strlen(addr))
+		return NULL;
+	else
+		q = g_strdup_printf("%s@%s", addr, p->c->hostname ?
+		    p->c->hostname : "localhost");
+	if (!addr_ok(q)) {
+		g_free(q);
+		return NULL;
+	}
+	return q;
+}
 
 static int
 reject(struct prep *p, int err, const char *fmt, ...)
@@ -294,6 +323,7 @@ field_addresses(struct prep *p, GMimeHeader *h, GPtrArray *out)
 	InternetAddressList *l;
 	GPtrArray *boxes;
 	const char *addr;
+	char *qa;
 	size_t want;
 	guint i;
 	int err = 0;
@@ -314,11 +344,11 @@ field_addresses(struct prep *p, GMimeHeader *h, GPtrArray *out)
 	for (i = 0; !err && i < boxes->len; i++) {
 		addr = internet_address_mailbox_get_idn_addr(
 		    INTERNET_ADDRESS_MAILBOX(boxes->pdata[i]));
-		if (!addr_ok(addr))
+		if ((qa = qualify(p, addr)) == NULL)
 			err = reject(p, EINVAL, "bad address in %s: %s", name,
 			    addr);
 		else
-			g_ptr_array_add(out, g_strdup(addr));
+			g_ptr_array_add(out, qa);
 	}
 	g_ptr_array_free(boxes, TRUE);
 	if (l != NULL)
@@ -343,21 +373,52 @@ is_field(GMimeHeader *h, const char *name)
 	return g_ascii_strcasecmp(g_mime_header_get_name(h), name) == 0;
 }
 
+/* An envelope address given by the origin ("<a@b>" or "a@b" or a bare
+ * name) into out; "" or "<>" is the null sender when null_ok. */
+static int
+given_address(struct prep *p, const char *what, const char *a, int null_ok,
+    GPtrArray *out)
+{
+	size_t n = strlen(a);
+	char *bare, *qa;
+
+	if (n >= 2 && a[0] == '<' && a[n - 1] == '>')
+		bare = g_strndup(a + 1, n - 2);
+	else
+		bare = g_strdup(a);
+	if (bare[0] == '\0' && null_ok)
+		qa = g_strdup("");
+	else
+		qa = qualify(p, bare);
+	g_free(bare);
+	if (qa == NULL)
+		return reject(p, EINVAL, "bad %s address: %s", what, a);
+	g_ptr_array_add(out, qa);
+	return 0;
+}
+
 /*
- * envelope - sender and recipients from the header. The sender is the
- * From: mailbox; with several (RFC 5322 3.6.2) the Sender: one, else the
- * first.
+ * envelope - sender and recipients: the origin's when it gives them, else
+ * from the header. The header's sender is the From: mailbox; with several
+ * (RFC 5322 3.6.2) the Sender: one, else the first. A From: is required
+ * either way.
  */
 static int
-envelope(struct prep *p, GMimeHeaderList *hl, struct submit_msg *m)
+envelope(struct prep *p, GMimeHeaderList *hl, const struct queue_origin *o,
+    struct submit_msg *m)
 {
 	GPtrArray *from = g_ptr_array_new_with_free_func(g_free);
 	GPtrArray *sender = g_ptr_array_new_with_free_func(g_free);
 	GPtrArray *rcpt = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *other = g_ptr_array_new_with_free_func(g_free);
 	GMimeHeader *h;
 	int i, n = g_mime_header_list_get_count(hl), err = 0;
+	int header_rcpts = o == NULL || o->rcpts == NULL || o->header_rcpts;
 	guint j, k;
+	size_t r;
 
+	for (r = 0; !err && o != NULL && o->rcpts != NULL && r < o->nrcpt; r++)
+		err = given_address(p, "recipient", o->rcpts[r], 0, rcpt);
 	for (i = 0; !err && i < n; i++) {
 		h = g_mime_header_list_get_header_at(hl, i);
 		if (is_field(h, "From"))
@@ -366,10 +427,16 @@ envelope(struct prep *p, GMimeHeaderList *hl, struct submit_msg *m)
 			err = field_addresses(p, h, sender);
 		else if (is_field(h, "To") || is_field(h, "Cc") ||
 		    is_field(h, "Bcc"))
-			err = field_addresses(p, h, rcpt);
+			err = field_addresses(p, h, header_rcpts ? rcpt :
+			    other);
 	}
 	if (!err && from->len == 0)
 		err = reject(p, EINVAL, "no From:");
+	if (!err && o != NULL && o->from != NULL) {
+		g_ptr_array_set_size(sender, 0);
+		g_ptr_array_set_size(from, 0);
+		err = given_address(p, "sender", o->from, 1, from);
+	}
 	if (!err && rcpt->len == 0)
 		err = reject(p, EINVAL, "no recipient");
 	if (!err) {
@@ -393,6 +460,7 @@ envelope(struct prep *p, GMimeHeaderList *hl, struct submit_msg *m)
 	g_ptr_array_free(from, TRUE);
 	g_ptr_array_free(sender, TRUE);
 	g_ptr_array_free(rcpt, TRUE);
+	g_ptr_array_free(other, TRUE);
 	return err;
 }
 
@@ -500,9 +568,10 @@ header_garbage(const char *text, size_t len)
 
 int
 submit_prepare(const struct conf *c, const char *raw, size_t len,
-    struct submit_msg *m, char *reason, size_t reasonlen)
+    const struct queue_origin *o, struct submit_msg *m, char *reason,
+    size_t reasonlen)
 {
-	struct prep p = { reason, reasonlen };
+	struct prep p = { reason, reasonlen, c };
 	struct buf text = { 0 }, out = { 0 };
 	GMimeStream *stream;
 	GMimeParser *parser;
@@ -555,7 +624,7 @@ submit_prepare(const struct conf *c, const char *raw, size_t len,
 		err = reject(&p, EINVAL, "not a message: header line %zu is "
 		    "not a field", i + (skip > 0));
 	else
-		err = envelope(&p, hl, m);
+		err = envelope(&p, hl, o, m);
 	if (!err) {
 		build(c, hl, text.p, text.len, hend, &out);
 		if (out.failed)

@@ -94,7 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char reason[256];
 	int err;
 
-	err = submit_prepare(&conf, (const char *)data, size, &m, reason,
+	err = submit_prepare(&conf, (const char *)data, size, NULL, &m, reason,
 	    sizeof(reason));
 	if (err == 0)
 		check(&m);

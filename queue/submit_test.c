@@ -27,7 +27,7 @@ ok(int cond, const char *what)
 static int
 prep(const char *text, struct submit_msg *m, char *reason, size_t len)
 {
-	return submit_prepare(&c, text, strlen(text), m, reason, len);
+	return submit_prepare(&c, text, strlen(text), NULL, m, reason, len);
 }
 
 /* EINVAL for text, and a reason given. */
@@ -75,6 +75,74 @@ all_crlf(const char *d, size_t len)
 			return 0;
 	}
 	return 1;
+}
+
+/* Bare names and comments, as cron and mail(1) write them. */
+static void
+bare_names(void)
+{
+	struct submit_msg m;
+	char reason[256];
+	int e;
+
+	e = prep("From: root (Cron Daemon)\nTo: alice, carol\n\nx\n", &m,
+	    reason, sizeof(reason));
+	ok(e == 0 && strcmp(m.from, "root@mailfs.test") == 0 &&
+	    m.nrcpt == 2 && strcmp(m.rcpts[0], "alice@mailfs.test") == 0 &&
+	    strcmp(m.rcpts[1], "carol@mailfs.test") == 0,
+	    "bare names and a comment are qualified with hostname");
+	submit_free(&m);
+	e = prep("From: \"Cron Daemon\" <root>\nTo: a@example.org (A)\n\nx\n",
+	    &m, reason, sizeof(reason));
+	ok(e == 0 && strcmp(m.from, "root@mailfs.test") == 0 &&
+	    strcmp(m.rcpts[0], "a@example.org") == 0,
+	    "display name with a bare angle-addr; comment after an address");
+	submit_free(&m);
+}
+
+/* An explicit envelope (sendmail): its recipients, the header's only with
+ * header_rcpts, the sender given or the From: one. */
+static void
+origins(void)
+{
+	static const char text[] = "From: a@example.org\nTo: t@example.org\n"
+	    "Bcc: hidden@example.org\n\nx\n";
+	char *const args[] = { "root", "<x@example.com>" };
+	char *const bad[] = { "a b" };
+	struct queue_origin o = { 5, NULL, args, 2, 0 };
+	struct submit_msg m;
+	char reason[256];
+	int e;
+
+	e = submit_prepare(&c, text, sizeof(text) - 1, &o, &m, reason,
+	    sizeof(reason));
+	ok(e == 0 && m.nrcpt == 2 && strcmp(m.rcpts[0], "root@mailfs.test") == 0
+	    && strcmp(m.rcpts[1], "x@example.com") == 0 &&
+	    strcmp(m.from, "a@example.org") == 0 && !strstr(m.data, "Bcc"),
+	    "origin recipients only, Bcc: still removed");
+	submit_free(&m);
+	o.header_rcpts = 1;
+	o.from = "<>";
+	e = submit_prepare(&c, text, sizeof(text) - 1, &o, &m, reason,
+	    sizeof(reason));
+	ok(e == 0 && m.nrcpt == 4 && strcmp(m.rcpts[3],
+	    "hidden@example.org") == 0 && strcmp(m.from, "") == 0,
+	    "with header_rcpts To:/Bcc: added; null sender given");
+	submit_free(&m);
+	o.from = "bounce";
+	o.rcpts = bad;
+	o.nrcpt = 1;
+	e = submit_prepare(&c, text, sizeof(text) - 1, &o, &m, reason,
+	    sizeof(reason));
+	ok(e == EINVAL && strstr(reason, "a b") != NULL,
+	    "a bad given recipient is EINVAL");
+	o.rcpts = args;
+	o.header_rcpts = 0;
+	e = submit_prepare(&c, text, sizeof(text) - 1, &o, &m, reason,
+	    sizeof(reason));
+	ok(e == 0 && strcmp(m.from, "bounce@mailfs.test") == 0,
+	    "a given bare sender is qualified");
+	submit_free(&m);
 }
 
 int
@@ -194,7 +262,7 @@ main(void)
 		static const char nul[] = "From: a@example.org\nTo: b@example.com"
 		    "\n\nnul \0 byte\n";
 
-		e = submit_prepare(&c, nul, sizeof(nul) - 1, &m, reason,
+		e = submit_prepare(&c, nul, sizeof(nul) - 1, NULL, &m, reason,
 		    sizeof(reason));
 		ok(e == EINVAL, "a NUL byte is EINVAL");
 	}
@@ -202,7 +270,7 @@ main(void)
 		static const unsigned char junk[] = { 0x89, 'P', 'N', 'G', 0x0d,
 		    0x0a, 0x1a, 0x0a, 0xff, 0xfe, 0x01, 0x02 };
 
-		e = submit_prepare(&c, (const char *)junk, sizeof(junk), &m,
+		e = submit_prepare(&c, (const char *)junk, sizeof(junk), NULL, &m,
 		    reason, sizeof(reason));
 		ok(e == EINVAL, "binary junk is EINVAL");
 	}
@@ -216,7 +284,7 @@ main(void)
 		static const char ok_text[] = "From: a@example.org\nTo: b@example.com,\n"
 		    "\tc@example.com\nX-Odd_Name!: fine\n\nbody: not a header\n";
 
-		e = submit_prepare(&c, ok_text, sizeof(ok_text) - 1, &m, reason,
+		e = submit_prepare(&c, ok_text, sizeof(ok_text) - 1, NULL, &m, reason,
 		    sizeof(reason));
 		ok(e == 0 && m.nrcpt == 2, "folded fields and odd names are fields");
 		submit_free(&m);
@@ -229,8 +297,12 @@ main(void)
 	    "only an empty group is no recipient");
 	refused("From: a@example.org\nTo: foo bar baz\n\nx\n",
 	    "garbage recipient is EINVAL");
-	refused("From: a@example.org\nTo: foo\n\nx\n",
-	    "recipient without @ is EINVAL");
+	refused("From: a@example.org\nTo: \"foo bar\"\n\nx\n",
+	    "quoted recipient without @ is EINVAL");
+	refused("From: a@example.org\nTo: foo@\n\nx\n",
+	    "recipient with an empty domain is EINVAL");
+	refused("From: a@example.org\nTo: <>\n\nx\n",
+	    "empty angle-addr recipient is EINVAL");
 	refused("From: a@example.org\nTo: b@example.com, foo@-bad..com\n\nx\n",
 	    "bad domain is EINVAL");
 	refused("From: a@example.org\nTo: b@exa_mple.com\n\nx\n",
@@ -275,7 +347,7 @@ main(void)
 			for (k = 0; k < 1 + i % 6; k++)
 				fuzz[rand_r(&seedv) % (sizeof(seed) - 1)] =
 				    (char)(1 + rand_r(&seedv) % 255);
-			e = submit_prepare(&c, fuzz, sizeof(seed) - 1, &m,
+			e = submit_prepare(&c, fuzz, sizeof(seed) - 1, NULL, &m,
 			    reason, sizeof(reason));
 			bad |= e != 0 && e != EINVAL;
 			if (e == 0)
@@ -305,12 +377,15 @@ main(void)
 	big = malloc(2000);
 	memset(big, 'x', 2000);
 	memcpy(big, "From: a@example.org\nTo: b@example.com\n\n", 39);
-	e = submit_prepare(&c, big, 2000, &m, reason, sizeof(reason));
+	e = submit_prepare(&c, big, 2000, NULL, &m, reason, sizeof(reason));
 	ok(e == EFBIG, "over max_size is EFBIG");
-	e = submit_prepare(&c, big, 1024, &m, reason, sizeof(reason));
+	e = submit_prepare(&c, big, 1024, NULL, &m, reason, sizeof(reason));
 	ok(e == 0, "exactly max_size is accepted");
 	submit_free(&m);
 	free(big);
+
+	bare_names();
+	origins();
 
 	conf_free(&c);
 	printf("1..%d\n", n);

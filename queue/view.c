@@ -120,11 +120,14 @@ text_name(const struct msg *m, FILE *f)
 static void
 text_envelope(const struct msg *m, FILE *f)
 {
+	char uid[32];
 	size_t i;
 
 	fprintf(f, "from %s\n", m->from[0] ? m->from : "<>");
 	for (i = 0; i < m->nr; i++)
 		fprintf(f, "to %s\n", m->r[i].addr);
+	entry_format_uid(m->uid, uid, sizeof(uid));
+	fprintf(f, "uid %s\n", uid);
 }
 
 static void

@@ -40,7 +40,7 @@ test_expect_success 'a copied message is queue/ID/ with envelope, status, name' 
 	(cd "$MNT/queue/$ID" && ls) >actual &&
 	printf "%s\n" ctl envelope log message name status >expect &&
 	test_cmp expect actual &&
-	printf "from a@mailfs.test\nto b@example.test\n" >expect &&
+	printf "from a@mailfs.test\nto b@example.test\nuid 0\n" >expect &&
 	test_cmp expect "$MNT/queue/$ID/envelope" &&
 	echo first >expect && test_cmp expect "$MNT/queue/$ID/name" &&
 	grep -q "^Subject: one" "$MNT/queue/$ID/message" &&
