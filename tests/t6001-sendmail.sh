@@ -248,4 +248,21 @@ test_expect_success 'no spool: exit 75, saying mailfs is not running' '
 	test_expect_code 78 "$SENDMAIL" -C "$T/missing.conf" a@a.test </dev/null
 '
 
+# the issue's own example: a cron job's or a script's mail(1) to root on
+# a server whose hostname is one of its domains lands in inbox/
+test_expect_success 'mail -s subj root lands in inbox/ when the hostname is ours' '
+	mailfs_start local -o "domains=mailfs.test" &&
+	printf "spool = %s\nhostname = mailfs.test\n" "$SPOOL" >"$T/lconf" &&
+	printf "#!/bin/sh\nexec \"%s\" -C \"%s\" \"\$@\"\n" "$SENDMAIL" \
+		"$T/lconf" >"$T/bin/lsendmail" && chmod 755 "$T/bin/lsendmail" &&
+	echo "set sendmail=$T/bin/lsendmail" >lmailrc &&
+	echo "nightly report" | MAILRC=$T/lmailrc HOME=$T bsd-mailx -s "cron says" root &&
+	wait_for 100 eval "test -n \"\$(ls \"\$MNT/inbox\")\"" &&
+	ID=$(ls "$MNT/inbox") &&
+	echo "cron says" >expect && test_cmp expect "$MNT/inbox/$ID/subject" &&
+	grep -qx "nightly report" "$MNT/inbox/$ID/body" &&
+	grep -q "^Delivered-To: root@mailfs.test" "$MNT/inbox/$ID/raw" &&
+	mailfs_stop
+'
+
 test_done
