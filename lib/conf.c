@@ -116,6 +116,7 @@ conf_init_defaults(struct conf *c)
 	c->maildir_mode = 0600;
 	conf_set(c, "listen", "127.0.0.1:2525", err, sizeof(err));
 	conf_set(c, "retry", DEFAULT_RETRY, err, sizeof(err));
+	conf_set(c, "etrn_clients", "127.0.0.0/8,::1", err, sizeof(err));
 }
 
 int
@@ -552,7 +553,8 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			    "concurrency: '%s' is not a number from 1 to 10000",
 			    value);
 		c->concurrency = (int)v;
-	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1)
+	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1 ||
+	    (rc = conf_set_lmtp(c, key, value, err, errlen)) != 1)
 		return rc;	/* 0, or -1 with err */
 	else
 		return conf_err(err, errlen, "unknown setting '%s'", key);
@@ -661,7 +663,7 @@ int
 conf_is_list_key(const char *key)
 {
 	static const char *const lists[] = { "domains", "listen", "dns",
-	    "retry", NULL };
+	    "retry", "etrn_clients", NULL };
 
 	for (const char *const *l = lists; *l != NULL; l++)
 		if (strcmp(*l, key) == 0)
@@ -759,6 +761,8 @@ conf_free(struct conf *c)
 	free(c->tls_key);
 	free(c->retry);
 	free(c->mount_opts);
+	free(c->lmtp_path);
+	free(c->etrn_clients);
 	for (size_t i = 0; i < c->nretired; i++)
 		free(c->retired[i]);
 	free(c->retired);

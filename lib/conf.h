@@ -16,6 +16,8 @@
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_MAY, CONF_TLS_ENCRYPT, CONF_TLS_VERIFY };
 
 /* One "host:port" or "[v6]:port" address, already split. */
+struct cidr;
+
 struct conf_addr {
 	char host[256];		/* name or literal IP, without brackets */
 	int port;		/* 0 = not given (caller's default) */
@@ -50,6 +52,11 @@ struct conf {
 	uid_t maildir_uid;	/* maildir_owner; (uid_t)-1: the daemon's */
 	gid_t maildir_gid;	/* (gid_t)-1: the daemon's, or the user's */
 	mode_t maildir_mode;	/* files; directories add the x bits */
+	/* lib/conf_lmtp.c: the LMTP listener, who may send ETRN */
+	char *lmtp_path;	/* lmtp = unix:PATH; NULL: not a socket */
+	struct conf_addr lmtp;	/* lmtp = HOST:PORT; port 0: none */
+	struct cidr *etrn_clients;	/* netrn_clients == 0: nobody */
+	size_t netrn_clients;
 };
 
 void	conf_init_defaults(struct conf *c);
@@ -67,6 +74,11 @@ void	conf_free(struct conf *c);
 /* group, maildir_owner, maildir_mode: 0 or -1 as conf_set; 1 when key is
  * none of them (lib/conf_access.c). */
 int	conf_set_access(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+
+/* lmtp, etrn_clients: 0 or -1 as conf_set; 1 when key is neither of them
+ * (lib/conf_lmtp.c). */
+int	conf_set_lmtp(struct conf *c, const char *key, const char *value,
 	    char *err, size_t errlen);
 
 /* conf_reload - SIGHUP: what can change while mounted goes from fresh into

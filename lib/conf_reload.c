@@ -6,8 +6,8 @@
  *	    char *later, size_t laterlen);
  *
  * Called on the event thread, which is the only reader of relayhost,
- * smtp_port, tls and concurrency: those are plain assignments. Other
- * threads (FUSE, the queue's writer, local delivery) read hostname,
+ * smtp_port, tls, concurrency and etrn_clients: those are plain
+ * assignments. Other threads (FUSE, the queue's writer, local delivery) read hostname,
  * domains, retry, max_size, max_age, keep and delay_warning while this
  * runs, without a lock, so:
  *  - scalars are stored atomically;
@@ -19,13 +19,14 @@
  *    which means the same (the last retry delay repeats; a domain listed
  *    twice is the same set), so either count fits either array.
  * Everything else (spool, listen, dns, tls_ca/cert/key, the mount options,
- * group and the maildir owner and mode) needs a restart: `later` gets the
- * names of those that changed, for the log.
+ * group, the maildir owner and mode, lmtp) needs a restart: `later` gets
+ * the names of those that changed, for the log.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cidr.h"
 #include "lib/conf.h"
 #include "lib/log.h"
 
@@ -119,12 +120,23 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 		later_add(later, laterlen, "maildir_owner");
 	if (live->maildir_mode != fresh->maildir_mode)
 		later_add(later, laterlen, "maildir_mode");
+	if (strs_differ(live->lmtp_path, fresh->lmtp_path) ||
+	    addrs_differ(&live->lmtp, 1, &fresh->lmtp, 1))
+		later_add(later, laterlen, "lmtp");
 
 	/* read by the event thread alone: this thread */
 	live->relayhost = fresh->relayhost;
 	live->smtp_port = fresh->smtp_port;
 	live->tls = fresh->tls;
 	live->concurrency = fresh->concurrency;
+	free(live->etrn_clients);
+	live->etrn_clients = NULL;
+	live->netrn_clients = 0;
+	if (fresh->netrn_clients > 0) {
+		live->etrn_clients = padded(fresh->etrn_clients,
+		    fresh->netrn_clients, sizeof(*fresh->etrn_clients), 0);
+		live->netrn_clients = fresh->netrn_clients;
+	}
 
 	/* read by other threads too */
 	__atomic_store_n(&live->max_size, fresh->max_size, __ATOMIC_RELAXED);
