@@ -132,6 +132,10 @@ int	queue_ctl(enum queue_where w, const char *id, const char *verb);
 int	queue_forget(enum queue_where w, const char *id);
 /* ctl "flush": every deferred recipient is due now. */
 void	queue_flush(void);
+/* ETRN: the deferred recipients in domain node (lower case), and with sub
+ * in its subdomains too, are due now. Returns how many messages still
+ * wait for such a recipient (0: nothing queued for it). */
+int	queue_flush_domain(const char *node, int sub);
 /* Drop sent/ and failed/ entries older than keep; called periodically. */
 void	queue_expire(time_t now);
 

@@ -389,6 +389,17 @@ main(void)
 	queue_job_done(jobs[0]);
 	s = render(QUEUE_QUEUE, id3, "status");
 	ok(strstr(s, "deferred 2 ") != NULL, "second attempt counted");
+	ok(queue_flush_domain("two.test", 1) == 0 &&
+	    queue_flush_domain("test", 0) == 0 &&
+	    queue_flush_domain("ne.test", 1) == 0 &&
+	    take(time(NULL), jobs, 16, &next) == 0,
+	    "ETRN for another domain, or a parent without @: nothing waits");
+	e = wakeups;
+	ok(queue_flush_domain("test", 1) == 1 && wakeups > e &&
+	    take(time(NULL), jobs, 16, &next) == 1,
+	    "ETRN @test covers one.test: due now");
+	queue_job_release(jobs[0]);
+	ok(queue_flush_domain("one.test", 0) == 1, "ETRN one.test: 1 waits");
 	queue_flush();
 	k = take(time(NULL), jobs, 16, &next);
 	ok(k == 1, "flush makes every deferred due");

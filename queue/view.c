@@ -342,6 +342,50 @@ queue_flush(void)
 	queue_wake();
 }
 
+/* 1 if d is node, or with sub a subdomain of it (both lower case) */
+static int
+domain_covered(const char *d, const char *node, int sub)
+{
+	size_t n = strlen(node), len = strlen(d);
+
+	if (strcmp(d, node) == 0)
+		return 1;
+	return sub && len > n && d[len - n - 1] == '.' &&
+	    strcmp(d + len - n, node) == 0;
+}
+
+int
+queue_flush_domain(const char *node, int sub)
+{
+	time_t now = time(NULL);
+	struct msg *m;
+	int count = 0, waiting;
+	guint i;
+
+	pthread_mutex_lock(&queue.mu);
+	for (i = 0; queue.queued != NULL && i < queue.queued->len; i++) {
+		m = queue.queued->pdata[i];
+		waiting = 0;
+		for (size_t j = 0; j < m->nr; j++) {
+			struct rcpt *r = &m->r[j];
+
+			if ((r->state != QUEUE_RCPT_DEFERRED &&
+			    r->state != QUEUE_RCPT_QUEUED) ||
+			    queue_rcpt_is_local(r) ||
+			    !domain_covered(r->domain, node, sub))
+				continue;
+			waiting = 1;
+			if (r->state == QUEUE_RCPT_DEFERRED && r->next > now)
+				r->next = now;
+		}
+		count += waiting;
+	}
+	pthread_mutex_unlock(&queue.mu);
+	if (count > 0)
+		queue_wake();
+	return count;
+}
+
 void
 queue_expire(time_t now)
 {
