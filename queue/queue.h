@@ -134,7 +134,8 @@ int	queue_forget(enum queue_where w, const char *id);
 void	queue_flush(void);
 /* ETRN: the deferred recipients in domain node (lower case), and with sub
  * in its subdomains too, are due now. Returns how many messages still
- * wait for such a recipient (0: nothing queued for it). */
+ * wait for such a recipient (0: nothing queued for it), -1 if the queue
+ * is not open. */
 int	queue_flush_domain(const char *node, int sub);
 /* Drop sent/ and failed/ entries older than keep; called periodically. */
 void	queue_expire(time_t now);

@@ -363,7 +363,11 @@ queue_flush_domain(const char *node, int sub)
 	guint i;
 
 	pthread_mutex_lock(&queue.mu);
-	for (i = 0; queue.queued != NULL && i < queue.queued->len; i++) {
+	if (queue.queued == NULL) {
+		pthread_mutex_unlock(&queue.mu);
+		return -1;
+	}
+	for (i = 0; i < queue.queued->len; i++) {
 		m = queue.queued->pdata[i];
 		waiting = 0;
 		for (size_t j = 0; j < m->nr; j++) {

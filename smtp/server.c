@@ -7,6 +7,13 @@
  * session_cmd.c, the message in session_data.c over the DATA stream
  * machine of data.c.
  *
+ * The `lmtp` listener (a unix socket or host:port) starts its sessions in
+ * MODE_LMTP. Its socket file replaces a stale one at start (only a
+ * socket: any other file there is an error) and is removed at stop; it
+ * is made 0666, so who may connect is up to the directory it is in.
+ * Clients of a unix socket are all "unix": they share the limit on
+ * connections in all, not the one per address.
+ *
  * Everything here runs on the event thread; the workers hand finished
  * jobs back through an event activated from the worker (evthread
  * locking).
@@ -20,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -43,6 +53,7 @@ static struct {
 	size_t		nlis;
 	struct event	*resume;	/* re-enable accepting after EMFILE */
 	struct event	*done_ev;	/* a worker finished a job */
+	const char	*unix_path;	/* the LMTP socket we made, to unlink */
 } srv;
 
 /* On a worker: have the event thread run the finished jobs' callbacks. */
@@ -71,17 +82,20 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	char ip[INET6_ADDRSTRLEN] = "?";
 	const char *why = NULL;
 	int all, same;
+	enum session_mode mode = (enum session_mode)(intptr_t)arg;
 
 	(void)l;
-	(void)arg;
-	getnameinfo(sa, (socklen_t)salen, ip, sizeof(ip), NULL, 0,
-	    NI_NUMERICHOST);
+	if (sa->sa_family == AF_UNIX)
+		snprintf(ip, sizeof(ip), "unix");
+	else
+		getnameinfo(sa, (socklen_t)salen, ip, sizeof(ip), NULL, 0,
+		    NI_NUMERICHOST);
 	session_count(ip, &all, &same);
 	if (all >= MAX_SESSIONS)
 		why = "too many connections";
-	else if (same >= MAX_PER_IP)
+	else if (same >= MAX_PER_IP && sa->sa_family != AF_UNIX)
 		why = "too many connections from this address";
-	if (why == NULL && session_start(fd, ip) == -1)
+	if (why == NULL && session_start(fd, ip, mode) == -1)
 		why = "out of memory";
 	if (why != NULL) {
 		char msg[512];
@@ -120,8 +134,58 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 	evtimer_add(srv.resume, &sec);
 }
 
+/* l (NULL: failed) into srv.lis: -1 if it is not there */
 static int
-listen_on(const struct conf_addr *a)
+add_listener(struct evconnlistener *l)
+{
+	struct evconnlistener **v;
+
+	if (l == NULL)
+		return -1;
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	if ((v = realloc(srv.lis, (srv.nlis + 1) * sizeof(*v))) == NULL) {
+		evconnlistener_free(l);
+		return -1;
+	}
+	srv.lis = v;
+	srv.lis[srv.nlis++] = l;
+	return 0;
+}
+
+/* lmtp = unix:PATH */
+static int
+listen_unix(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	evutil_socket_t fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);	/* left by a daemon that did not stop */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("lmtp: listen unix:%s", path);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	srv.unix_path = path;
+	if (chmod(path, 0666) == -1)
+		log_warn("lmtp: chmod %s", path);
+	if (add_listener(evconnlistener_new(session_ctx.base, accept_cb,
+	    (void *)(intptr_t)MODE_LMTP, LEV_OPT_CLOSE_ON_FREE, 128, fd)) ==
+	    -1) {
+		log_warn("lmtp: listen unix:%s", path);
+		return -1;	/* the fd with it, or not made */
+	}
+	return 0;
+}
+
+static int
+listen_on(const struct conf_addr *a, enum session_mode mode)
 {
 	struct addrinfo hints, *res, *ai;
 	char port[16];
@@ -139,7 +203,7 @@ listen_on(const struct conf_addr *a)
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		struct evconnlistener *l, **v;
+		struct evconnlistener *l;
 		int one = 1;
 		evutil_socket_t fd = socket(ai->ai_family,
 		    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -151,19 +215,15 @@ listen_on(const struct conf_addr *a)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 			    sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    (l = evconnlistener_new(session_ctx.base, accept_cb, NULL,
-		    LEV_OPT_CLOSE_ON_FREE, 128, fd)) == NULL) {
+		    (l = evconnlistener_new(session_ctx.base, accept_cb,
+		    (void *)(intptr_t)mode, LEV_OPT_CLOSE_ON_FREE, 128,
+		    fd)) == NULL) {
 			log_warn("smtp: listen %s:%s", a->host, port);
 			close(fd);
 			break;
 		}
-		evconnlistener_set_error_cb(l, accept_error_cb);
-		if ((v = realloc(srv.lis, (srv.nlis + 1) * sizeof(*v))) == NULL) {
-			evconnlistener_free(l);
+		if (add_listener(l) == -1)
 			break;
-		}
-		srv.lis = v;
-		srv.lis[srv.nlis++] = l;
 	}
 	freeaddrinfo(res);
 	return ai == NULL ? 0 : -1;
@@ -204,8 +264,12 @@ server_start(struct event_base *base, const struct conf *c)
 	if (maildir_stream_start(WORKERS, wake, NULL) == -1)
 		goto fail;
 	for (size_t i = 0; i < c->nlisten; i++)
-		if (listen_on(&c->listen[i]) == -1)
+		if (listen_on(&c->listen[i], MODE_SMTP) == -1)
 			goto fail;
+	if (c->lmtp_path != NULL && listen_unix(c->lmtp_path) == -1)
+		goto fail;
+	if (c->lmtp.port != 0 && listen_on(&c->lmtp, MODE_LMTP) == -1)
+		goto fail;
 	return 0;
 fail:
 	server_stop();
@@ -226,6 +290,9 @@ server_stop(void)
 	free(srv.lis);
 	srv.lis = NULL;
 	srv.nlis = 0;
+	if (srv.unix_path != NULL)
+		unlink(srv.unix_path);
+	srv.unix_path = NULL;
 	session_free_all();
 	maildir_stream_stop();
 	if (srv.done_ev != NULL)

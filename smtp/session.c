@@ -395,7 +395,7 @@ session_count(const char *ip, int *all, int *same)
 }
 
 int
-session_start(evutil_socket_t fd, const char *ip)
+session_start(evutil_socket_t fd, const char *ip, enum session_mode mode)
 {
 	struct session *s = calloc(1, sizeof(*s));
 
@@ -410,10 +410,12 @@ session_start(evutil_socket_t fd, const char *ip)
 	}
 	snprintf(s->ip, sizeof(s->ip), "%s", ip);
 	s->state = S_INIT;
+	s->mode = mode;
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
 	session_setup_bev(s);
-	session_reply(s, "220 %s ESMTP mailfs", session_ctx.conf->hostname);
+	session_reply(s, "220 %s %s mailfs", session_ctx.conf->hostname,
+	    mode == MODE_LMTP ? "LMTP" : "ESMTP");
 	return 0;
 }
 

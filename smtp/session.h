@@ -2,7 +2,8 @@
  * session.h - the inbound SMTP session, internal to smtp/: the listener
  * (server.c) starts sessions on the connections it accepts; session.c
  * runs them (state, replies, errors, input, lifetime), session_cmd.c
- * answers their commands, session_data.c takes their messages.
+ * answers their commands, session_data.c takes their messages,
+ * session_etrn.c answers ETRN.
  *
  * Every state change goes through session_enter, which logs it at debug
  * level ("smtp IP: old -> new").
@@ -34,6 +35,13 @@ enum session_state {
 };
 #define ST(x)	(1u << (x))
 
+/* What a listener speaks: each mode has its own commands (the table in
+ * session_cmd.c says which verbs each mode knows). */
+enum session_mode {
+	MODE_SMTP,	/* the `listen` addresses: RFC 5321, ETRN */
+	MODE_LMTP	/* `lmtp`: RFC 2033, LHLO and one reply per recipient */
+};
+
 struct maildir_stream;
 
 struct session {
@@ -42,7 +50,8 @@ struct session {
 	struct event	*linger;
 	int		lingered;
 	enum session_state state;
-	char		ip[INET6_ADDRSTRLEN];
+	enum session_mode mode;
+	char		ip[INET6_ADDRSTRLEN];	/* "unix": an LMTP socket */
 	char		helo[256];
 	/*
 	 * Flags, not states: each holds across several states. esmtp and
@@ -78,7 +87,8 @@ extern struct session_ctx session_ctx;
 
 /* session.c: lifetime, seen by the listener */
 /* -1 when out of memory (fd untouched), else 0 (fd taken) */
-int	session_start(evutil_socket_t fd, const char *ip);
+int	session_start(evutil_socket_t fd, const char *ip,
+	    enum session_mode mode);
 void	session_count(const char *ip, int *all, int *same);
 void	session_free_all(void);
 void	session_refuse(const char *ip, const char *reason);
@@ -98,6 +108,9 @@ void	session_resume(struct session *s);
 
 /* session_cmd.c: answer one command line (CRLF and trailing blanks cut) */
 void	session_command(struct session *s, char *line);
+
+/* session_etrn.c: ETRN node (RFC 1985), from etrn_clients only */
+void	session_etrn(struct session *s, const char *arg);
 
 /* session_data.c: the message */
 void	session_data_begin(struct session *s);

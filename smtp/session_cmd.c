@@ -3,7 +3,10 @@
  * verbs (the states each may come in, its argument, its handler) and the
  * handlers of EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY EXPN HELP
  * STARTTLS (RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
- * ENHANCEDSTATUSCODES, STARTTLS). Internal API in session.h.
+ * ENHANCEDSTATUSCODES, STARTTLS, ETRN in session_etrn.c). In MODE_LMTP
+ * (RFC 2033) LHLO takes the place of EHLO and HELO, which are unknown
+ * there as STARTTLS is; a bare local part as recipient is one of ours.
+ * Internal API in session.h.
  *
  * Input pipelined after STARTTLS is thrown away (CVE-2011-0411).
  */
@@ -23,6 +26,7 @@
 #include "smtp/addr.h"
 
 #define MAX_RCPTS	100		/* RFC 5321 §4.5.3.1.8 minimum */
+#define CMD_ARG_MAX	1024		/* an argument, qualified (lmtp) */
 
 static int
 has_8bit(const char *p)
@@ -51,9 +55,11 @@ valid_helo(const char *arg)
 static void
 cmd_ehlo(struct session *s, const char *arg, int esmtp)
 {
+	int lmtp = s->mode == MODE_LMTP;
+
 	if (!valid_helo(arg)) {
 		session_error(s, "501 5.5.4 Syntax: %s hostname",
-		    esmtp ? "EHLO" : "HELO");
+		    lmtp ? "LHLO" : esmtp ? "EHLO" : "HELO");
 		return;
 	}
 	snprintf(s->helo, sizeof(s->helo), "%s", arg);
@@ -67,9 +73,11 @@ cmd_ehlo(struct session *s, const char *arg, int esmtp)
 	session_reply(s, "250-%s", session_ctx.conf->hostname);
 	session_reply(s, "250-PIPELINING");
 	session_reply(s, "250-SIZE %zu", session_ctx.conf->max_size);
+	if (!lmtp)
+		session_reply(s, "250-ETRN");
 	session_reply(s, "250-8BITMIME");
 	session_reply(s, "250-SMTPUTF8");
-	if (session_ctx.ssl != NULL && !s->tls)
+	if (session_ctx.ssl != NULL && !s->tls && !lmtp)
 		session_reply(s, "250-STARTTLS");
 	session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
@@ -200,13 +208,39 @@ do_mail(struct session *s, const char *arg)
 	session_reply(s, "250 2.1.0 Ok");
 }
 
+/*
+ * lmtp_qualify - in LMTP, "TO:<name>" without a domain means a mailbox of
+ * ours (an MTA's local transport hands over bare names): into buf as
+ * "TO:<name@DOMAIN>..." with our first domain (else hostname), the way
+ * a bare <Postmaster> is qualified. Anything else is returned unchanged;
+ * a name that routes on (u%remote) is refused by addr_is_local all the
+ * same.
+ */
+static const char *
+lmtp_qualify(const struct session *s, const char *arg, char *buf,
+    size_t len)
+{
+	const struct conf *c = session_ctx.conf;
+	const char *lt = strchr(arg, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+
+	if (s->mode != MODE_LMTP || gt == NULL || gt == lt + 1 ||
+	    memchr(lt, '@', (size_t)(gt - lt)) != NULL ||
+	    memchr(lt, '"', (size_t)(gt - lt)) != NULL)
+		return arg;
+	if ((size_t)snprintf(buf, len, "%.*s@%s%s", (int)(gt - arg), arg,
+	    c->ndomains ? c->domains[0] : c->hostname, gt) >= len)
+		return arg;	/* too long: refused as it is */
+	return buf;
+}
+
 static void
 do_rcpt(struct session *s, const char *arg)
 {
 	struct addr_path p;
 	const char *rest;
-	char reason[ADDR_PATH_MAX + 64];
+	char reason[ADDR_PATH_MAX + 64], qualified[CMD_ARG_MAX];
 
+	arg = lmtp_qualify(s, arg, qualified, sizeof(qualified));
 	switch (parse_arg(arg, "TO:", &p, &rest)) {
 	case ADDR_OK:
 		break;
@@ -317,9 +351,13 @@ static void
 do_help(struct session *s, const char *arg)
 {
 	(void)arg;
-	session_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET "
-	    "NOOP QUIT VRFY HELP%s",
-	    session_ctx.ssl && !s->tls ? " STARTTLS" : "");
+	if (s->mode == MODE_LMTP)
+		session_reply(s, "214 2.0.0 Commands: LHLO MAIL RCPT DATA RSET "
+		    "NOOP QUIT VRFY HELP");
+	else
+		session_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA "
+		    "RSET NOOP QUIT VRFY HELP ETRN%s",
+		    session_ctx.ssl && !s->tls ? " STARTTLS" : "");
 	session_junk(s);
 }
 
@@ -366,9 +404,19 @@ do_starttls(struct session *s, const char *arg)
 	session_enter(s, S_INIT);
 }
 
+/* LMTP has no queue of ours to run for a client */
+static void
+do_etrn_lmtp(struct session *s, const char *arg)
+{
+	(void)arg;
+	session_error(s, "502 5.5.1 ETRN not available in LMTP");
+}
+
 #define ARG_NONE	0	/* no argument allowed */
 #define ARG_ANY		1
 #define ARG_NEED	2
+#define MODES(m)	(1u << (m))
+#define ALL_MODES	0
 
 static const struct command {
 	const char	*name;
@@ -376,23 +424,30 @@ static const struct command {
 	const char	*seqerr;	/* 503 text elsewhere */
 	int		arg;
 	void		(*fn)(struct session *, const char *);
+	unsigned	modes;		/* MODES(...) it is known in */
 } commands[] = {
 	{ "EHLO", ST(S_INIT) | ST(S_HELO) | ST(S_MAIL) | ST(S_RCPT), NULL,
-	    ARG_ANY, do_ehlo },
+	    ARG_ANY, do_ehlo, MODES(MODE_SMTP) },
 	{ "HELO", ST(S_INIT) | ST(S_HELO) | ST(S_MAIL) | ST(S_RCPT), NULL,
-	    ARG_ANY, do_helo },
-	{ "MAIL", ST(S_HELO), "nested MAIL command", ARG_NEED, do_mail },
+	    ARG_ANY, do_helo, MODES(MODE_SMTP) },
+	{ "LHLO", ST(S_INIT) | ST(S_HELO) | ST(S_MAIL) | ST(S_RCPT), NULL,
+	    ARG_ANY, do_ehlo, MODES(MODE_LMTP) },
+	{ "MAIL", ST(S_HELO), "nested MAIL command", ARG_NEED, do_mail,
+	    ALL_MODES },
 	{ "RCPT", ST(S_MAIL) | ST(S_RCPT), "need MAIL before RCPT", ARG_NEED,
-	    do_rcpt },
-	{ "DATA", ST(S_RCPT), NULL, ARG_NONE, do_data },
-	{ "RSET", ~0u, NULL, ARG_NONE, do_rset },
-	{ "NOOP", ~0u, NULL, ARG_ANY, do_noop },
-	{ "QUIT", ~0u, NULL, ARG_NONE, do_quit },
-	{ "VRFY", ~0u, NULL, ARG_NEED, do_vrfy },
-	{ "EXPN", ~0u, NULL, ARG_ANY, do_expn },
-	{ "HELP", ~0u, NULL, ARG_ANY, do_help },
+	    do_rcpt, ALL_MODES },
+	{ "DATA", ST(S_RCPT), NULL, ARG_NONE, do_data, ALL_MODES },
+	{ "RSET", ~0u, NULL, ARG_NONE, do_rset, ALL_MODES },
+	{ "NOOP", ~0u, NULL, ARG_ANY, do_noop, ALL_MODES },
+	{ "QUIT", ~0u, NULL, ARG_NONE, do_quit, ALL_MODES },
+	{ "VRFY", ~0u, NULL, ARG_NEED, do_vrfy, ALL_MODES },
+	{ "EXPN", ~0u, NULL, ARG_ANY, do_expn, ALL_MODES },
+	{ "HELP", ~0u, NULL, ARG_ANY, do_help, ALL_MODES },
 	{ "STARTTLS", ST(S_INIT) | ST(S_HELO), "STARTTLS inside a transaction",
-	    ARG_NONE, do_starttls },
+	    ARG_NONE, do_starttls, MODES(MODE_SMTP) },
+	{ "ETRN", ST(S_HELO), "MAIL transaction in progress", ARG_NEED,
+	    session_etrn, MODES(MODE_SMTP) },
+	{ "ETRN", ~0u, NULL, ARG_ANY, do_etrn_lmtp, MODES(MODE_LMTP) },
 };
 
 static void
@@ -401,7 +456,8 @@ sequence_error(struct session *s, const struct command *c)
 	const char *why = c->seqerr;
 
 	if (s->state == S_INIT && c->fn != do_starttls)
-		why = "send HELO/EHLO first";
+		why = s->mode == MODE_LMTP ? "send LHLO first" :
+		    "send HELO/EHLO first";
 	else if (why == NULL)	/* DATA */
 		why = s->state == S_MAIL ? "need RCPT before DATA" :
 		    "need MAIL before DATA";
@@ -422,7 +478,9 @@ session_command(struct session *s, char *line)
 		arg = line + n;
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strlen(commands[i].name) == n &&
-		    strncasecmp(commands[i].name, line, n) == 0)
+		    strncasecmp(commands[i].name, line, n) == 0 &&
+		    (commands[i].modes == 0 ||
+		    (commands[i].modes & MODES(s->mode))))
 			c = &commands[i];
 	if (c == NULL) {
 		session_error(s, "500 5.5.2 Error: command not recognized");

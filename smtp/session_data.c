@@ -14,6 +14,11 @@
  * message, an error, a disconnect or a stop mid-DATA drop the stream,
  * which unlinks its file.
  *
+ * After the final dot an SMTP session answers once; an LMTP session
+ * (RFC 2033 §4.2) answers once per accepted recipient, in their order,
+ * each with the same outcome: the message is stored once for all of
+ * them, so one fsync stands behind every 250.
+ *
  * Only CR LF "." CR LF ends the data; bare CR or LF, NUL, text lines
  * over 1000 octets, more than max_size octets or a mail loop make the
  * message refused after its end (smtp/data.h).
@@ -68,7 +73,8 @@ add_trace(struct session *s)
 		snprintf(tlsinfo, sizeof(tlsinfo), "\n\t(using %s with cipher %s)",
 		    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 	}
-	proto = s->smtputf8 ? (s->tls ? "UTF8SMTPS" : "UTF8SMTP") :
+	proto = s->mode == MODE_LMTP ? (s->smtputf8 ? "UTF8LMTP" : "LMTP") :
+	    s->smtputf8 ? (s->tls ? "UTF8SMTPS" : "UTF8SMTP") :
 	    !s->esmtp ? (s->tls ? "SMTPS" : "SMTP") :
 	    (s->tls ? "ESMTPS" : "ESMTP");
 	rfc5322_date(date, sizeof(date));
@@ -123,6 +129,33 @@ rcpt_list(struct session *s)
 		strcat(p, s->rcpt[i]);
 	}
 	return p;
+}
+
+/*
+ * final_reply - the answer to the final dot, "CODE X.Y.Z text": once, or
+ * in LMTP once per recipient as "CODE X.Y.Z <rcpt> text". An error
+ * counts once. Call it before the transaction is reset.
+ */
+static void
+final_reply(struct session *s, int error, const char *text)
+{
+	const char *rest = strchr(text, ' ');
+
+	rest = rest ? strchr(rest + 1, ' ') : NULL;
+	if (s->mode != MODE_LMTP || rest == NULL || s->nrcpt == 0) {
+		if (error)
+			session_error(s, "%s", text);
+		else
+			session_reply(s, "%s", text);
+		return;
+	}
+	for (size_t i = 0; i < s->nrcpt; i++)
+		if (error && i + 1 == s->nrcpt)
+			session_error(s, "%.*s <%s>%s", (int)(rest - text),
+			    text, s->rcpt[i], rest);
+		else
+			session_reply(s, "%.*s <%s>%s", (int)(rest - text),
+			    text, s->rcpt[i], rest);
 }
 
 /* The refusals at the end of the data, by data_verdict. */
@@ -213,14 +246,14 @@ data_end(struct session *s)
 
 	if (v != DATA_OK) {
 		session_refuse(s->ip, refusal[v].why);
+		final_reply(s, 1, refusal[v].text);
 		session_reset(s);	/* which unlinks what was written */
-		session_error(s, "%s", refusal[v].text);
 		return;
 	}
 	if (s->werr != 0) {
-		session_reset(s);
-		session_reply(s, "451 4.3.0 Error: could not store the "
+		final_reply(s, 0, "451 4.3.0 Error: could not store the "
 		    "message, try again later");
+		session_reset(s);
 		return;
 	}
 	if (msg_pieces(s, &iov, &n) == 0 &&
@@ -232,8 +265,8 @@ data_end(struct session *s)
 	free(envelope);
 	free(to);
 	if (rc != 0) {
+		final_reply(s, 0, "451 4.3.0 Insufficient system resources");
 		session_reset(s);
-		session_reply(s, "451 4.3.0 Insufficient system resources");
 		return;
 	}
 	evbuffer_free(s->msg);
@@ -335,15 +368,16 @@ stream_done(void *arg, int rc)
 			data_fail(s, rc);
 		session_enter(s, S_DATA);
 	} else {
+		char ok[64 + MAILDIR_ID_MAX];
+
 		s->stream = NULL;
-		session_reset(s);
-		if (rc == 0) {
-			session_reply(s, "250 2.0.0 Ok: queued as %s", s->id);
+		snprintf(ok, sizeof(ok), "250 2.0.0 Ok: %s as %s",
+		    s->mode == MODE_LMTP ? "delivered" : "queued", s->id);
+		final_reply(s, 0, rc == 0 ? ok : "451 4.3.0 Error: could not "
+		    "store the message, try again later");
+		if (rc == 0)
 			s->junk = 0;	/* a client at work */
-		} else {
-			session_reply(s, "451 4.3.0 Error: could not store "
-			    "the message, try again later");
-		}
+		session_reset(s);
 	}
 	session_resume(s);
 }
