@@ -7,9 +7,9 @@
  *
  * Called on the event thread, which is the only reader of relayhost,
  * smtp_port, tls, concurrency and etrn_clients: those are plain
- * assignments. Other threads (FUSE, the queue's writer, local delivery) read hostname,
- * domains, retry, max_size, max_age, keep and delay_warning while this
- * runs, without a lock, so:
+ * assignments. Other threads (FUSE, the queue's writer, local delivery)
+ * read hostname, domains, retry, max_size, max_age, keep and
+ * delay_warning while this runs, without a lock, so:
  *  - scalars are stored atomically;
  *  - a string or array is replaced by storing a new pointer; the old one
  *    is retired, never freed while running (conf_free frees it), so a
