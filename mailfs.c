@@ -438,7 +438,8 @@ main(int argc, char **argv)
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (deliver_start(base, &conf) == -1 ||
-	    (conf.nlisten > 0 && server_start(base, &conf) == -1)) {
+	    ((conf.nlisten > 0 || conf.lmtp_path != NULL ||
+	    conf.lmtp.port != 0) && server_start(base, &conf) == -1)) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		rc = 1;
 		goto out;
