@@ -222,5 +222,27 @@ main(void)
 	    "maildir_mode: octal, no x bits, readable by its owner");
 	conf_free(&c);
 
+	conf_init_defaults(&c);
+	ok(c.lmtp_path == NULL && c.lmtp.port == 0 && c.netrn_clients == 2,
+	    "no lmtp, etrn_clients loopback by default");
+	ok(set(&c, "lmtp", "unix:/run/mailfs/lmtp") == 0 && c.lmtp_path &&
+	    strcmp(c.lmtp_path, "/run/mailfs/lmtp") == 0 && c.lmtp.port == 0,
+	    "lmtp = unix:PATH");
+	ok(set(&c, "lmtp", "127.0.0.1:24") == 0 && c.lmtp_path == NULL &&
+	    c.lmtp.port == 24 && set(&c, "lmtp", "none") == 0 &&
+	    c.lmtp.port == 0, "lmtp = HOST:PORT, none");
+	ok(conf_set(&c, "lmtp", "unix:run/x", err, sizeof(err)) == -1 &&
+	    strstr(err, "lmtp") && set(&c, "lmtp", "127.0.0.1") == -1 &&
+	    set(&c, "lmtp", "bad host:24") == -1,
+	    "lmtp: a relative path, no port, a bad host refused");
+	ok(set(&c, "etrn_clients", "10.0.0.0/8, 2001:db8::/32") == 0 &&
+	    c.netrn_clients == 2 && set(&c, "etrn_clients", "none") == 0 &&
+	    c.netrn_clients == 0, "etrn_clients: a list, none");
+	ok(conf_set(&c, "etrn_clients", "10.0.0.0/8,example.org", err,
+	    sizeof(err)) == -1 && strstr(err, "example.org") &&
+	    c.netrn_clients == 0, "etrn_clients: a name is refused");
+	ok(conf_is_list_key("etrn_clients"), "etrn_clients is a list for -o");
+	conf_free(&c);
+
 	return tap_done();
 }
