@@ -190,8 +190,8 @@ conf_parse_port(const char *s, int *port)
 	return 0;
 }
 
-/* A DNS host name: labels of letters, digits and hyphens. */
-static int
+/* A DNS host name: labels of letters, digits and hyphens (conf.h). */
+int
 conf_valid_hostname(const char *s)
 {
 	size_t label = 0, n = strlen(s);

@@ -67,6 +67,9 @@ int	conf_is_list_key(const char *key);
 char	*conf_trim_blanks(char *s);
 int	conf_finish(struct conf *c, char *err, size_t errlen);
 int	conf_is_local_domain(const struct conf *c, const char *domain);
+/* 1 if s is a DNS name: labels of letters, digits, '-' and '_', 1 to 63
+ * long, 253 in all; a trailing dot (fully qualified) is allowed. */
+int	conf_valid_hostname(const char *s);
 int	conf_parse_duration(const char *s, time_t *out);
 int	conf_parse_size(const char *s, size_t *out);
 int	conf_parse_addr(const char *s, struct conf_addr *out);

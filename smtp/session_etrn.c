@@ -23,28 +23,6 @@
 #include "queue/qlog.h"
 #include "queue/queue.h"
 
-/* a domain name: letters, digits, '-' and '.', labels 1 to 63 long */
-static int
-valid_node(const char *d)
-{
-	size_t label = 0, n = strlen(d);
-
-	if (n == 0 || n > ADDR_DOMAIN_MAX || d[0] == '.')
-		return 0;
-	for (; *d; d++) {
-		if (*d == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-		} else if (isalnum((unsigned char)*d) || *d == '-') {
-			if (++label > 63)
-				return 0;
-		} else
-			return 0;
-	}
-	return 1;
-}
-
 void
 session_etrn(struct session *s, const char *arg)
 {
@@ -65,7 +43,7 @@ session_etrn(struct session *s, const char *arg)
 		    "are not supported", arg);
 		return;
 	}
-	if (!valid_node(arg + sub)) {
+	if (!conf_valid_hostname(arg + sub)) {
 		session_error(s, "501 5.5.4 Syntax: ETRN domain or @domain");
 		return;
 	}
