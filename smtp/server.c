@@ -9,7 +9,8 @@
  *
  * The `lmtp` listener (a unix socket or host:port) starts its sessions in
  * MODE_LMTP. Its socket file replaces a stale one at start (only a
- * socket: any other file there is an error) and is removed at stop; it
+ * socket nobody answers on: any other file there is an error, and so is
+ * a live socket) and is removed at stop; it
  * is made 0666, so who may connect is up to the directory it is in.
  * Clients of a unix socket are all "unix": they share the limit on
  * connections in all, not the one per address.
@@ -152,6 +153,19 @@ add_listener(struct evconnlistener *l)
 	return 0;
 }
 
+/* 1 if something accepts connections on the socket at sun */
+static int
+answers(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	if (fd == -1)
+		return 0;
+	ok = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return ok;
+}
+
 /* lmtp = unix:PATH */
 static int
 listen_unix(const char *path)
@@ -163,8 +177,14 @@ listen_unix(const char *path)
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);	/* left by a daemon that did not stop */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		/* left by a daemon that did not stop, unless one answers */
+		if (answers(&sun)) {
+			log_warnx("lmtp: listen unix:%s: in use", path);
+			return -1;
+		}
+		unlink(path);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		log_warn("lmtp: listen unix:%s", path);

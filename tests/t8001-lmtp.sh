@@ -103,6 +103,14 @@ test_expect_success 'the socket is removed at stop, a stale one replaced at star
 	test "$(codes out)" = "220 250 221 "
 '
 
+test_expect_success 'a live socket is not taken over' '
+	mkdir -p "$T/other" "$T/m" &&
+	test_expect_code 1 "$MAILFS" -f -o "spool=$T/other,listen=none,lmtp=unix:$SOCK" "$T/m" 2>err &&
+	grep "in use" err &&
+	lmtp "$SOCK" "LHLO mta.test\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 221 "
+'
+
 test_expect_success 'lmtp on host:port' '
 	mailfs_stop &&
 	mailfs_start in -o "lmtp=127.0.0.1:$PORT,domains=example.test" &&
