@@ -10,8 +10,8 @@
  * The `lmtp` listener (a unix socket or host:port) starts its sessions in
  * MODE_LMTP. Its socket file replaces a stale one at start (only a
  * socket nobody answers on: any other file there is an error, and so is
- * a live socket) and is removed at stop; it
- * is made 0666, so who may connect is up to the directory it is in.
+ * a live socket) and is removed at stop; it is made 0666, so who may
+ * connect is up to the directory it is in.
  * Clients of a unix socket are all "unix": they share the limit on
  * connections in all, not the one per address.
  *
@@ -25,10 +25,10 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
