@@ -16,8 +16,8 @@
  *    within smtpd_timeout, a total not reset by each byte (RFC 5321
  *    §4.5.3.2): a client trickling its input gets 421 4.4.2 all the same;
  *  - too many errors get 421;
- *  - when every slot is taken, the session that made progress least
- *    recently gives its slot to a newcomer (session_reclaim).
+ *  - when every slot is taken, a session of the address holding the most
+ *    gives its slot to a newcomer (session_reclaim).
  */
 #include "smtp/session.h"
 
@@ -442,15 +442,47 @@ session_count(const char *ip, int *all, int *same)
 		}
 }
 
+static int
+by_ip(const void *a, const void *b)
+{
+	const struct session *x = *(struct session *const *)a;
+	const struct session *y = *(struct session *const *)b;
+
+	return strcmp(x->ip, y->ip);
+}
+
+/*
+ * session_reclaim - the victim comes from the address holding the most
+ * sessions (so a client with one connection outlasts a crowd from a few
+ * addresses), and of those the one that made progress least recently.
+ * Sessions a worker is busy with are never taken.
+ */
 int
 session_reclaim(void)
 {
-	struct session *s, *victim = NULL;
+	struct session **v, *s, *victim = NULL;
+	size_t n = 0, i, run, best = 0;
 
+	if ((v = calloc((size_t)nsessions + 1, sizeof(*v))) == NULL)
+		return -1;
 	TAILQ_FOREACH(s, &sessions, entry)
-		if (!closing(s) && s->state != S_FLUSH && s->state != S_WAIT &&
-		    (victim == NULL || s->progress < victim->progress))
-			victim = s;
+		if (!closing(s) && s->state != S_FLUSH && s->state != S_WAIT)
+			v[n++] = s;
+	qsort(v, n, sizeof(*v), by_ip);
+	for (i = 0; i < n; i += run) {
+		struct session *oldest = v[i];
+
+		for (run = 1; i + run < n && by_ip(&v[i], &v[i + run]) == 0;
+		    run++)
+			if (v[i + run]->progress < oldest->progress)
+				oldest = v[i + run];
+		if (run > best || (run == best &&
+		    oldest->progress < victim->progress)) {
+			best = run;
+			victim = oldest;
+		}
+	}
+	free(v);
 	if (victim == NULL)
 		return -1;
 	session_refuse(victim->ip, "slot reclaimed for a new client");

@@ -84,8 +84,9 @@ extern struct session_ctx session_ctx;
 int	session_start(evutil_socket_t fd, const char *ip);
 /* sessions in all and from ip, those closing left out */
 void	session_count(const char *ip, int *all, int *same);
-/* Close the session that made progress least recently (421 4.4.2) to
- * give its slot to a new client: 0, or -1 if none can be closed. */
+/* Close a session of the address holding the most, the one that made
+ * progress least recently (421 4.4.2), to give its slot to a new client:
+ * 0, or -1 if none can be closed. */
 int	session_reclaim(void);
 void	session_free_all(void);
 void	session_refuse(const char *ip, const char *reason);
