@@ -39,6 +39,7 @@
 #include "queue/stats.h"
 
 #define DATA_BLOCK	(64 * 1024)	/* message octets per smtpd_timeout */
+#define CUT_GRACE	5		/* seconds for a 421 to go out */
 #define MAX_ERRORS	10		/* error replies before 421 4.7.0 */
 #define JUNK_MAX	100		/* NOOP RSET VRFY HELP before they count
 					 * as errors */
@@ -389,13 +390,18 @@ session_cb_event(struct bufferevent *bev, short what, void *arg)
 	session_free(s);	/* EOF, error, or a write timeout */
 }
 
-/* End the session with 421 4.4.2 (its deadline, or its slot taken). */
+/* End the session with 421 4.4.2 (its deadline, or its slot taken). A
+ * client that does not read gets CUT_GRACE seconds for it, not a whole
+ * smtpd_timeout, so cut sessions cannot pile up. */
 static void
 session_cut(struct session *s, const char *why)
 {
+	struct timeval grace = { CUT_GRACE, 0 };
+
 	session_reply(s, "421 4.4.2 %s Error: %s", session_ctx.conf->hostname,
 	    why);
 	session_close(s);
+	evtimer_add(s->deadline, &grace);
 	session_settle(s);
 }
 
