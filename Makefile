@@ -157,8 +157,6 @@ define MAILFS_CONF
 #max_size = 25M
 #concurrency = 20
 #keep = 7d
-#lmtp = none
-#etrn_clients = 127.0.0.0/8,::1
 endef
 
 # written every time: the unit depends on PREFIX, which no timestamp shows
