@@ -86,6 +86,11 @@ test_expect_success 'EHLO and HELO are unknown in LMTP (500), ETRN is 502' '
 	grep "^502 5.5.1 ETRN not available in LMTP" out
 '
 
+test_expect_success 'bare local parts are ours, unless they route on' '
+	lmtp "$SOCK" "LHLO mta.test\r\nMAIL FROM:<>\r\nRCPT TO:<Postmaster>\r\nRCPT TO:<u%r.test>\r\nRCPT TO:<r.test!u>\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 250 550 550 221 "
+'
+
 test_expect_success 'a message refused at its end: one refusal per recipient' '
 	lmtp "$SOCK" "LHLO mta.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<u@example.test>\r\nRCPT TO:<w@example.test>\r\nDATA\r\nSubject: bare\r\n\r\nbare\nLF\r\n.\r\nQUIT\r\n" >out &&
 	test "$(codes out)" = "220 250 250 250 250 354 550 550 221 " &&
