@@ -144,7 +144,7 @@ test_expect_success 'Postfix (virtual_transport = lmtp:unix:) delivers into inbo
 	printf "From: root@postfix.test\nTo: u@example.test\nSubject: via postfix\n\nover lmtp\n" |
 		sendmail -C "$T/postfix/conf" -t &&
 	wait_for 300 grep -q "status=sent" "$T/postfix/maillog" &&
-	grep "to=<u@example.test>, relay=.*lmtp.sock.*status=sent (250 2.0.0 <u@example.test> Ok: delivered as " "$T/postfix/maillog" &&
+	grep "postfix/lmtp\[[0-9]*\]: .* to=<u@example.test>, relay=.*lmtp.sock.*status=sent (250 2.0.0 <u@example.test> Ok: delivered as " "$T/postfix/maillog" &&
 	ID=$(sed -n "s/.*status=sent (250 2.0.0 <u@example.test> Ok: delivered as \([^)]*\)).*/\1/p" "$T/postfix/maillog") &&
 	grep "^Subject: via postfix" "$NEW/$ID" &&
 	grep "^Return-Path: <root@postfix.test>" "$NEW/$ID" &&
@@ -161,7 +161,7 @@ test_expect_success 'Postfix (lmtp:inet:) over TCP, mail through its smtpd' '
 	swaks --server "127.0.0.1:$PPORT" --from a@x.test --to v@example.test \
 		--header "Subject: via smtpd" >swaks.out &&
 	wait_for 300 grep -q "to=<v@example.test>.*status=sent" "$T/postfix/maillog" &&
-	grep "to=<v@example.test>, relay=127.0.0.1\[127.0.0.1\]:$PORT, .*status=sent (250 2.0.0 <v@example.test> Ok: delivered as " "$T/postfix/maillog"
+	grep "postfix/lmtp\[[0-9]*\]: .* to=<v@example.test>, relay=127.0.0.1\[127.0.0.1\]:$PORT, .*status=sent (250 2.0.0 <v@example.test> Ok: delivered as " "$T/postfix/maillog"
 '
 
 test_expect_success 'Postfix stops' '
