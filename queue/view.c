@@ -2,8 +2,9 @@
  * view.c - what the fs sees of the outbound queue and what it may do to
  * it: the listing of queue/, sent/ and failed/, the files of an entry
  * (the queue_files table, their rendering and sizes), and the verbs of
- * ID/ctl and the top-level ctl, the expiry of archived entries, and the
- * gauges of the stats file.
+ * ID/ctl and the top-level ctl (and its per-domain form, for the
+ * listener's ETRN), the expiry of archived entries, and the gauges of
+ * the stats file.
  *
  * API: queue.h ("the view the fs renders"); queue_format_time for jobs.c
  * (core.h). Locking as in queue.c: everything is read under queue.mu.
