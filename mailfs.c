@@ -105,15 +105,20 @@ mkdir_p(const char *path)
 }
 
 /*
- * check_listen - bind each listen address once before mounting, so that a
- * port in use or an address not on this host is reported on the terminal
- * with a failing exit status, not only to syslog after daemonizing. Names
- * resolve as smtp/server.c resolves them, and each address is tried.
+ * check_listen - bind each listen address (and lmtp's host:port) once
+ * before mounting, so that a port in use or an address not on this host
+ * is reported on the terminal with a failing exit status, not only to
+ * syslog after daemonizing. Names resolve as smtp/server.c resolves
+ * them, and each address is tried.
  */
 static int
 check_listen(const struct conf *c)
 {
-	for (size_t i = 0; i < c->nlisten; i++) {
+	/* the listen addresses, then lmtp's host:port if it has one */
+	for (size_t i = 0; i < c->nlisten + (c->lmtp.port != 0); i++) {
+		const struct conf_addr *a = i < c->nlisten ? &c->listen[i] :
+		    &c->lmtp;
+		const char *key = i < c->nlisten ? "listen" : "lmtp";
 		struct addrinfo hints, *res, *ai;
 		char port[16];
 		int rc;
@@ -121,11 +126,10 @@ check_listen(const struct conf *c)
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-		snprintf(port, sizeof(port), "%d", c->listen[i].port);
-		if ((rc = getaddrinfo(c->listen[i].host, port, &hints,
-		    &res)) != 0) {
-			fprintf(stderr, "mailfs: listen %s:%s: %s\n",
-			    c->listen[i].host, port, gai_strerror(rc));
+		snprintf(port, sizeof(port), "%d", a->port);
+		if ((rc = getaddrinfo(a->host, port, &hints, &res)) != 0) {
+			fprintf(stderr, "mailfs: %s %s:%s: %s\n", key,
+			    a->host, port, gai_strerror(rc));
 			return -1;
 		}
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -143,8 +147,8 @@ check_listen(const struct conf *c)
 				break;
 		}
 		if (ai != NULL)
-			fprintf(stderr, "mailfs: listen %s:%s: %s\n",
-			    c->listen[i].host, port, strerror(errno));
+			fprintf(stderr, "mailfs: %s %s:%s: %s\n", key,
+			    a->host, port, strerror(errno));
 		freeaddrinfo(res);
 		if (ai != NULL)
 			return -1;

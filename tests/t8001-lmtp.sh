@@ -123,6 +123,13 @@ test_expect_success 'lmtp on host:port' '
 	check_txn out 127.0.0.1
 '
 
+test_expect_success 'an lmtp port in use: exit 1 before mounting, even as a daemon' '
+	mkdir -p "$T/busy" &&
+	test_expect_code 1 "$MAILFS" -o "spool=$T/busy,listen=none,lmtp=127.0.0.1:$PORT" "$T/m" 2>err &&
+	grep "lmtp 127.0.0.1:$PORT" err &&
+	! mountpoint -q "$T/m"
+'
+
 test_expect_success 'bad lmtp settings are refused (78)' '
 	M=$T/m && mkdir -p "$M" &&
 	config_refused lmtp -o "lmtp=unix:relative" &&
