@@ -100,4 +100,18 @@ test_expect_success 'etrn_clients = none: nobody' '
 	test "$(codes out)" = "220 250 554 221 "
 '
 
+test_expect_success 'SIGHUP rereads etrn_clients; a change of lmtp waits for a restart' '
+	mailfs_stop &&
+	printf "etrn_clients = none\n" >"$T/mailfs.conf" &&
+	mailfs_start m -c "$T/mailfs.conf" -o "$OPTS" &&
+	wait_for 50 "$PY" -c "import socket; socket.create_connection((\"127.0.0.1\", $PORT), 1)" &&
+	chat "${HELLO}ETRN b.test\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 554 221 " &&
+	printf "etrn_clients = 127.0.0.1\nlmtp = 127.0.0.1:$SPORT\n" >"$T/mailfs.conf" &&
+	kill -HUP "$MAILFS_PID" &&
+	wait_for 100 grep -q " reloaded .*restart_needed=lmtp" "$MNT/log" &&
+	chat "${HELLO}ETRN b.test\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 250 221 "
+'
+
 test_done
