@@ -54,9 +54,10 @@
  * which point into one copy of the message kept by the root: a message
  * costs about twice its size however deep its parts nest.
  *
- * GMime parses a copy with the comments left open in address fields
- * blanked out when there are any (mime_guard.c: GMime 3.2.13 leaks on
- * them); the raw slices come from the original.
+ * GMime parses a copy in which a comment left open after a domain
+ * literal in an address field is blanked out, when there is one
+ * (mime_guard.c: GMime 3.2.13 leaks on it); raw slices come from the
+ * original.
  *
  * Diagnostics: none; mime_render fails only for lack of memory (ENOMEM) or
  * a message over 2 GB (EFBIG).

@@ -7,9 +7,10 @@
  * a remote sender could grow our memory one message at a time.
  *
  * API (mime_int.h): mime_guard_copy. It returns NULL when the message has
- * no such field (the common case: no copy), else a copy in which every
- * comment left open in an address field is blanked out, from its '(' to
- * the end of the field, byte for byte (CR and LF kept): offsets stay those
+ * no such field (the common case: no copy), else a copy in which such a
+ * comment (left open after a domain literal, in an address field) is
+ * blanked out, from its '(' to the end of the field, byte for byte (CR
+ * and LF kept): offsets stay those
  * of the message, so raw slices, which mime.c takes from the original,
  * line up with what GMime reports. Which lines are header fields is not
  * known before GMime parses, so any line that starts with an address
@@ -63,34 +64,43 @@ field_end(const char *s, size_t p, size_t len)
 	}
 }
 
-/* Where the comment left open in s[p, end) starts (its outermost '('),
- * or end when every comment closes. Quoted strings and domain literals
- * hold no comment; a backslash quotes the next byte. */
+/* Does the comment opened at s[p] run to end without closing? Nesting
+ * and backslashes count, quotes do not: as GMime skips a comment. */
+static int
+left_open(const char *s, size_t p, size_t end)
+{
+	int depth = 0;
+
+	for (; p < end; p++) {
+		if (s[p] == '\\')
+			p++;
+		else if (s[p] == '(')
+			depth++;
+		else if (s[p] == ')' && --depth == 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* Where in s[p, end) the first comment left open after a domain literal
+ * (a ']', then blanks) starts, or end if none does: what GMime leaks
+ * on. Quotes are not taken into account (GMime's reading of broken ones
+ * is its own), so this may find more than GMime would leak on. */
 static size_t
 open_comment(const char *s, size_t p, size_t end)
 {
-	size_t start = end;
-	int depth = 0, quoted = 0, literal = 0;
+	size_t q;
 
 	for (; p < end; p++) {
-		if (s[p] == '\\') {
-			p++;
-		} else if (quoted) {
-			quoted = s[p] != '"';
-		} else if (literal) {
-			literal = s[p] != ']';
-		} else if (s[p] == '(') {
-			if (depth++ == 0)
-				start = p;
-		} else if (depth > 0) {
-			depth -= s[p] == ')';
-		} else if (s[p] == '"') {
-			quoted = 1;
-		} else if (s[p] == '[') {
-			literal = 1;
-		}
+		if (s[p] != ']')
+			continue;
+		for (q = p + 1; q < end && memchr(" \t\r\n", s[q], 4) != NULL;
+		    q++)
+			;
+		if (q < end && s[q] == '(' && left_open(s, q, end))
+			return q;
 	}
-	return depth > 0 ? start : end;
+	return end;
 }
 
 GByteArray *
