@@ -69,6 +69,12 @@ bench: deps
 	@$(MAKE) --no-print-directory mailfs
 	@sh tests/bench.sh
 
+# Minutes, outside make check: the full-disk cycle and the crash loop of
+# tests/stress.sh at scale (STRESS_N, STRESS_KILLS), printing each figure.
+stress: deps
+	@$(MAKE) --no-print-directory $(B)/mailfs
+	@MAILFS=$(CURDIR)/$(B)/mailfs sh tests/stress.sh
+
 # libFuzzer targets beside the modules (X_fuzz.c), built with clang into
 # build/fuzz; `make fuzz FUZZ_SECONDS=60` runs each that long, new inputs
 # going to build/fuzz/corpus, the seeds in tests/fuzz-seeds read only.
@@ -209,6 +215,6 @@ clean:
 
 # keep test objects: they are the dependency files' anchors
 .SECONDARY:
-.PHONY: all mailfs sendmail mailq units deps check check-run run bench fuzz \
-	lint clean install install-sendmail uninstall FORCE
+.PHONY: all mailfs sendmail mailq units deps check check-run run bench stress \
+	fuzz lint clean install install-sendmail uninstall FORCE
 -include $(OBJS:.o=.d) $(B)/mailfs.d $(B)/sendmail.d $(UNITS:%=%.d)
