@@ -15,7 +15,10 @@
 #               sends it again: SMTP's duplicate window), duplicates
 #               counted
 #
-# Others add their parts below the marked place (slowloris, tarpit, DNS).
+# `make stress` then runs, with their figures: t7001 with LORIS=1000
+# slowloris sockets against one honest client, t7002 (tarpitting MXes
+# beside a healthy domain) and t7003 (a truncated DNS answer beside
+# healthy lookups).
 . "$(dirname "$0")/test-lib.sh"
 
 STRESS_N=${STRESS_N:-300}
@@ -176,8 +179,5 @@ test_expect_success 'crash loop: every acknowledged outbound message reaches the
 	figure "crash loop: outbound delivered $(sort -u out.got | wc -l) (acknowledged $(wc -l <out.want)), sent twice $(uniq -d out.got | wc -l) (killed between the sink'"'"'s 250 and the saved result)" &&
 	test -z "$(sort -u out.got | comm -13 - out.want)"
 '
-
-# ---- more parts go here (slowloris, tarpit, DNS): each a block of
-# test_expect_success printing its figures with `figure` ----
 
 test_done
