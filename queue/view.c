@@ -280,7 +280,8 @@ queue_file_size(enum queue_where w, const char *id, const char *file,
 
 /* ---- control ---- */
 
-/* Caller holds queue.mu. Deferred recipients of m due at now. */
+/* Caller holds queue.mu. Deferred recipients of m due at now, which the
+ * writer saves so that a restart keeps it. */
 static int
 make_due(struct msg *m, time_t now)
 {
@@ -293,6 +294,8 @@ make_due(struct msg *m, time_t now)
 			n++;
 		}
 	}
+	if (n > 0)
+		queue_save_later(m);
 	return n;
 }
 
@@ -339,6 +342,7 @@ queue_flush(void)
 	pthread_mutex_lock(&queue.mu);
 	for (i = 0; queue.queued != NULL && i < queue.queued->len; i++)
 		make_due(queue.queued->pdata[i], now);
+	queue_retry_writes();
 	pthread_mutex_unlock(&queue.mu);
 	queue_wake();
 }
@@ -360,7 +364,7 @@ queue_flush_domain(const char *node, int sub)
 {
 	time_t now = time(NULL);
 	struct msg *m;
-	int count = 0, waiting;
+	int count = 0, waiting, changed;
 	guint i;
 
 	pthread_mutex_lock(&queue.mu);
@@ -370,7 +374,7 @@ queue_flush_domain(const char *node, int sub)
 	}
 	for (i = 0; i < queue.queued->len; i++) {
 		m = queue.queued->pdata[i];
-		waiting = 0;
+		waiting = changed = 0;
 		for (size_t j = 0; j < m->nr; j++) {
 			struct rcpt *r = &m->r[j];
 
@@ -380,9 +384,13 @@ queue_flush_domain(const char *node, int sub)
 			    !domain_covered(r->domain, node, sub))
 				continue;
 			waiting = 1;
-			if (r->state == QUEUE_RCPT_DEFERRED && r->next > now)
+			if (r->state == QUEUE_RCPT_DEFERRED && r->next > now) {
 				r->next = now;
+				changed = 1;
+			}
 		}
+		if (changed)
+			queue_save_later(m);	/* as make_due: kept due */
 		count += waiting;
 	}
 	pthread_mutex_unlock(&queue.mu);

@@ -198,8 +198,19 @@ session_data_begin(struct session *s)
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
+/* The reply when the message could not be stored: 452 4.3.1 for a full
+ * spool (RFC 3463), 451 4.3.0 for any other failure (in LMTP, for each
+ * recipient). Before the transaction is reset. */
+static void
+store_failed(struct session *s, int rc)
+{
+	final_reply(s, 0, rc == ENOSPC || rc == EDQUOT ?
+	    "452 4.3.1 Insufficient system storage" :
+	    "451 4.3.0 Error: could not store the message, try again later");
+}
+
 /* A write failed or memory ran out: keep nothing more, read on to the
- * end of the data, then 451. */
+ * end of the data, then 451 (452 for a full spool). */
 static void
 data_fail(struct session *s, int rc)
 {
@@ -251,8 +262,7 @@ data_end(struct session *s)
 		return;
 	}
 	if (s->werr != 0) {
-		final_reply(s, 0, "451 4.3.0 Error: could not store the "
-		    "message, try again later");
+		store_failed(s, s->werr);
 		session_reset(s);
 		return;
 	}
@@ -265,7 +275,7 @@ data_end(struct session *s)
 	free(envelope);
 	free(to);
 	if (rc != 0) {
-		final_reply(s, 0, "451 4.3.0 Insufficient system resources");
+		store_failed(s, rc);
 		session_reset(s);
 		return;
 	}
@@ -375,10 +385,12 @@ stream_done(void *arg, int rc)
 		s->stream = NULL;
 		snprintf(ok, sizeof(ok), "250 2.0.0 Ok: %s as %s",
 		    s->mode == MODE_LMTP ? "delivered" : "queued", s->id);
-		final_reply(s, 0, rc == 0 ? ok : "451 4.3.0 Error: could not "
-		    "store the message, try again later");
-		if (rc == 0)
+		if (rc == 0) {
+			final_reply(s, 0, ok);
 			s->junk = 0;	/* a client at work */
+		} else {
+			store_failed(s, rc);
+		}
 		session_reset(s);
 	}
 	session_resume(s);
