@@ -133,14 +133,6 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 	live->smtp_port = fresh->smtp_port;
 	live->tls = fresh->tls;
 	live->concurrency = fresh->concurrency;
-	free(live->etrn_clients);
-	live->etrn_clients = NULL;
-	live->netrn_clients = 0;
-	if (fresh->netrn_clients > 0) {
-		live->etrn_clients = padded(fresh->etrn_clients,
-		    fresh->netrn_clients, sizeof(*fresh->etrn_clients), 0);
-		live->netrn_clients = fresh->netrn_clients;
-	}
 	live->concurrency_per_domain = fresh->concurrency_per_domain;
 	live->smtpd_client_limit = fresh->smtpd_client_limit;
 	live->smtpd_timeout = fresh->smtpd_timeout;
@@ -152,6 +144,14 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 	live->smtp_data_xfer_timeout = fresh->smtp_data_xfer_timeout;
 	live->smtp_data_done_timeout = fresh->smtp_data_done_timeout;
 	live->smtp_quit_timeout = fresh->smtp_quit_timeout;
+	free(live->etrn_clients);
+	live->etrn_clients = NULL;
+	live->netrn_clients = 0;
+	if (fresh->netrn_clients > 0) {
+		live->etrn_clients = padded(fresh->etrn_clients,
+		    fresh->netrn_clients, sizeof(*fresh->etrn_clients), 0);
+		live->netrn_clients = fresh->netrn_clients;
+	}
 
 	/* read by other threads too */
 	__atomic_store_n(&live->max_size, fresh->max_size, __ATOMIC_RELAXED);
