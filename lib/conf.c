@@ -319,7 +319,7 @@ conf_replace(char **slot, const char *value)
 }
 
 /* Parse a comma list of addresses; need_port / ip_only per setting. */
-static int
+int
 conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
     const char *value, int need_port, int ip_only, char *err, size_t errlen)
 {
@@ -364,7 +364,7 @@ conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
 	return 0;
 }
 
-static int
+int
 conf_set_file(char **slot, const char *key, const char *value, char *err,
     size_t errlen)
 {
@@ -552,7 +552,8 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			    "concurrency: '%s' is not a number from 1 to 10000",
 			    value);
 		c->concurrency = (int)v;
-	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1)
+	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1 ||
+	    (rc = conf_set_submission(c, key, value, err, errlen)) != 1)
 		return rc;	/* 0, or -1 with err */
 	else
 		return conf_err(err, errlen, "unknown setting '%s'", key);
@@ -661,7 +662,7 @@ int
 conf_is_list_key(const char *key)
 {
 	static const char *const lists[] = { "domains", "listen", "dns",
-	    "retry", NULL };
+	    "retry", "submission", "submissions", NULL };
 
 	for (const char *const *l = lists; *l != NULL; l++)
 		if (strcmp(*l, key) == 0)
@@ -730,7 +731,8 @@ conf_finish(struct conf *c, char *err, size_t errlen)
 		return conf_err(err, errlen, "%s: set without %s",
 		    c->tls_cert ? "tls_cert" : "tls_key",
 		    c->tls_cert ? "tls_key" : "tls_cert");
-	if (conf_check_tls(c, err, errlen) == -1)
+	if (conf_check_tls(c, err, errlen) == -1 ||
+	    conf_finish_submission(c, err, errlen) == -1)
 		return -1;
 	if (c->ndomains == 0)
 		return conf_set(c, "domains", c->hostname, e2, sizeof(e2));
@@ -759,6 +761,9 @@ conf_free(struct conf *c)
 	free(c->tls_key);
 	free(c->retry);
 	free(c->mount_opts);
+	free(c->submission);
+	free(c->submissions);
+	free(c->passwd);
 	for (size_t i = 0; i < c->nretired; i++)
 		free(c->retired[i]);
 	free(c->retired);

@@ -50,6 +50,13 @@ struct conf {
 	uid_t maildir_uid;	/* maildir_owner; (uid_t)-1: the daemon's */
 	gid_t maildir_gid;	/* (gid_t)-1: the daemon's, or the user's */
 	mode_t maildir_mode;	/* files; directories add the x bits */
+	/* lib/conf_submission.c: message submission (RFC 6409) with AUTH */
+	struct conf_addr *submission;	/* STARTTLS listeners */
+	size_t nsubmission;
+	struct conf_addr *submissions;	/* implicit TLS listeners */
+	size_t nsubmissions;
+	char *passwd;		/* the users' file (lib/passwd.h); NULL none */
+	int auth_cleartext_loopback;	/* AUTH without TLS from loopback */
 };
 
 void	conf_init_defaults(struct conf *c);
@@ -67,6 +74,21 @@ void	conf_free(struct conf *c);
 /* group, maildir_owner, maildir_mode: 0 or -1 as conf_set; 1 when key is
  * none of them (lib/conf_access.c). */
 int	conf_set_access(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+
+/* submission, submissions, passwd, auth_cleartext_loopback: 0 or -1 as
+ * conf_set; 1 when key is none of them (lib/conf_submission.c).
+ * conf_finish_submission checks them together, at conf_finish. */
+int	conf_set_submission(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+int	conf_finish_submission(const struct conf *c, char *err, size_t errlen);
+/* A comma list of addresses into *out (need_port, ip_only as the key
+ * needs), and a file setting made an absolute path ("none": NULL); for
+ * the setters in other files. 0, or -1 with err. */
+int	conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
+	    const char *value, int need_port, int ip_only, char *err,
+	    size_t errlen);
+int	conf_set_file(char **slot, const char *key, const char *value,
 	    char *err, size_t errlen);
 
 /* conf_reload - SIGHUP: what can change while mounted goes from fresh into

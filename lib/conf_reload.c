@@ -6,10 +6,10 @@
  *	    char *later, size_t laterlen);
  *
  * Called on the event thread, which is the only reader of relayhost,
- * smtp_port, tls and concurrency: those are plain assignments. Other
- * threads (FUSE, the queue's writer, local delivery) read hostname,
- * domains, retry, max_size, max_age, keep and delay_warning while this
- * runs, without a lock, so:
+ * smtp_port, tls, concurrency and auth_cleartext_loopback: those are
+ * plain assignments. Other threads (FUSE, the queue's writer, local
+ * delivery) read hostname, domains, retry, max_size, max_age, keep and
+ * delay_warning while this runs, without a lock, so:
  *  - scalars are stored atomically;
  *  - a string or array is replaced by storing a new pointer; the old one
  *    is retired, never freed while running (conf_free frees it), so a
@@ -19,8 +19,10 @@
  *    which means the same (the last retry delay repeats; a domain listed
  *    twice is the same set), so either count fits either array.
  * Everything else (spool, listen, dns, tls_ca/cert/key, the mount options,
- * group and the maildir owner and mode) needs a restart: `later` gets the
- * names of those that changed, for the log.
+ * group and the maildir owner and mode, submission, submissions and the
+ * passwd path) needs a restart: `later` gets the names of those that
+ * changed, for the log. The passwd file's users are reread by the caller
+ * (lib/passwd.h), from the path in use.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,12 +121,21 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 		later_add(later, laterlen, "maildir_owner");
 	if (live->maildir_mode != fresh->maildir_mode)
 		later_add(later, laterlen, "maildir_mode");
+	if (addrs_differ(live->submission, live->nsubmission,
+	    fresh->submission, fresh->nsubmission))
+		later_add(later, laterlen, "submission");
+	if (addrs_differ(live->submissions, live->nsubmissions,
+	    fresh->submissions, fresh->nsubmissions))
+		later_add(later, laterlen, "submissions");
+	if (strs_differ(live->passwd, fresh->passwd))
+		later_add(later, laterlen, "passwd");
 
 	/* read by the event thread alone: this thread */
 	live->relayhost = fresh->relayhost;
 	live->smtp_port = fresh->smtp_port;
 	live->tls = fresh->tls;
 	live->concurrency = fresh->concurrency;
+	live->auth_cleartext_loopback = fresh->auth_cleartext_loopback;
 
 	/* read by other threads too */
 	__atomic_store_n(&live->max_size, fresh->max_size, __ATOMIC_RELAXED);
