@@ -106,9 +106,11 @@ parse_line(struct table *t, char *line, const char *path, int lineno,
 		    path, lineno);
 		return -1;
 	}
-	if (crypt_checksalt(hash) == CRYPT_SALT_INVALID) {
+	/* "$id$...": DES and other legacy hashes are too weak to take */
+	if (hash[0] != '$' || crypt_checksalt(hash) != CRYPT_SALT_OK) {
 		snprintf(err, errlen, "passwd: %s line %d: '%s' has no "
-		    "crypt(3) hash that libcrypt knows", path, lineno, name);
+		    "crypt(3) hash that libcrypt takes (make one with "
+		    "mkpasswd)", path, lineno, name);
 		return -1;
 	}
 	for (size_t i = 0; i < t->n; i++)

@@ -5,7 +5,9 @@
  * workers that store messages (queue/maildir_stream.h). Each accepted
  * connection becomes a session (session.h): the commands in
  * session_cmd.c, the message in session_data.c over the DATA stream
- * machine of data.c.
+ * machine of data.c. The `submission` and `submissions` addresses are
+ * listeners too, their sessions in submission mode (the latter with TLS
+ * from the first byte); their slow calls run on lib/work.h's threads.
  *
  * Everything here runs on the event thread; the workers hand finished
  * jobs back through an event activated from the worker (evthread
@@ -30,6 +32,7 @@
 
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/work.h"
 #include "queue/maildir_stream.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
@@ -60,9 +63,15 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	maildir_stream_reap();
+	work_reap();
 }
 
 /* -- the listener ------------------------------------------------------ */
+
+/* What a listener's sessions are (its callback argument). */
+enum listener_kind { L_SMTP, L_SUBMISSION, L_SUBMISSIONS };
+static const enum listener_kind kinds[] = { L_SMTP, L_SUBMISSION,
+    L_SUBMISSIONS };
 
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -71,9 +80,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	char ip[INET6_ADDRSTRLEN] = "?";
 	const char *why = NULL;
 	int all, same;
+	enum listener_kind kind = *(const enum listener_kind *)arg;
 
 	(void)l;
-	(void)arg;
 	getnameinfo(sa, (socklen_t)salen, ip, sizeof(ip), NULL, 0,
 	    NI_NUMERICHOST);
 	session_count(ip, &all, &same);
@@ -81,7 +90,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		why = "too many connections";
 	else if (same >= MAX_PER_IP)
 		why = "too many connections from this address";
-	if (why == NULL && session_start(fd, ip) == -1)
+	if (why == NULL && session_start(fd, ip, kind == L_SMTP ?
+	    SESSION_SMTP : SESSION_SUBMISSION, kind == L_SUBMISSIONS) == -1)
 		why = "out of memory";
 	if (why != NULL) {
 		char msg[512];
@@ -121,7 +131,7 @@ accept_error_cb(struct evconnlistener *l, void *arg)
 }
 
 static int
-listen_on(const struct conf_addr *a)
+listen_on(const struct conf_addr *a, const enum listener_kind *kind)
 {
 	struct addrinfo hints, *res, *ai;
 	char port[16];
@@ -151,8 +161,8 @@ listen_on(const struct conf_addr *a)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 			    sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    (l = evconnlistener_new(session_ctx.base, accept_cb, NULL,
-		    LEV_OPT_CLOSE_ON_FREE, 128, fd)) == NULL) {
+		    (l = evconnlistener_new(session_ctx.base, accept_cb,
+		    (void *)kind, LEV_OPT_CLOSE_ON_FREE, 128, fd)) == NULL) {
 			log_warn("smtp: listen %s:%s", a->host, port);
 			close(fd);
 			break;
@@ -203,8 +213,15 @@ server_start(struct event_base *base, const struct conf *c)
 		goto fail;
 	if (maildir_stream_start(WORKERS, wake, NULL) == -1)
 		goto fail;
+	work_start(wake, NULL);
 	for (size_t i = 0; i < c->nlisten; i++)
-		if (listen_on(&c->listen[i]) == -1)
+		if (listen_on(&c->listen[i], &kinds[L_SMTP]) == -1)
+			goto fail;
+	for (size_t i = 0; i < c->nsubmission; i++)
+		if (listen_on(&c->submission[i], &kinds[L_SUBMISSION]) == -1)
+			goto fail;
+	for (size_t i = 0; i < c->nsubmissions; i++)
+		if (listen_on(&c->submissions[i], &kinds[L_SUBMISSIONS]) == -1)
 			goto fail;
 	return 0;
 fail:
@@ -228,6 +245,7 @@ server_stop(void)
 	srv.nlis = 0;
 	session_free_all();
 	maildir_stream_stop();
+	work_stop();
 	if (srv.done_ev != NULL)
 		event_free(srv.done_ev);
 	if (srv.resume != NULL)

@@ -3,7 +3,10 @@
  * verbs (the states each may come in, its argument, its handler) and the
  * handlers of EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY EXPN HELP
  * STARTTLS (RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
- * ENHANCEDSTATUSCODES, STARTTLS). Internal API in session.h.
+ * ENHANCEDSTATUSCODES, STARTTLS), and the table of the commands a mode
+ * adds (submission: AUTH, session_auth.c). In submission mode MAIL needs
+ * a login and a sender the user may give, and RCPT takes any domain.
+ * Internal API in session.h.
  *
  * Input pipelined after STARTTLS is thrown away (CVE-2011-0411).
  */
@@ -71,6 +74,8 @@ cmd_ehlo(struct session *s, const char *arg, int esmtp)
 	session_reply(s, "250-SMTPUTF8");
 	if (session_ctx.ssl != NULL && !s->tls)
 		session_reply(s, "250-STARTTLS");
+	if (session_auth_offered(s))
+		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -131,6 +136,10 @@ do_mail(struct session *s, const char *arg)
 	char key[32], val[64];
 	int utf8 = 0;
 
+	if (s->mode == SESSION_SUBMISSION && session_auth_user(s) == NULL) {
+		session_error(s, "530 5.7.0 Authentication required");
+		return;
+	}
 	switch (parse_arg(arg, "FROM:", &p, &rest)) {
 	case ADDR_OK:
 		break;
@@ -194,6 +203,9 @@ do_mail(struct session *s, const char *arg)
 		session_error(s, "553 5.6.7 UTF-8 address needs SMTPUTF8");
 		return;
 	}
+	if (s->mode == SESSION_SUBMISSION &&
+	    session_auth_mail(s, p.mailbox) == -1)
+		return;
 	memcpy(s->from, p.mailbox, sizeof(s->from));
 	s->smtputf8 = utf8;
 	session_enter(s, S_MAIL);
@@ -228,7 +240,9 @@ do_rcpt(struct session *s, const char *arg)
 		session_error(s, "555 5.5.4 Unsupported RCPT parameter");
 		return;
 	}
-	if (!addr_is_local(session_ctx.conf, &p)) {
+	/* a logged-in user may send anywhere (RFC 6409 §4.3) */
+	if (s->mode != SESSION_SUBMISSION &&
+	    !addr_is_local(session_ctx.conf, &p)) {
 		session_error(s, "550 5.7.1 <%s>: Relay access denied",
 		    p.mailbox);
 		snprintf(reason, sizeof(reason), "relay access denied to <%s>",
@@ -362,6 +376,7 @@ do_starttls(struct session *s, const char *arg)
 	s->tls = 1;
 	s->esmtp = 0;
 	s->helo[0] = '\0';
+	session_auth_forget(s);
 	session_reset(s);
 	session_enter(s, S_INIT);
 }
@@ -395,6 +410,31 @@ static const struct command {
 	    ARG_NONE, do_starttls },
 };
 
+/* What a mode adds to the commands above. */
+static const struct command submission_commands[] = {
+	{ "AUTH", ST(S_HELO), "AUTH inside a transaction", ARG_NEED,
+	    session_auth_command },
+};
+
+static const struct {
+	const struct command *v;
+	size_t n;
+} mode_commands[] = {
+	[SESSION_SMTP] = { NULL, 0 },
+	[SESSION_SUBMISSION] = { submission_commands,
+	    sizeof(submission_commands) / sizeof(submission_commands[0]) },
+};
+
+static const struct command *
+find_command(const struct command *v, size_t nv, const char *line, size_t n)
+{
+	for (size_t i = 0; i < nv; i++)
+		if (strlen(v[i].name) == n &&
+		    strncasecmp(v[i].name, line, n) == 0)
+			return &v[i];
+	return NULL;
+}
+
 static void
 sequence_error(struct session *s, const struct command *c)
 {
@@ -415,15 +455,18 @@ session_command(struct session *s, char *line)
 	const struct command *c = NULL;
 	size_t n = arg ? (size_t)(arg - line) : strlen(line);
 
+	if (session_auth_response(s, line))
+		return;		/* the answer to a 334 challenge */
 	if (arg != NULL)
 		while (*arg == ' ')
 			arg++;
 	else
 		arg = line + n;
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strlen(commands[i].name) == n &&
-		    strncasecmp(commands[i].name, line, n) == 0)
-			c = &commands[i];
+	c = find_command(mode_commands[s->mode].v, mode_commands[s->mode].n,
+	    line, n);
+	if (c == NULL)
+		c = find_command(commands, sizeof(commands) /
+		    sizeof(commands[0]), line, n);
 	if (c == NULL) {
 		session_error(s, "500 5.5.2 Error: command not recognized");
 		return;
