@@ -2,11 +2,12 @@
 # t8003-submission: message submission (RFC 6409) on `submission` with
 # STARTTLS and on `submissions` with TLS from the first byte (RFC 8314),
 # AUTH PLAIN and LOGIN against a passwd file of crypt(3) hashes. Real
-# clients (swaks, Python smtplib, git send-email) send to an outside
-# recipient whose MX (dnsmasq) is smtp-sink; a wrong password waits
-# longer each time, AUTH is neither offered nor taken before TLS, MAIL
-# needs a login and a sender the user may give, a passwd file others can
-# read is refused at start, SIGHUP rereads it.
+# clients (swaks, Python smtplib, git send-email: an empty
+# sendemail.smtpsslcertpath takes the self-signed certificate) send to an
+# outside recipient whose MX (dnsmasq) is smtp-sink; a wrong password
+# waits longer each time, AUTH is neither offered nor taken before TLS,
+# MAIL needs a login and a sender the user may give, a passwd file others
+# can read is refused at start, SIGHUP rereads it.
 . "$(dirname "$0")/test-lib.sh"
 
 # made once with `mkpasswd -m yescrypt secret123` and `mkpasswd -m sha-512
@@ -160,16 +161,18 @@ test_expect_success 'Python smtplib: login and sendmail over STARTTLS' '
 '
 
 test_expect_success 'git send-email through submission with STARTTLS' '
-	mkdir repo && (cd repo && git init -q &&
+	mkdir repo && (cd repo && git init -q && echo text >file &&
+		git add file &&
 		git -c user.name=Alice -c user.email=alice@example.org \
-			commit -q --allow-empty -m "a change" &&
+			commit -q -m "a change" &&
 		git format-patch -1 -o .. >/dev/null) &&
 	HOME=$T git -c user.name=Alice -c user.email=alice@example.org \
-		-C repo send-email --confirm=never --to=dev@far.test \
+		-c sendemail.smtpsslcertpath= -C repo send-email --confirm=never --to=dev@far.test \
 		--from="Alice <alice@example.org>" --smtp-server=127.0.0.1 \
 		--smtp-server-port=$SUB --smtp-encryption=tls --smtp-user=alice \
-		--smtp-pass=secret123 --smtp-ssl-cert-path= ../0001-*.patch \
-		>out 2>&1 &&
+		--smtp-pass=secret123 "$T"/0001-*.patch \
+		>out 2>&1;
+	cat out;
 	grep "OK" out &&
 	wait_for 100 sunk dev@far.test "\[PATCH\] a change"
 '
