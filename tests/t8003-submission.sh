@@ -42,6 +42,15 @@ sunk() {
 		xargs -r grep -l "^Subject: $2" | head -n 1 | grep .
 }
 
+# implicit MECH USER SWAKS-ARGS...: swaks on submissions (TLS from the
+# first byte), logged in as USER with secret123
+implicit() {
+	mech=$1 user=$2
+	shift 2
+	swaks --server 127.0.0.1:$SUBS --tls-on-connect --auth "$mech" \
+		--auth-user "$user" --auth-password secret123 "$@"
+}
+
 test_expect_success 'swaks --auth PLAIN after STARTTLS: queued, delivered outside' '
 	swaks --server 127.0.0.1:$SUB -tls --auth PLAIN --auth-user alice \
 		--auth-password secret123 --from alice@example.org \
@@ -65,9 +74,7 @@ test_expect_success 'it went through queue/ to sent/, its Received: says ESMTPSA
 '
 
 test_expect_success 'swaks --auth LOGIN with --tls-on-connect on submissions' '
-	swaks --server 127.0.0.1:$SUBS --tls-on-connect --auth LOGIN \
-		--auth-user alice --auth-password secret123 \
-		--from alice@example.org --to tls@far.test \
+	implicit LOGIN alice --from alice@example.org --to tls@far.test \
 		--header "Subject: login-implicit" >out &&
 	grep "^<~  250 2.0.0 Ok: queued as " out &&
 	wait_for 100 sunk tls@far.test login-implicit &&
@@ -75,9 +82,7 @@ test_expect_success 'swaks --auth LOGIN with --tls-on-connect on submissions' '
 '
 
 test_expect_success 'swaks --auth PLAIN with --tls-on-connect; bob may send as his own address' '
-	swaks --server 127.0.0.1:$SUBS --tls-on-connect --auth PLAIN \
-		--auth-user bob --auth-password secret123 \
-		--from bob@other.test --to bob2@far.test \
+	implicit PLAIN bob --from bob@other.test --to bob2@far.test \
 		--header "Subject: bob-implicit" >out &&
 	grep "^<~  250 2.0.0 Ok: queued as " out &&
 	wait_for 100 sunk bob2@far.test bob-implicit
@@ -108,9 +113,8 @@ test_expect_success 'a sender the user may not give: 553 5.7.1' '
 		--auth-user alice --auth-password secret123 \
 		--from eve@other.test --to x@far.test >out &&
 	grep "^<~\* 553 5.7.1 " out &&
-	test_expect_code 23 swaks --server 127.0.0.1:$SUBS --tls-on-connect \
-		--auth PLAIN --auth-user bob --auth-password secret123 \
-		--from bob@example.org --to x@far.test >out &&
+	test_expect_code 23 implicit PLAIN bob --from bob@example.org \
+		--to x@far.test >out &&
 	grep "^<~\* 553 5.7.1 " out
 '
 
@@ -182,14 +186,12 @@ test_expect_success 'SIGHUP rereads passwd; one others may read is refused and t
 	cat "$T/passwd.new" >"$T/passwd" &&
 	kill -HUP $MAILFS_PID &&
 	wait_for 50 grep -q reloaded "$MNT/log" &&
-	swaks --server 127.0.0.1:$SUBS --tls-on-connect --auth PLAIN \
-		--auth-user carol --auth-password secret123 --quit-after AUTH >out &&
+	implicit PLAIN carol --quit-after AUTH >out &&
 	grep "^<~  235 " out &&
 	chmod 644 "$T/passwd" &&
 	kill -HUP $MAILFS_PID &&
 	wait_for 50 grep -q "reload-failed.*group or others" "$MNT/log" &&
-	swaks --server 127.0.0.1:$SUBS --tls-on-connect --auth PLAIN \
-		--auth-user carol --auth-password secret123 --quit-after AUTH >out &&
+	implicit PLAIN carol --quit-after AUTH >out &&
 	grep "^<~  235 " out
 '
 
