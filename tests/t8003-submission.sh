@@ -211,4 +211,27 @@ test_expect_success 'submission without tls_cert, or without passwd: exit 78' '
 		-o "submissions=127.0.0.1:$(free_port),tls_cert=$T/cert.pem,tls_key=$T/key.pem"
 '
 
+# auth_cleartext_loopback: no certificate, a client on loopback; the SASL
+# exchanges by hand, pipelined behind a failure's delay
+printf 'alice:%s\n' "$ALICE" >"$T/passwd2"
+chmod 600 "$T/passwd2"
+PORT=$(free_port)
+mailfs_start p -o "domains=example.org,passwd=$T/passwd2" \
+	-o "submission=127.0.0.1:$PORT,auth_cleartext_loopback=yes"
+
+test_expect_success 'auth_cleartext_loopback: AUTH without TLS from loopback' '
+	chat "EHLO c.test\r\nAUTH LOGIN\r\n*\r\n" \
+		"AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldDEyMw==\r\n" \
+		"AUTH LOGIN YWxpY2U=\r\nc2VjcmV0MTIz\r\nAUTH PLAIN =\r\n" \
+		"MAIL FROM:<alice@example.org>\r\nRCPT TO:<x@far.test>\r\n" \
+		"QUIT\r\n" >out &&
+	grep "^250-AUTH PLAIN LOGIN" out &&
+	test "$(codes out)" = "220 250 334 501 535 334 235 503 250 250 221 "
+'
+
+test_expect_success 'an authzid (bob) other than the user: a failure of the user' '
+	grep -q "auth client=127.0.0.1 user=alice mech=PLAIN result=fail" "$MNT/log" &&
+	grep -q "auth client=127.0.0.1 user=alice mech=LOGIN result=ok" "$MNT/log"
+'
+
 test_done
