@@ -6,10 +6,11 @@
  *	    char *later, size_t laterlen);
  *
  * Called on the event thread, which is the only reader of relayhost,
- * smtp_port, tls, concurrency and auth_cleartext_loopback: those are
- * plain assignments. Other threads (FUSE, the queue's writer, local
- * delivery) read hostname, domains, retry, max_size, max_age, keep and
- * delay_warning while this runs, without a lock, so:
+ * smtp_port, tls, the concurrency limits, the SMTP deadlines and client
+ * limit, and auth_cleartext_loopback: those are plain assignments. Other
+ * threads (FUSE, the queue's writer, local delivery) read hostname,
+ * domains, retry, max_size, max_age, keep and delay_warning while this
+ * runs, without a lock, so:
  *  - scalars are stored atomically;
  *  - a string or array is replaced by storing a new pointer; the old one
  *    is retired, never freed while running (conf_free frees it), so a
@@ -130,11 +131,25 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 	if (strs_differ(live->passwd, fresh->passwd))
 		later_add(later, laterlen, "passwd");
 
+	if (strs_differ(live->smtpd_tls_ciphers, fresh->smtpd_tls_ciphers))
+		later_add(later, laterlen, "smtpd_tls_ciphers");
+
 	/* read by the event thread alone: this thread */
 	live->relayhost = fresh->relayhost;
 	live->smtp_port = fresh->smtp_port;
 	live->tls = fresh->tls;
 	live->concurrency = fresh->concurrency;
+	live->concurrency_per_domain = fresh->concurrency_per_domain;
+	live->smtpd_client_limit = fresh->smtpd_client_limit;
+	live->smtpd_timeout = fresh->smtpd_timeout;
+	live->smtp_connect_timeout = fresh->smtp_connect_timeout;
+	live->smtp_helo_timeout = fresh->smtp_helo_timeout;
+	live->smtp_mail_timeout = fresh->smtp_mail_timeout;
+	live->smtp_rcpt_timeout = fresh->smtp_rcpt_timeout;
+	live->smtp_data_init_timeout = fresh->smtp_data_init_timeout;
+	live->smtp_data_xfer_timeout = fresh->smtp_data_xfer_timeout;
+	live->smtp_data_done_timeout = fresh->smtp_data_done_timeout;
+	live->smtp_quit_timeout = fresh->smtp_quit_timeout;
 	live->auth_cleartext_loopback = fresh->auth_cleartext_loopback;
 
 	/* read by other threads too */
