@@ -4,6 +4,9 @@
  * through queue_submit with the SMTP envelope as the envelope (header
  * recipients are not added) and the user who logged in, for the log.
  *
+ * A message without a From: gets one with the envelope sender, as from
+ * sendmail(8) (RFC 6409 §8.1: the sender is one the user may give).
+ *
  * queue_submit parses the message and fsyncs the entry: it runs on a
  * thread of its own (lib/work.h) while the session waits in S_WAIT, and
  * 250 is said only once it returned 0, the entry durable.
@@ -19,6 +22,7 @@
 
 #include "lib/passwd.h"
 #include "lib/work.h"
+#include "queue/maildrop.h"
 #include "queue/queue.h"
 
 struct submission {
@@ -49,11 +53,16 @@ submit_fn(void *arg)
 	struct submission *m = arg;
 	struct queue_origin o = { .uid = (uid_t)-1, .from = m->from,
 	    .rcpts = m->rcpts, .nrcpt = m->nrcpt, .user = m->user };
-	size_t len = evbuffer_get_length(m->msg);
+	size_t len = evbuffer_get_length(m->msg), outlen;
 	const char *data = (const char *)evbuffer_pullup(m->msg, -1);
+	char *out = NULL;
 
-	m->rc = data == NULL && len > 0 ? ENOMEM :
-	    queue_submit(data, len, "submission", &o, m->id);
+	if ((data == NULL && len > 0) ||
+	    maildrop_add_from(data, len, m->from, &out, &outlen) != 0)
+		m->rc = ENOMEM;
+	else
+		m->rc = queue_submit(out, outlen, "submission", &o, m->id);
+	free(out);
 }
 
 static void

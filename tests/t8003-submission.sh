@@ -234,4 +234,15 @@ test_expect_success 'an authzid (bob) other than the user: a failure of the user
 	grep -q "auth client=127.0.0.1 user=alice mech=LOGIN result=ok" "$MNT/log"
 '
 
+test_expect_success 'a message without From: gets the envelope sender as its From:' '
+	chat "EHLO c.test\r\nAUTH PLAIN $PLAIN_OK\r\n" \
+		"MAIL FROM:<alice@example.org>\r\nRCPT TO:<nofrom@far.test>\r\n" \
+		"DATA\r\nSubject: no from\r\n\r\nhi\r\n.\r\nQUIT\r\n" >out &&
+	test "$(codes out)" = "220 250 235 250 250 354 250 221 " &&
+	ID=$(tr -d "\r" <out | sed -n "s/^250 2.0.0 Ok: queued as //p") &&
+	f=$(ls -d "$MNT"/*/$ID) &&	# queue/, or failed/: no such domain
+	grep -q "^From: alice@example.org" "$f/message" &&
+	grep -q "^Subject: no from" "$f/message"
+'
+
 test_done
