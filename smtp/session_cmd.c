@@ -332,8 +332,9 @@ do_help(struct session *s, const char *arg)
 {
 	(void)arg;
 	session_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET "
-	    "NOOP QUIT VRFY HELP%s",
-	    session_ctx.ssl && !s->tls ? " STARTTLS" : "");
+	    "NOOP QUIT VRFY HELP%s%s",
+	    session_ctx.ssl && !s->tls ? " STARTTLS" : "",
+	    s->mode == SESSION_SUBMISSION ? " AUTH" : "");
 	session_junk(s);
 }
 
