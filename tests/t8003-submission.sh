@@ -171,11 +171,11 @@ test_expect_success 'git send-email through submission with STARTTLS' '
 			commit -q -m "a change" &&
 		git format-patch -1 -o .. >/dev/null) &&
 	HOME=$T git -c user.name=Alice -c user.email=alice@example.org \
-		-c sendemail.smtpsslcertpath= -C repo send-email --confirm=never --to=dev@far.test \
+		-c sendemail.smtpsslcertpath= -C repo send-email \
+		--confirm=never --suppress-cc=all --to=dev@far.test \
 		--from="Alice <alice@example.org>" --smtp-server=127.0.0.1 \
 		--smtp-server-port=$SUB --smtp-encryption=tls --smtp-user=alice \
-		--smtp-pass=secret123 "$T"/0001-*.patch \
-		>out 2>&1;
+		--smtp-pass=secret123 "$T"/0001-*.patch </dev/null >out 2>&1;
 	cat out;
 	grep "OK" out &&
 	wait_for 100 sunk dev@far.test "\[PATCH\] a change"
