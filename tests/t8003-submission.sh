@@ -212,11 +212,12 @@ test_expect_success 'submission without tls_cert, or without passwd: exit 78' '
 '
 
 # auth_cleartext_loopback: no certificate, a client on loopback; the SASL
-# exchanges by hand, pipelined behind a failure's delay
+# exchanges by hand, pipelined behind a failure's delay. Its mail stays
+# in queue/: far.test's MX does not listen on port 25.
 printf 'alice:%s\n' "$ALICE" >"$T/passwd2"
 chmod 600 "$T/passwd2"
 PORT=$(free_port)
-mailfs_start p -o "domains=example.org,passwd=$T/passwd2" \
+mailfs_start p -o "domains=example.org,passwd=$T/passwd2,dns=127.0.0.1:$DNSPORT" \
 	-o "submission=127.0.0.1:$PORT,auth_cleartext_loopback=yes"
 
 test_expect_success 'auth_cleartext_loopback: AUTH without TLS from loopback' '
@@ -240,9 +241,8 @@ test_expect_success 'a message without From: gets the envelope sender as its Fro
 		"DATA\r\nSubject: no from\r\n\r\nhi\r\n.\r\nQUIT\r\n" >out &&
 	test "$(codes out)" = "220 250 235 250 250 354 250 221 " &&
 	ID=$(tr -d "\r" <out | sed -n "s/^250 2.0.0 Ok: queued as //p") &&
-	f=$(ls -d "$MNT"/*/$ID) &&	# queue/, or failed/: no such domain
-	grep -q "^From: alice@example.org" "$f/message" &&
-	grep -q "^Subject: no from" "$f/message"
+	grep -q "^From: alice@example.org" "$MNT/queue/$ID/message" &&
+	grep -q "^Subject: no from" "$MNT/queue/$ID/message"
 '
 
 test_done
