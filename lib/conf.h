@@ -41,6 +41,8 @@ struct conf {
 	size_t max_size;
 	int concurrency;
 	int concurrency_per_domain;	/* 0: concurrency / 5, at least 1 */
+	size_t min_free;	/* spool space kept free: the smaller of min_free */
+	int min_free_pct;	/* and min_free_pct % of the file system */
 	time_t keep;
 	char *mount_opts;	/* from -o, for libfuse: "allow_other,ro"; NULL none */
 	void **retired;		/* replaced by conf_reload, freed by conf_free */
@@ -93,6 +95,13 @@ void	conf_free(struct conf *c);
 int	conf_set_access(struct conf *c, const char *key, const char *value,
 	    char *err, size_t errlen);
 
+/* max_size, concurrency, min_free: as conf_set_access
+ * (lib/conf_limits.c). */
+int	conf_set_limits(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+/* The free space to keep on a file system of total bytes (min_free). */
+unsigned long long conf_min_free(const struct conf *c,
+	    unsigned long long total);
 /* submission, submissions, passwd, auth_cleartext_loopback: 0 or -1 as
  * conf_set; 1 when key is none of them (lib/conf_submission.c).
  * conf_finish_submission checks them together, at conf_finish. */
