@@ -554,6 +554,8 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 		c->concurrency = (int)v;
 	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1)
 		return rc;	/* 0, or -1 with err */
+	else if ((rc = conf_set_relay(c, key, value, err, errlen)) != 1)
+		return rc;
 	else
 		return conf_err(err, errlen, "unknown setting '%s'", key);
 	return 0;
@@ -730,7 +732,8 @@ conf_finish(struct conf *c, char *err, size_t errlen)
 		return conf_err(err, errlen, "%s: set without %s",
 		    c->tls_cert ? "tls_cert" : "tls_key",
 		    c->tls_cert ? "tls_key" : "tls_cert");
-	if (conf_check_tls(c, err, errlen) == -1)
+	if (conf_check_tls(c, err, errlen) == -1 ||
+	    conf_finish_relay(c, err, errlen) == -1)
 		return -1;
 	if (c->ndomains == 0)
 		return conf_set(c, "domains", c->hostname, e2, sizeof(e2));
@@ -757,6 +760,7 @@ conf_free(struct conf *c)
 	free(c->tls_ca);
 	free(c->tls_cert);
 	free(c->tls_key);
+	conf_set_relay(c, "relay_auth", "none", NULL, 0);
 	free(c->retry);
 	free(c->mount_opts);
 	for (size_t i = 0; i < c->nretired; i++)

@@ -6,7 +6,9 @@
  *	    char *later, size_t laterlen);
  *
  * Called on the event thread, which is the only reader of relayhost,
- * smtp_port, tls and concurrency: those are plain assignments. Other
+ * smtp_port, tls, concurrency and the relay_auth credentials and
+ * relay_tls: those are plain assignments (the old credentials are wiped
+ * and freed at once: nothing holds them between two callbacks). Other
  * threads (FUSE, the queue's writer, local delivery) read hostname,
  * domains, retry, max_size, max_age, keep and delay_warning while this
  * runs, without a lock, so:
@@ -125,6 +127,15 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 	live->smtp_port = fresh->smtp_port;
 	live->tls = fresh->tls;
 	live->concurrency = fresh->concurrency;
+	live->relay_tls = fresh->relay_tls;
+	if (strs_differ(live->relay_user, fresh->relay_user) ||
+	    strs_differ(live->relay_pass, fresh->relay_pass)) {
+		conf_set_relay(live, "relay_auth", "none", NULL, 0);
+		if (fresh->relay_user != NULL) {
+			live->relay_user = xstrdup(fresh->relay_user);
+			live->relay_pass = xstrdup(fresh->relay_pass);
+		}
+	}
 
 	/* read by other threads too */
 	__atomic_store_n(&live->max_size, fresh->max_size, __ATOMIC_RELAXED);

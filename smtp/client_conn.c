@@ -2,7 +2,8 @@
  * client_conn.c - the connection of an outbound SMTP session (API in
  * client.h, the protocol in client.c): trying the targets in turn,
  * connecting, STARTTLS with its certificate checks (and the cleartext
- * retry of tls=may), the transport's events, creating and ending a
+ * retry of tls=may) or TLS from the first byte (relay_tls=wrapper), the
+ * transport's events, creating and ending a
  * session, and the client TLS context.
  */
 #include "smtp/client_int.h"
@@ -29,6 +30,7 @@
 
 static int	try_target(struct client *c);
 static void	event_cb(struct bufferevent *bev, short what, void *arg);
+static SSL	*new_ssl(struct client *c);
 
 void
 client_close_file(struct client *c)
@@ -112,7 +114,7 @@ client_trouble(struct client *c, const char *code, const char *fmt, ...)
 	va_end(ap);
 	switch (c->state) {
 	case S_CONNECT: case S_GREETING: case S_EHLO: case S_HELO:
-	case S_STARTTLS: case S_TLS:
+	case S_STARTTLS: case S_TLS: case S_AUTH:
 		client_host_fail(c, 4, code, "%s", text);
 		return -1;
 	case S_IDLE: case S_QUIT:
@@ -134,6 +136,26 @@ is_ip(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/* relay_tls=wrapper: a socket that speaks TLS from the first byte; its
+ * "connected" event comes when the handshake is done. */
+static struct bufferevent *
+wrapper_new(struct client *c)
+{
+	struct bufferevent *b;
+	SSL *ssl;
+
+	if ((ssl = new_ssl(c)) == NULL)
+		return NULL;
+	b = bufferevent_openssl_socket_new(c->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (b == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
+	return b;
+}
+
 /* Connect to c->t[c->cur], or the next that can be tried; -1 when the
  * session ended because none is left. */
 static int
@@ -149,11 +171,14 @@ try_target(struct client *c)
 		c->state = S_CONNECT;
 		log_debug("smtp %s: connecting%s", c->relay,
 		    c->cleartext ? " without TLS" : "");
-		c->bev = bufferevent_socket_new(c->base, -1,
-		    BEV_OPT_CLOSE_ON_FREE);
+		if ((c->wrapper = conf_relay_wrapper(c->conf)))
+			c->bev = wrapper_new(c);
+		else
+			c->bev = bufferevent_socket_new(c->base, -1,
+			    BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL)
 			return client_end_session(c, 4, "4.3.0",
-			    "out of memory");
+			    "cannot create a connection or its TLS session");
 		bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 		    event_cb, c);
 		client_set_timeouts(c, TIMEOUT_GREETING, TIMEOUT_CONNECT);
@@ -189,21 +214,16 @@ idle_cb(evutil_socket_t fd, short what, void *arg)
 	client_quit(arg);
 }
 
-int
-client_start_tls(struct client *c)
+/* A TLS session for the current target: its name for SNI, and with
+ * tls=verify a certificate that must match it. */
+static SSL *
+new_ssl(struct client *c)
 {
 	const char *host = c->t[c->cur].host;
-	struct bufferevent *tb;
 	SSL *ssl;
 
-	/* Anything the server sent after its 220 came before the TLS
-	 * handshake: an injection attempt (CVE-2011-0411). */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		return client_trouble(c, "4.7.0",
-		    "%s sent data after 220 to STARTTLS", c->relay);
-	if ((ssl = SSL_new(c->tls_ctx)) == NULL)
-		return client_trouble(c, "4.7.0",
-		    "cannot create a TLS session");
+	if (c->tls_ctx == NULL || (ssl = SSL_new(c->tls_ctx)) == NULL)
+		return NULL;
 	if (!is_ip(host))
 		SSL_set_tlsext_host_name(ssl, host);
 	if (c->conf->tls == CONF_TLS_VERIFY) {
@@ -213,6 +233,23 @@ client_start_tls(struct client *c)
 		else
 			SSL_set1_host(ssl, host);
 	}
+	return ssl;
+}
+
+int
+client_start_tls(struct client *c)
+{
+	struct bufferevent *tb;
+	SSL *ssl;
+
+	/* Anything the server sent after its 220 came before the TLS
+	 * handshake: an injection attempt (CVE-2011-0411). */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		return client_trouble(c, "4.7.0",
+		    "%s sent data after 220 to STARTTLS", c->relay);
+	if ((ssl = new_ssl(c)) == NULL)
+		return client_trouble(c, "4.7.0",
+		    "cannot create a TLS session");
 	tb = bufferevent_openssl_filter_new(c->base, c->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tb == NULL) {
@@ -258,6 +295,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == S_CONNECT) {
+			if (c->wrapper) {
+				c->tls = 1;
+				log_debug("smtp %s: TLS established", c->relay);
+			}
 			client_enter(c, S_GREETING);
 			proto_reply_init(&c->reply);
 			client_set_timeouts(c, TIMEOUT_GREETING,
@@ -296,6 +337,14 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		else
 			client_trouble(c, "4.4.2", "conversation with %s "
 			    "timed out while %s", c->relay, client_doing(c));
+		return;
+	}
+	if (c->state == S_CONNECT && c->wrapper) {
+		/* the connect or the handshake right after it */
+		errno = err;
+		tls_error(c, why, sizeof(why));
+		client_host_fail(c, 4, "4.4.1", "connect to %s with TLS from "
+		    "the first byte: %s", c->relay, why);
 		return;
 	}
 	if (c->state == S_CONNECT) {
