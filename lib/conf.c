@@ -476,7 +476,7 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			memset(&c->relayhost, 0, sizeof(c->relayhost));
 			return 0;
 		}
-		if (conf_parse_addr(value, &c->relayhost) == -1) {
+		if (conf_parse_relayhost(value, &c->relayhost) == -1) {
 			memset(&c->relayhost, 0, sizeof(c->relayhost));
 			return conf_err(err, errlen,
 			    "relayhost: bad address '%s' (expected host[:port])",
@@ -554,6 +554,8 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 		c->concurrency = (int)v;
 	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1)
 		return rc;	/* 0, or -1 with err */
+	else if ((rc = conf_set_relay(c, key, value, err, errlen)) != 1)
+		return rc;
 	else if ((rc = conf_set_relay(c, key, value, err, errlen)) != 1)
 		return rc;
 	else

@@ -75,6 +75,10 @@ int	conf_set_access(struct conf *c, const char *key, const char *value,
 /* relay_auth, relay_tls: as conf_set_access (lib/conf_relay.c). */
 int	conf_set_relay(struct conf *c, const char *key, const char *value,
 	    char *err, size_t errlen);
+/* conf_parse_relayhost - conf_parse_addr, and Postfix's "[host]:port"
+ * for any host: the brackets (no MX lookup there) change nothing here,
+ * as the relayhost's address records are all that is ever looked up. */
+int	conf_parse_relayhost(const char *s, struct conf_addr *out);
 /* conf_relay_wrapper - TLS from the first byte with the relayhost:
  * relay_tls = wrapper, or its port 465. */
 int	conf_relay_wrapper(const struct conf *c);

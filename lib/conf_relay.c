@@ -8,10 +8,13 @@
  *	relay_tls = starttls|wrapper	wrapper: TLS from the first byte
  *				(also when the relayhost's port is 465)
  *
+ * and relayhost's Postfix spelling "[host]:port" (conf_parse_relayhost).
+ *
  * The file is read when the key is set (at start, and again on SIGHUP),
  * so a file others can read, or one that does not parse, is refused
  * before the mount (exit 78). The password is never put in an error text.
- * API: conf_set_relay, conf_relay_wrapper, conf_finish_relay in
+ * API: conf_set_relay, conf_parse_relayhost, conf_relay_wrapper,
+ * conf_finish_relay in
  * lib/conf.h.
  */
 #include <errno.h>
@@ -137,6 +140,24 @@ conf_set_relay(struct conf *c, const char *key, const char *value,
 		return 0;
 	}
 	return 1;
+}
+
+int
+conf_parse_relayhost(const char *s, struct conf_addr *out)
+{
+	char buf[sizeof(out->host) + 16];
+	const char *close;
+	size_t n;
+
+	if (s[0] == '[' && (close = strchr(s, ']')) != NULL &&
+	    memchr(s, ':', (size_t)(close - s)) == NULL) {
+		n = (size_t)(close - s - 1);
+		if (n == 0 || snprintf(buf, sizeof(buf), "%.*s%s", (int)n,
+		    s + 1, close + 1) >= (int)sizeof(buf))
+			return -1;
+		return conf_parse_addr(buf, out);
+	}
+	return conf_parse_addr(s, out);
 }
 
 int
