@@ -1,0 +1,157 @@
+#!/bin/sh
+# t8004-relay-auth - logging in to a real smarthost: a throwaway Postfix
+# (tests/test-lib.sh postfix_start) that relays only for SASL-authenticated
+# clients (Cyrus SASL, sasldb made here with saslpasswd2, AUTH only over
+# TLS) onward to smtp-sink. relay_auth with the right password over
+# STARTTLS, a wrong one (deferred with Postfix's 535 in the status file;
+# the file fixed, SIGHUP and flush: delivered), TLS from the first byte
+# (relay_tls=wrapper, an smtpd with smtpd_tls_wrappermode, the certificate
+# verified against the relay's address), relays that offer no AUTH or no
+# TLS (deferred, saying so), and a relay_auth file others can read (78).
+. "$(dirname "$0")/test-lib.sh"
+
+[ "$(id -u)" -eq 0 ] || test_skip_all "needs root to run Postfix"
+command -v postfix >/dev/null && command -v saslpasswd2 >/dev/null &&
+	ls /usr/lib/*/sasl2/libsasldb.so >/dev/null 2>&1 ||
+	test_fail_all "no postfix, sasl2-bin or libsasl2-modules (tests/deps.sh installs them)"
+
+SINK=127.0.0.1:$(free_port)
+SUB=$(free_port)	# STARTTLS, AUTH required to relay (587-style)
+SMTPS=$(free_port)	# the same with TLS from the first byte (465-style)
+NOAUTH=$(free_port)	# STARTTLS, but no AUTH offered
+PF=$T/postfix
+start_sink "$SINK"
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" \
+	-out "$T/cert.pem" >"$T/openssl.log" 2>&1 || test_fail_all "openssl req failed"
+# Cyrus reads smtpd.conf from cyrus_sasl_config_path, which Debian's
+# Postfix replaces by CONFIG_DIRECTORY/sasl: the same file in both.
+mkdir -p "$PF/conf/sasl"
+printf '%s\n' "pwcheck_method: auxprop" "auxprop_plugin: sasldb" \
+	"mech_list: PLAIN LOGIN" "sasldb_path: $T/sasldb" >"$PF/conf/sasl/smtpd.conf"
+echo right-pass | saslpasswd2 -f "$T/sasldb" -c -p -u example.test alice ||
+	test_fail_all "saslpasswd2 failed"
+chown postfix "$T/sasldb"
+
+# auth TEXT: the relay_auth file, owner-only
+auth() {
+	printf '%s\n' "$1" >"$T/auth" && chmod 600 "$T/auth"
+}
+
+# sunk SUBJECT: smtp-sink got the message (through Postfix)
+sunk() {
+	grep -l "^Subject: $1\$" "$T"/sink/* 2>/dev/null | grep -q .
+}
+
+# show: what a failing test needs to be understood
+show() {
+	cat "$MNT"/queue/*/status "$MNT"/sent/*/status 2>/dev/null
+	tail -n 15 "$PF/maillog"
+	false
+}
+
+# status_has WHERE NAME TEXT: the message's status file holds TEXT
+status_has() {
+	d=$(entry "$1" "$2") && grep -F -- "$3" "$d/status"
+}
+
+test_expect_success 'a Postfix smarthost with SASL over TLS' '
+	postfix_start "$PF" "relayhost = [${SINK%:*}]:${SINK#*:}
+smtpd_tls_cert_file = $T/cert.pem
+smtpd_tls_key_file = $T/key.pem
+smtpd_sasl_auth_enable = yes
+smtpd_tls_auth_only = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $PF/conf/sasl
+smtpd_sasl_local_domain = example.test
+smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
+	"127.0.0.1:$SUB inet n - n - - smtpd -o smtpd_tls_security_level=may
+127.0.0.1:$SMTPS inet n - n - - smtpd -o smtpd_tls_wrappermode=yes
+127.0.0.1:$NOAUTH inet n - n - - smtpd -o smtpd_tls_security_level=may -o smtpd_sasl_auth_enable=no" &&
+	wait_for 100 "$PY" -c "import socket; socket.create_connection((\"127.0.0.1\", $SUB), 1)"
+'
+
+test_expect_success 'right password over STARTTLS: delivered through the relay' '
+	auth "alice right-pass" &&
+	mailfs_start m -o "relayhost=[127.0.0.1]:$SUB,relay_auth=$T/auth,retry=1h" &&
+	send r1 b@remote.test &&
+	wait_for 300 status_is sent r1 b@remote.test delivered "2\..*" &&
+	wait_for 300 sunk r1 &&
+	wait_for 50 grep -q "sasl_method=PLAIN, sasl_username=alice@example.test" "$PF/maillog" ||
+	show
+'
+
+test_expect_success 'the password is in no log' '
+	! grep -rF right-pass "$MNT/log" "$T/m/stderr" "$(entry sent r1)"
+'
+
+test_expect_success 'wrong password: deferred with the relay'"'"'s 535' '
+	mailfs_stop &&
+	auth "alice wrong-pass" &&
+	mailfs_start w -o "relayhost=[127.0.0.1]:$SUB,relay_auth=$T/auth,retry=1h" &&
+	send w1 c@remote.test &&
+	wait_for 300 status_is queue w1 c@remote.test deferred "4\.7\..*" &&
+	status_has queue w1 "535 5.7.8" &&
+	status_has queue w1 "AUTH PLAIN as alice" &&
+	! sunk w1 || show
+'
+
+test_expect_success 'the file fixed, SIGHUP and flush: delivered' '
+	auth "alice right-pass" &&
+	kill -HUP "$MAILFS_PID" &&
+	wait_for 100 grep -q " reload" "$MNT/log" &&
+	echo flush >"$MNT/ctl" &&
+	wait_for 300 status_is sent w1 c@remote.test delivered "2\..*" &&
+	wait_for 300 sunk w1 || show
+'
+
+test_expect_success 'relay offering STARTTLS but no AUTH: deferred, saying so' '
+	mailfs_stop &&
+	mailfs_start n -o "relayhost=[127.0.0.1]:$NOAUTH,relay_auth=$T/auth,retry=1h" &&
+	send n1 d@remote.test &&
+	wait_for 300 status_is queue n1 d@remote.test deferred "4\.7\.0" &&
+	status_has queue n1 "offers no AUTH PLAIN or LOGIN" &&
+	! sunk n1
+'
+
+test_expect_success 'relay without TLS: no password in the clear, deferred' '
+	mailfs_stop &&
+	mailfs_start c -o "relayhost=$SINK,relay_auth=$T/auth,retry=1h" &&
+	send c1 e@remote.test &&
+	wait_for 300 status_is queue c1 e@remote.test deferred "4\.7\.0" &&
+	status_has queue c1 "requires TLS for AUTH" &&
+	! sunk c1
+'
+
+test_expect_success 'relay_tls=wrapper: TLS from the first byte, certificate verified' '
+	mailfs_stop &&
+	mailfs_start s -o "relayhost=[127.0.0.1]:$SMTPS,relay_tls=wrapper,relay_auth=$T/auth,tls=verify,tls_ca=$T/cert.pem,retry=1h" &&
+	send s1 f@remote.test &&
+	wait_for 300 status_is sent s1 f@remote.test delivered "2\..*" &&
+	wait_for 300 sunk s1 || show
+'
+
+test_expect_success 'relay_tls=wrapper to a STARTTLS port: deferred, not in clear' '
+	mailfs_stop &&
+	mailfs_start x -o "relayhost=[127.0.0.1]:$SUB,relay_tls=wrapper,relay_auth=$T/auth,retry=1h" &&
+	send x1 g@remote.test &&
+	wait_for 300 status_is queue x1 g@remote.test deferred "4\..*" &&
+	status_has queue x1 "TLS from the first byte" &&
+	! sunk x1
+'
+
+test_expect_success 'a relay_auth file others can read: exit 78' '
+	mailfs_stop &&
+	M=$T/m78 && mkdir -p "$M" &&
+	chmod 644 "$T/auth" &&
+	config_refused relay_auth -f -o "spool=$T/s78,relayhost=[127.0.0.1]:$SUB,relay_auth=$T/auth" &&
+	! grep -F right-pass "$T/stderr"
+'
+
+test_expect_success 'stop the smarthost' '
+	postfix_stop "$PF"
+'
+
+test_done
