@@ -3,7 +3,7 @@
 # (tests/test-lib.sh postfix_start) that relays only for SASL-authenticated
 # clients (Cyrus SASL, sasldb made here with saslpasswd2, AUTH only over
 # TLS) onward to smtp-sink. relay_auth with the right password over
-# STARTTLS, a wrong one (deferred with Postfix's 535 in the status file;
+# STARTTLS (AUTH PLAIN; LOGIN where only that is offered), a wrong one (deferred with Postfix's 535 in the status file;
 # the file fixed, SIGHUP and flush: delivered), TLS from the first byte
 # (relay_tls=wrapper, an smtpd with smtpd_tls_wrappermode, the certificate
 # verified against the relay's address), relays that offer no AUTH or no
@@ -19,6 +19,7 @@ SINK=127.0.0.1:$(free_port)
 SUB=$(free_port)	# STARTTLS, AUTH required to relay (587-style)
 SMTPS=$(free_port)	# the same with TLS from the first byte (465-style)
 NOAUTH=$(free_port)	# STARTTLS, but no AUTH offered
+LOGIN=$(free_port)	# STARTTLS, AUTH LOGIN alone
 PF=$T/postfix
 start_sink "$SINK"
 
@@ -30,6 +31,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 mkdir -p "$PF/conf/sasl"
 printf '%s\n' "pwcheck_method: auxprop" "auxprop_plugin: sasldb" \
 	"mech_list: PLAIN LOGIN" "sasldb_path: $T/sasldb" >"$PF/conf/sasl/smtpd.conf"
+sed "s/^mech_list:.*/mech_list: LOGIN/" "$PF/conf/sasl/smtpd.conf" \
+	>"$PF/conf/sasl/smtpdlogin.conf"
 echo right-pass | saslpasswd2 -f "$T/sasldb" -c -p -u example.test alice ||
 	test_fail_all "saslpasswd2 failed"
 chown postfix "$T/sasldb"
@@ -69,7 +72,8 @@ smtpd_sasl_local_domain = example.test
 smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
 	"127.0.0.1:$SUB inet n - n - - smtpd -o smtpd_tls_security_level=may
 127.0.0.1:$SMTPS inet n - n - - smtpd -o smtpd_tls_wrappermode=yes
-127.0.0.1:$NOAUTH inet n - n - - smtpd -o smtpd_tls_security_level=may -o smtpd_sasl_auth_enable=no" &&
+127.0.0.1:$NOAUTH inet n - n - - smtpd -o smtpd_tls_security_level=may -o smtpd_sasl_auth_enable=no
+127.0.0.1:$LOGIN inet n - n - - smtpd -o smtpd_tls_security_level=may -o smtpd_sasl_path=smtpdlogin" &&
 	wait_for 100 "$PY" -c "import socket; socket.create_connection((\"127.0.0.1\", $SUB), 1)"
 '
 
@@ -105,6 +109,16 @@ test_expect_success 'the file fixed, SIGHUP and flush: delivered' '
 	echo flush >"$MNT/ctl" &&
 	wait_for 300 status_is sent w1 c@remote.test delivered "2\..*" &&
 	wait_for 300 sunk w1 || show
+'
+
+test_expect_success 'AUTH LOGIN when the relay offers no PLAIN' '
+	mailfs_stop &&
+	mailfs_start l -o "relayhost=[127.0.0.1]:$LOGIN,relay_auth=$T/auth,retry=1h" &&
+	send l1 h@remote.test &&
+	wait_for 300 status_is sent l1 h@remote.test delivered "2\..*" &&
+	wait_for 300 sunk l1 &&
+	wait_for 50 grep -q "sasl_method=LOGIN, sasl_username=alice@example.test" "$PF/maillog" ||
+	show
 '
 
 test_expect_success 'relay offering STARTTLS but no AUTH: deferred, saying so' '
