@@ -74,13 +74,14 @@ client_auth_start(struct client *c)
 	if (cf->relay_user == NULL || cf->relayhost.host[0] == '\0')
 		return 1;
 	if (!c->tls)
-		return client_host_fail(c, 4, "4.7.0", "relay %s requires TLS "
-		    "for AUTH, which is not up (the password is never sent "
-		    "in the clear)", c->relay);
+		return client_host_fail(c, 4, "4.7.0", "relay requires TLS "
+		    "for AUTH (with %s TLS is not up, and the password is "
+		    "never sent in the clear)", c->relay);
 	if (!c->ehlo.auth_plain && !c->ehlo.auth_login)
-		return client_host_fail(c, 4, "4.7.0", "relay %s offers no "
-		    "AUTH PLAIN or LOGIN (%s), and relay_auth is set", c->relay,
-		    c->ehlo.auth ? "only other mechanisms" : "no AUTH at all");
+		return client_host_fail(c, 4, "4.7.0", "relay offers no AUTH "
+		    "PLAIN or LOGIN (%s offers %s), and relay_auth is set",
+		    c->relay, c->ehlo.auth ? "only other mechanisms" :
+		    "no AUTH at all");
 	client_enter(c, S_AUTH);
 	client_set_timeouts(c, TIMEOUT_EHLO, TIMEOUT_EHLO);
 	if (c->ehlo.auth_plain) {
