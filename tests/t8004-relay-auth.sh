@@ -59,6 +59,27 @@ status_has() {
 	d=$(entry "$1" "$2") && grep -F -- "$3" "$d/status"
 }
 
+# via NAME RELAY [SETTINGS]: a new mailfs m-NAME (the last one stopped)
+# sending through RELAY with relay_auth (and SETTINGS, ",k=v..."), and a
+# message NAME to NAME@remote.test
+via() {
+	{ [ -z "${MAILFS_PID:-}" ] || mailfs_stop; } &&
+	mailfs_start "m-$1" -o "relayhost=$2,relay_auth=$T/auth,retry=1h${3:-}" &&
+	send "$1" "$1@remote.test"
+}
+
+# delivered NAME: message NAME went through the relay to the sink
+delivered() {
+	wait_for 300 status_is sent "$1" "$1@remote.test" delivered "2\..*" &&
+	wait_for 300 sunk "$1"
+}
+
+# deferred NAME CODE TEXT: message NAME waits with CODE, TEXT in its status
+deferred() {
+	wait_for 300 status_is queue "$1" "$1@remote.test" deferred "$2" &&
+	status_has queue "$1" "$3" && ! sunk "$1"
+}
+
 test_expect_success 'a Postfix smarthost with SASL over TLS' '
 	postfix_start "$PF" "relayhost = [${SINK%:*}]:${SINK#*:}
 smtpd_tls_cert_file = $T/cert.pem
@@ -79,81 +100,51 @@ smtpd_relay_restrictions = permit_sasl_authenticated, reject" \
 
 test_expect_success 'right password over STARTTLS: delivered through the relay' '
 	auth "alice right-pass" &&
-	mailfs_start m -o "relayhost=[127.0.0.1]:$SUB,relay_auth=$T/auth,retry=1h" &&
-	send r1 b@remote.test &&
-	wait_for 300 status_is sent r1 b@remote.test delivered "2\..*" &&
-	wait_for 300 sunk r1 &&
+	via r1 "[127.0.0.1]:$SUB" && delivered r1 &&
 	wait_for 50 grep -q "sasl_method=PLAIN, sasl_username=alice@example.test" "$PF/maillog" ||
 	show
 '
 
 test_expect_success 'the password is in no log' '
-	! grep -rF right-pass "$MNT/log" "$T/m/stderr" "$(entry sent r1)"
+	! grep -rF right-pass "$MNT/log" "$T/m-r1/stderr" "$(entry sent r1)"
 '
 
 test_expect_success 'wrong password: deferred with the relay'"'"'s 535' '
-	mailfs_stop &&
 	auth "alice wrong-pass" &&
-	mailfs_start w -o "relayhost=[127.0.0.1]:$SUB,relay_auth=$T/auth,retry=1h" &&
-	send w1 c@remote.test &&
-	wait_for 300 status_is queue w1 c@remote.test deferred "4\.7\..*" &&
-	status_has queue w1 "535 5.7.8" &&
-	status_has queue w1 "AUTH PLAIN as alice" &&
-	! sunk w1 || show
+	via w1 "[127.0.0.1]:$SUB" && deferred w1 "4\.7\..*" "535 5.7.8" &&
+	status_has queue w1 "AUTH PLAIN as alice" || show
 '
 
 test_expect_success 'the file fixed, SIGHUP and flush: delivered' '
 	auth "alice right-pass" &&
 	kill -HUP "$MAILFS_PID" &&
 	wait_for 100 grep -q " reload" "$MNT/log" &&
-	echo flush >"$MNT/ctl" &&
-	wait_for 300 status_is sent w1 c@remote.test delivered "2\..*" &&
-	wait_for 300 sunk w1 || show
+	echo flush >"$MNT/ctl" && delivered w1 || show
 '
 
 test_expect_success 'AUTH LOGIN when the relay offers no PLAIN' '
-	mailfs_stop &&
-	mailfs_start l -o "relayhost=[127.0.0.1]:$LOGIN,relay_auth=$T/auth,retry=1h" &&
-	send l1 h@remote.test &&
-	wait_for 300 status_is sent l1 h@remote.test delivered "2\..*" &&
-	wait_for 300 sunk l1 &&
+	via l1 "[127.0.0.1]:$LOGIN" && delivered l1 &&
 	wait_for 50 grep -q "sasl_method=LOGIN, sasl_username=alice@example.test" "$PF/maillog" ||
 	show
 '
 
 test_expect_success 'relay offering STARTTLS but no AUTH: deferred, saying so' '
-	mailfs_stop &&
-	mailfs_start n -o "relayhost=[127.0.0.1]:$NOAUTH,relay_auth=$T/auth,retry=1h" &&
-	send n1 d@remote.test &&
-	wait_for 300 status_is queue n1 d@remote.test deferred "4\.7\.0" &&
-	status_has queue n1 "offers no AUTH PLAIN or LOGIN" &&
-	! sunk n1
+	via n1 "[127.0.0.1]:$NOAUTH" &&
+	deferred n1 "4\.7\.0" "relay offers no AUTH PLAIN or LOGIN"
 '
 
 test_expect_success 'relay without TLS: no password in the clear, deferred' '
-	mailfs_stop &&
-	mailfs_start c -o "relayhost=$SINK,relay_auth=$T/auth,retry=1h" &&
-	send c1 e@remote.test &&
-	wait_for 300 status_is queue c1 e@remote.test deferred "4\.7\.0" &&
-	status_has queue c1 "requires TLS for AUTH" &&
-	! sunk c1
+	via c1 "$SINK" && deferred c1 "4\.7\.0" "relay requires TLS for AUTH"
 '
 
 test_expect_success 'relay_tls=wrapper: TLS from the first byte, certificate verified' '
-	mailfs_stop &&
-	mailfs_start s -o "relayhost=[127.0.0.1]:$SMTPS,relay_tls=wrapper,relay_auth=$T/auth,tls=verify,tls_ca=$T/cert.pem,retry=1h" &&
-	send s1 f@remote.test &&
-	wait_for 300 status_is sent s1 f@remote.test delivered "2\..*" &&
-	wait_for 300 sunk s1 || show
+	via s1 "[127.0.0.1]:$SMTPS" ",relay_tls=wrapper,tls=verify,tls_ca=$T/cert.pem" &&
+	delivered s1 || show
 '
 
 test_expect_success 'relay_tls=wrapper to a STARTTLS port: deferred, not in clear' '
-	mailfs_stop &&
-	mailfs_start x -o "relayhost=[127.0.0.1]:$SUB,relay_tls=wrapper,relay_auth=$T/auth,retry=1h" &&
-	send x1 g@remote.test &&
-	wait_for 300 status_is queue x1 g@remote.test deferred "4\..*" &&
-	status_has queue x1 "TLS from the first byte" &&
-	! sunk x1
+	via x1 "[127.0.0.1]:$SUB" ",relay_tls=wrapper" &&
+	deferred x1 "4\..*" "TLS from the first byte"
 '
 
 test_expect_success 'a relay_auth file others can read: exit 78' '
