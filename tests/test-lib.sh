@@ -288,9 +288,9 @@ start_dns() {
 # postfix_start DIR MAIN MASTER: a throwaway Postfix (root and the postfix
 # package) with its config, queue and data directories in DIR: a base
 # main.cf (loopback only, nothing delivered locally, mail_owner postfix,
-# its log in DIR/maillog) plus the lines MAIN, which may override it; the
-# system's master.cf without chroot and without its port-25 smtpd, plus
-# the lines MASTER (e.g. "127.0.0.1:PORT inet n - n - - smtpd"). $T
+# its log in DIR/maillog) with the lines MAIN, whose keys replace the
+# base's; the system's master.cf without chroot and without its port-25
+# smtpd, plus the lines MASTER (e.g. "127.0.0.1:PORT inet n - n - - smtpd"). $T
 # becomes searchable (o+x) so Postfix's unprivileged daemons reach DIR.
 # Sets POSTFIX_PID (the master, tracked); postfix_stop DIR ends it.
 postfix_start() {
@@ -298,7 +298,10 @@ postfix_start() {
 	chmod o+x "$T"
 	mkdir -p "$pf_dir/conf" "$pf_dir/queue" "$pf_dir/data"
 	chown postfix "$pf_dir/data"
-	{ cat <<-EOC
+	printf '%s\n' "$pf_main" >"$pf_dir/main.extra"
+	# the base without the keys MAIN sets (a key set twice is warned of)
+	awk -F ' *= *' 'NR == FNR { if (NF > 1) set[$1] = 1; next }
+		!($1 in set)' "$pf_dir/main.extra" - >"$pf_dir/conf/main.cf" <<-EOC
 	compatibility_level = 3.6
 	queue_directory = $pf_dir/queue
 	data_directory = $pf_dir/data
@@ -321,7 +324,7 @@ postfix_start() {
 	smtputf8_enable = no
 	biff = no
 	EOC
-	  printf '%s\n' "$pf_main"; } >"$pf_dir/conf/main.cf"
+	cat "$pf_dir/main.extra" >>"$pf_dir/conf/main.cf"
 	{ awk '/^[a-z]/ { if ($1 == "smtp" && $2 == "inet") next
 			  if ($5 == "y") $5 = "n" }
 	       !/^[ \t]*(#|$)/ { print }' /etc/postfix/master.cf
