@@ -6,8 +6,8 @@
  * Every setter validates fully, so a bad setting is refused before the
  * mount with one line naming the key and what is wrong: a listen host name
  * must resolve, and conf_finish loads tls_ca, tls_cert and tls_key with
- * OpenSSL as the client and the listener will, so a file that is no PEM
- * certificate or key fails here, not after the mount.
+ * OpenSSL as the client and the listener will (conf_tls.c), so a file
+ * that is no PEM certificate or key fails here, not after the mount.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
 #include "lib/conf.h"
+#include "lib/conf_tls.h"
 #include "lib/strv.h"
 
 #define DEFAULT_RETRY	"1m,5m,15m,30m,1h,2h,4h"
@@ -114,6 +113,13 @@ conf_init_defaults(struct conf *c)
 	c->maildir_uid = (uid_t)-1;
 	c->maildir_gid = (gid_t)-1;
 	c->maildir_mode = 0600;
+	c->smtpd_client_limit = 100;
+	c->smtpd_timeout = c->smtp_helo_timeout = c->smtp_mail_timeout =
+	    c->smtp_rcpt_timeout = c->smtp_quit_timeout = 300;
+	c->smtp_connect_timeout = 30;
+	c->smtp_data_init_timeout = 120;
+	c->smtp_data_xfer_timeout = 180;
+	c->smtp_data_done_timeout = 600;
 	conf_set(c, "listen", "127.0.0.1:2525", err, sizeof(err));
 	conf_set(c, "retry", DEFAULT_RETRY, err, sizeof(err));
 }
@@ -411,6 +417,53 @@ conf_check_listen_names(struct conf *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* Settings that are a plain duration (> 0) or number (min..max). */
+#define CONF_NUM(key, field, min, max)	{ key, offsetof(struct conf, field), \
+	sizeof(((struct conf *)0)->field) == sizeof(int), min, max }
+static const struct conf_num {
+	const char *key;
+	size_t off;
+	int is_int;		/* else a time_t duration */
+	long min, max;
+} conf_nums[] = {
+	CONF_NUM("concurrency_per_domain", concurrency_per_domain, 1, 10000),
+	CONF_NUM("smtpd_client_limit", smtpd_client_limit, 1, 10000),
+	CONF_NUM("smtpd_timeout", smtpd_timeout, 1, 0),
+	CONF_NUM("smtp_connect_timeout", smtp_connect_timeout, 1, 0),
+	CONF_NUM("smtp_helo_timeout", smtp_helo_timeout, 1, 0),
+	CONF_NUM("smtp_mail_timeout", smtp_mail_timeout, 1, 0),
+	CONF_NUM("smtp_rcpt_timeout", smtp_rcpt_timeout, 1, 0),
+	CONF_NUM("smtp_data_init_timeout", smtp_data_init_timeout, 1, 0),
+	CONF_NUM("smtp_data_xfer_timeout", smtp_data_xfer_timeout, 1, 0),
+	CONF_NUM("smtp_data_done_timeout", smtp_data_done_timeout, 1, 0),
+	CONF_NUM("smtp_quit_timeout", smtp_quit_timeout, 1, 0),
+};
+
+static int
+conf_set_num(struct conf *c, const struct conf_num *n, const char *value,
+    char *err, size_t errlen)
+{
+	char *end;
+	long v;
+	time_t t;
+
+	if (!n->is_int) {
+		if (conf_parse_duration(value, &t) == -1 || t < n->min)
+			return conf_err(err, errlen, "%s: '%s' is not a duration "
+			    "greater than zero (a number with s, m, h or d)",
+			    n->key, value);
+		*(time_t *)(void *)((char *)c + n->off) = t;
+		return 0;
+	}
+	v = strtol(value, &end, 10);
+	if (!isdigit((unsigned char)value[0]) || *end != '\0' || v < n->min ||
+	    v > n->max)
+		return conf_err(err, errlen, "%s: '%s' is not a number from "
+		    "%ld to %ld", n->key, value, n->min, n->max);
+	*(int *)(void *)((char *)c + n->off) = (int)v;
+	return 0;
+}
+
 int
 conf_set(struct conf *c, const char *key, const char *value, char *err,
     size_t errlen)
@@ -552,14 +605,22 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			    "concurrency: '%s' is not a number from 1 to 10000",
 			    value);
 		c->concurrency = (int)v;
-	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1)
+	} else if (strcmp(key, "smtpd_tls_ciphers") == 0) {
+		if (value[0] != '\0' && conf_tls_check_ciphers(value) == -1)
+			return conf_err(err, errlen, "smtpd_tls_ciphers: '%s' "
+			    "selects no cipher OpenSSL knows", value);
+		conf_replace(&c->smtpd_tls_ciphers, value[0] ? value : NULL);
+	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1) {
 		return rc;	/* 0, or -1 with err */
-	else if ((rc = conf_set_relay(c, key, value, err, errlen)) != 1)
+	} else if ((rc = conf_set_relay(c, key, value, err, errlen)) != 1) {
 		return rc;
-	else if ((rc = conf_set_relay(c, key, value, err, errlen)) != 1)
-		return rc;
-	else
+	} else {
+		for (size_t i = 0; i < sizeof(conf_nums) / sizeof(*conf_nums); i++)
+			if (strcmp(key, conf_nums[i].key) == 0)
+				return conf_set_num(c, &conf_nums[i], value, err,
+				    errlen);
 		return conf_err(err, errlen, "unknown setting '%s'", key);
+	}
 	return 0;
 }
 
@@ -673,57 +734,6 @@ conf_is_list_key(const char *key)
 	return 0;
 }
 
-/* conf_tls_err - the key, its file and OpenSSL's first reason; the error
- * queue is emptied so nothing stale reaches a later TLS session. */
-static int
-conf_tls_err(char *err, size_t errlen, const char *key, const char *file,
-    const char *what)
-{
-	const char *why = ERR_reason_error_string(ERR_peek_error());
-
-	conf_err(err, errlen, "%s: '%s' %s%s%s", key, file, what,
-	    why ? ": " : "", why ? why : "");
-	ERR_clear_error();
-	return -1;
-}
-
-/* Load the TLS files as smtp/client.c and smtp/server.c will. */
-static int
-conf_check_tls(const struct conf *c, char *err, size_t errlen)
-{
-	SSL_CTX *ctx;
-	int rc = 0;
-
-	if (c->tls_ca != NULL) {
-		if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-			return conf_tls_err(err, errlen, "tls_ca", c->tls_ca,
-			    "cannot be checked");
-		if (SSL_CTX_load_verify_locations(ctx, c->tls_ca, NULL) != 1)
-			rc = conf_tls_err(err, errlen, "tls_ca", c->tls_ca,
-			    "holds no PEM CA certificate");
-		SSL_CTX_free(ctx);
-		if (rc == -1)
-			return -1;
-	}
-	if (c->tls_cert == NULL)
-		return 0;
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
-		return conf_tls_err(err, errlen, "tls_cert", c->tls_cert,
-		    "cannot be checked");
-	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1)
-		rc = conf_tls_err(err, errlen, "tls_cert", c->tls_cert,
-		    "holds no PEM certificate");
-	else if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key,
-	    SSL_FILETYPE_PEM) != 1)
-		rc = conf_tls_err(err, errlen, "tls_key", c->tls_key,
-		    "is no PEM private key of tls_cert");
-	else if (SSL_CTX_check_private_key(ctx) != 1)
-		rc = conf_tls_err(err, errlen, "tls_key", c->tls_key,
-		    "does not match tls_cert");
-	SSL_CTX_free(ctx);
-	return rc;
-}
-
 /* Checks across keys, once everything is read. */
 int
 conf_finish(struct conf *c, char *err, size_t errlen)
@@ -734,7 +744,7 @@ conf_finish(struct conf *c, char *err, size_t errlen)
 		return conf_err(err, errlen, "%s: set without %s",
 		    c->tls_cert ? "tls_cert" : "tls_key",
 		    c->tls_cert ? "tls_key" : "tls_cert");
-	if (conf_check_tls(c, err, errlen) == -1 ||
+	if (conf_tls_check_files(c, err, errlen) == -1 ||
 	    conf_finish_relay(c, err, errlen) == -1)
 		return -1;
 	if (c->ndomains == 0)
@@ -762,6 +772,7 @@ conf_free(struct conf *c)
 	free(c->tls_ca);
 	free(c->tls_cert);
 	free(c->tls_key);
+	free(c->smtpd_tls_ciphers);
 	conf_set_relay(c, "relay_auth", "none", NULL, 0);
 	free(c->retry);
 	free(c->mount_opts);

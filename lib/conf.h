@@ -41,6 +41,7 @@ struct conf {
 	time_t delay_warning;	/* 0: no "still trying" DSN */
 	size_t max_size;
 	int concurrency;
+	int concurrency_per_domain;	/* 0: concurrency / 5, at least 1 */
 	time_t keep;
 	char *mount_opts;	/* from -o, for libfuse: "allow_other,ro"; NULL none */
 	void **retired;		/* replaced by conf_reload, freed by conf_free */
@@ -54,7 +55,23 @@ struct conf {
 	/* lib/conf_relay.c: logging in to the relayhost */
 	char *relay_user, *relay_pass;	/* from relay_auth; NULL: none */
 	enum conf_relay_tls relay_tls;
+	/* the listener: sessions in all, total time per command line or
+	 * DATA block, TLS 1.2 cipher list (NULL: the built-in one) */
+	int smtpd_client_limit;
+	time_t smtpd_timeout;
+	char *smtpd_tls_ciphers;
+	/* the client: total time per step (RFC 5321 §4.5.3.2) */
+	time_t smtp_connect_timeout, smtp_helo_timeout, smtp_mail_timeout,
+	    smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_xfer_timeout,
+	    smtp_data_done_timeout, smtp_quit_timeout;
 };
+
+/* The listener's TLS 1.2 suites when smtpd_tls_ciphers is not set:
+ * Mozilla's "intermediate" profile without DHE (no DH parameters). */
+#define CONF_TLS_CIPHERS	"ECDHE-ECDSA-AES128-GCM-SHA256:" \
+	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:" \
+	"ECDHE-RSA-CHACHA20-POLY1305"
 
 void	conf_init_defaults(struct conf *c);
 int	conf_set(struct conf *c, const char *key, const char *value,

@@ -6,9 +6,10 @@
  *	    char *later, size_t laterlen);
  *
  * Called on the event thread, which is the only reader of relayhost,
- * smtp_port, tls, concurrency and the relay_auth credentials and
- * relay_tls: those are plain assignments (the old credentials are wiped
- * and freed at once: nothing holds them between two callbacks). Other
+ * smtp_port, tls, the concurrency limits, the SMTP deadlines and client
+ * limit, and the relay_auth credentials and relay_tls: those are plain
+ * assignments (the old credentials are wiped and freed at once: nothing
+ * holds them between two callbacks). Other
  * threads (FUSE, the queue's writer, local delivery) read hostname,
  * domains, retry, max_size, max_age, keep and delay_warning while this
  * runs, without a lock, so:
@@ -122,6 +123,9 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 	if (live->maildir_mode != fresh->maildir_mode)
 		later_add(later, laterlen, "maildir_mode");
 
+	if (strs_differ(live->smtpd_tls_ciphers, fresh->smtpd_tls_ciphers))
+		later_add(later, laterlen, "smtpd_tls_ciphers");
+
 	/* read by the event thread alone: this thread */
 	live->relayhost = fresh->relayhost;
 	live->smtp_port = fresh->smtp_port;
@@ -136,6 +140,17 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 			live->relay_pass = xstrdup(fresh->relay_pass);
 		}
 	}
+	live->concurrency_per_domain = fresh->concurrency_per_domain;
+	live->smtpd_client_limit = fresh->smtpd_client_limit;
+	live->smtpd_timeout = fresh->smtpd_timeout;
+	live->smtp_connect_timeout = fresh->smtp_connect_timeout;
+	live->smtp_helo_timeout = fresh->smtp_helo_timeout;
+	live->smtp_mail_timeout = fresh->smtp_mail_timeout;
+	live->smtp_rcpt_timeout = fresh->smtp_rcpt_timeout;
+	live->smtp_data_init_timeout = fresh->smtp_data_init_timeout;
+	live->smtp_data_xfer_timeout = fresh->smtp_data_xfer_timeout;
+	live->smtp_data_done_timeout = fresh->smtp_data_done_timeout;
+	live->smtp_quit_timeout = fresh->smtp_quit_timeout;
 
 	/* read by other threads too */
 	__atomic_store_n(&live->max_size, fresh->max_size, __ATOMIC_RELAXED);

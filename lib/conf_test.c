@@ -87,6 +87,26 @@ main(void)
 	    c.dns[0].port == 5353, "dns ip:port");
 	ok(set(&c, "concurrency", "0") == -1, "concurrency=0 refused");
 	ok(set(&c, "concurrency", "5") == 0 && c.concurrency == 5, "concurrency=5");
+	ok(c.concurrency_per_domain == 0 && c.smtpd_client_limit == 100 &&
+	    c.smtpd_timeout == 300 && c.smtp_connect_timeout == 30 &&
+	    c.smtp_helo_timeout == 300 && c.smtp_data_init_timeout == 120 &&
+	    c.smtp_data_xfer_timeout == 180 && c.smtp_data_done_timeout == 600 &&
+	    c.smtpd_tls_ciphers == NULL, "defaults: limits and deadlines");
+	ok(set(&c, "concurrency_per_domain", "0") == -1 &&
+	    set(&c, "smtpd_client_limit", "10001") == -1 &&
+	    set(&c, "concurrency_per_domain", "2") == 0 &&
+	    c.concurrency_per_domain == 2, "concurrency_per_domain 1..10000");
+	ok(set(&c, "smtpd_timeout", "0") == -1 &&
+	    set(&c, "smtp_helo_timeout", "3x") == -1 &&
+	    set(&c, "smtpd_timeout", "3s") == 0 && c.smtpd_timeout == 3 &&
+	    set(&c, "smtp_data_done_timeout", "2m") == 0 &&
+	    c.smtp_data_done_timeout == 120, "deadlines: durations above 0");
+	ok(set(&c, "smtpd_tls_ciphers", "NO-SUCH-CIPHER") == -1 &&
+	    set(&c, "smtpd_tls_ciphers", "DEFAULT") == 0 &&
+	    strcmp(c.smtpd_tls_ciphers, "DEFAULT") == 0 &&
+	    set(&c, "smtpd_tls_ciphers", "") == 0 &&
+	    c.smtpd_tls_ciphers == NULL, "smtpd_tls_ciphers: checked by "
+	    "OpenSSL, empty for the default");
 	ok(set(&c, "smtp_port", "0") == -1, "smtp_port=0 refused");
 	ok(set(&c, "retry", "1m,,5x") == -1, "bad retry refused");
 	ok(set(&c, "retry", "1s, 2s") == 0 && c.nretry == 2 && c.retry[1] == 2,

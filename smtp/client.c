@@ -38,8 +38,7 @@
 
 static const char *state_names[] = {
 	"connect", "greeting", "ehlo", "helo", "starttls", "tls", "auth",
-	"idle",
-	"rset", "transaction", "body", "dot", "quit"
+	"idle", "rset", "transaction", "body", "dot", "quit"
 };
 
 /* What each state is doing, for "lost connection ... while ..." texts. */
@@ -67,11 +66,11 @@ client_enter(struct client *c, enum state s)
 }
 
 void
-client_set_timeouts(struct client *c, int rd, int wr)
+client_deadline(struct client *c, time_t secs)
 {
-	struct timeval r = { rd, 0 }, w = { wr, 0 };
+	struct timeval tv = { secs, 0 };
 
-	bufferevent_set_timeouts(c->bev, &r, &w);
+	evtimer_add(c->deadline, &tv);
 }
 
 static void
@@ -148,7 +147,7 @@ int
 client_send_ehlo(struct client *c)
 {
 	client_enter(c, S_EHLO);
-	client_set_timeouts(c, TIMEOUT_EHLO, TIMEOUT_EHLO);
+	client_deadline(c, c->conf->smtp_helo_timeout);
 	send_line(c, "EHLO %s", c->conf->hostname);
 	return 0;
 }
@@ -166,7 +165,7 @@ static int
 go_idle(struct client *c, struct queue_job *done)
 {
 	client_enter(c, S_IDLE);
-	client_set_timeouts(c, TIMEOUT_QUIT, TIMEOUT_QUIT);
+	client_deadline(c, c->conf->smtp_quit_timeout);
 	arm_idle(c);
 	c->ops->ready(c, done, c->arg);
 	return 0;
@@ -182,7 +181,7 @@ after_ehlo(struct client *c)
 	if (!c->tls && !c->cleartext && c->conf->tls != CONF_TLS_NONE &&
 	    c->ehlo.starttls && c->tls_ctx != NULL) {
 		client_enter(c, S_STARTTLS);
-		client_set_timeouts(c, TIMEOUT_EHLO, TIMEOUT_EHLO);
+		client_deadline(c, c->conf->smtp_helo_timeout);
 		send_line(c, "STARTTLS");
 		return 0;
 	}
@@ -228,7 +227,7 @@ send_envelope(struct client *c)
 	if (c->ehlo.smtputf8 && utf8)
 		strcat(params, " SMTPUTF8");
 	client_enter(c, S_TXN);
-	client_set_timeouts(c, TIMEOUT_MAIL, TIMEOUT_MAIL);
+	client_deadline(c, c->conf->smtp_mail_timeout);
 	send_line(c, "MAIL FROM:<%s>%s", j->from, params);
 	if (!c->ehlo.pipelining)
 		return;
@@ -266,8 +265,8 @@ fill_body(struct client *c)
 		if (n == 0) {
 			proto_dot_end(out, c->bol);
 			client_enter(c, S_DOT);
-			client_set_timeouts(c, TIMEOUT_DATA_TERM,
-			    TIMEOUT_DATA_BLOCK);
+			client_deadline(c,
+			    c->conf->smtp_data_done_timeout);
 			break;
 		}
 		if (proto_dot_stuff(out, buf, (size_t)n, &c->bol) == -1)
@@ -292,10 +291,9 @@ txn_reply(struct client *c)
 			c->need_rset = 1;
 			if (!c->ehlo.pipelining)
 				return txn_end(c);
-		} else if (!c->ehlo.pipelining) {
-			client_set_timeouts(c, TIMEOUT_RCPT, TIMEOUT_RCPT);
+		} else if (!c->ehlo.pipelining)
 			send_rcpt(c, 0);
-		}
+		client_deadline(c, c->conf->smtp_rcpt_timeout);
 		return 0;
 	}
 	if (k <= j->nrcpt) {
@@ -305,17 +303,21 @@ txn_reply(struct client *c)
 			c->naccepted++;
 		} else if (c->mail_ok)
 			report_reply(c, i, "RCPT TO");
-		if (c->ehlo.pipelining)
-			return 0;
 		if (k < j->nrcpt) {
-			send_rcpt(c, k);
+			if (!c->ehlo.pipelining)
+				send_rcpt(c, k);
+			client_deadline(c, c->conf->smtp_rcpt_timeout);
+			return 0;
+		}
+		if (c->ehlo.pipelining) {
+			client_deadline(c, c->conf->smtp_data_init_timeout);
 			return 0;
 		}
 		if (c->naccepted == 0) {
 			c->need_rset = 1;
 			return txn_end(c);
 		}
-		client_set_timeouts(c, TIMEOUT_DATA_INIT, TIMEOUT_DATA_INIT);
+		client_deadline(c, c->conf->smtp_data_init_timeout);
 		send_line(c, "DATA");
 		return 0;
 	}
@@ -323,7 +325,7 @@ txn_reply(struct client *c)
 	if (c->reply.code == 354 && c->naccepted > 0) {
 		client_enter(c, S_BODY);
 		c->bol = 1;
-		client_set_timeouts(c, TIMEOUT_DATA_TERM, TIMEOUT_DATA_BLOCK);
+		client_deadline(c, c->conf->smtp_data_xfer_timeout);
 		/* write_cb refills before the socket runs dry. */
 		bufferevent_setwatermark(c->bev, EV_WRITE, BODY_QUEUED / 2, 0);
 		return fill_body(c);
@@ -331,7 +333,7 @@ txn_reply(struct client *c)
 	if (c->reply.code == 354) {
 		/* RFC 2920 §3.1: no recipient, yet DATA accepted. */
 		client_enter(c, S_DOT);
-		client_set_timeouts(c, TIMEOUT_DATA_TERM, TIMEOUT_DATA_BLOCK);
+		client_deadline(c, c->conf->smtp_data_done_timeout);
 		send_line(c, ".");
 		return 0;
 	}
@@ -361,6 +363,7 @@ handle_reply(struct client *c)
 		if (c->reply.code / 100 != 5 || c->tls)
 			return host_fail_reply(c, "EHLO");
 		client_enter(c, S_HELO);
+		client_deadline(c, c->conf->smtp_helo_timeout);
 		send_line(c, "HELO %s", c->conf->hostname);
 		return 0;
 	case S_HELO:
@@ -451,8 +454,11 @@ client_write_cb(struct bufferevent *bev, void *arg)
 	struct client *c = arg;
 
 	(void)bev;
-	if (c->state == S_BODY)
+	if (c->state == S_BODY) {
+		/* the server took a block: the next one has its own time */
+		client_deadline(c, c->conf->smtp_data_xfer_timeout);
 		fill_body(c);
+	}
 }
 
 int
@@ -490,7 +496,7 @@ client_send(struct client *c, struct queue_job *job)
 	c->mail_ok = 0;
 	if (c->need_rset) {
 		client_enter(c, S_RSET);
-		client_set_timeouts(c, TIMEOUT_MAIL, TIMEOUT_MAIL);
+		client_deadline(c, c->conf->smtp_mail_timeout);
 		send_line(c, "RSET");
 	} else
 		send_envelope(c);
@@ -508,6 +514,6 @@ client_quit(struct client *c)
 		return;
 	evtimer_del(c->idle);
 	client_enter(c, S_QUIT);
-	client_set_timeouts(c, TIMEOUT_QUIT, TIMEOUT_QUIT);
+	client_deadline(c, c->conf->smtp_quit_timeout);
 	send_line(c, "QUIT");
 }

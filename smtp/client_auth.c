@@ -83,7 +83,7 @@ client_auth_start(struct client *c)
 		    c->relay, c->ehlo.auth ? "only other mechanisms" :
 		    "no AUTH at all");
 	client_enter(c, S_AUTH);
-	client_set_timeouts(c, TIMEOUT_EHLO, TIMEOUT_EHLO);
+	client_deadline(c, c->conf->smtp_helo_timeout);
 	if (c->ehlo.auth_plain) {
 		c->auth_step = A_PLAIN;
 		rc = send_plain(c);

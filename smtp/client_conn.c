@@ -47,6 +47,8 @@ drop_connection(struct client *c)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
 	c->tls = 0;
+	if (c->deadline != NULL)
+		evtimer_del(c->deadline);
 }
 
 static void
@@ -58,6 +60,8 @@ client_destroy(struct client *c)
 		event_free(c->kick);
 	if (c->idle != NULL)
 		event_free(c->idle);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	free(c->rstate);
 	free(c->t);
 	free(c);
@@ -181,7 +185,7 @@ try_target(struct client *c)
 			    "cannot create a connection or its TLS session");
 		bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 		    event_cb, c);
-		client_set_timeouts(c, TIMEOUT_GREETING, TIMEOUT_CONNECT);
+		client_deadline(c, c->conf->smtp_connect_timeout);
 		if (bufferevent_socket_connect(c->bev,
 		    (const struct sockaddr *)&t->addr, (int)t->addrlen) == 0)
 			return 0;
@@ -261,7 +265,7 @@ client_start_tls(struct client *c)
 	bufferevent_setcb(tb, client_read_cb, client_write_cb, event_cb, c);
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
 	client_enter(c, S_TLS);
-	client_set_timeouts(c, TIMEOUT_TLS, TIMEOUT_TLS);
+	client_deadline(c, c->conf->smtp_helo_timeout);
 	return 0;
 }
 
@@ -285,6 +289,23 @@ tls_error(struct client *c, char *out, size_t len)
 		    "connection closed");
 }
 
+/* The step under way took longer than its deadline. */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd, (void)what;
+	if (c->state == S_CONNECT)
+		client_host_fail(c, 4, "4.4.1", "connect to %s: timed out",
+		    c->relay);
+	else if (c->state == S_IDLE)
+		client_quit(c);
+	else
+		client_trouble(c, "4.4.2", "conversation with %s timed out "
+		    "while %s", c->relay, client_doing(c));
+}
+
 static void
 event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -301,8 +322,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 			}
 			client_enter(c, S_GREETING);
 			proto_reply_init(&c->reply);
-			client_set_timeouts(c, TIMEOUT_GREETING,
-			    TIMEOUT_GREETING);
+			client_deadline(c, c->conf->smtp_helo_timeout);
 			bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		} else if (c->state == S_TLS) {
 			c->tls = 1;
@@ -311,7 +331,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		}
 		return;
 	}
-	if (c->state == S_TLS && !(what & BEV_EVENT_TIMEOUT)) {
+	if (c->state == S_TLS) {
 		errno = err;
 		tls_error(c, why, sizeof(why));
 		if (c->conf->tls == CONF_TLS_MAY) {
@@ -326,17 +346,6 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		}
 		client_host_fail(c, 4, "4.7.5",
 		    "TLS handshake with %s failed: %s", c->relay, why);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		if (c->state == S_CONNECT)
-			client_host_fail(c, 4, "4.4.1",
-			    "connect to %s: timed out", c->relay);
-		else if (c->state == S_IDLE)
-			client_quit(c);
-		else
-			client_trouble(c, "4.4.2", "conversation with %s "
-			    "timed out while %s", c->relay, client_doing(c));
 		return;
 	}
 	if (c->state == S_CONNECT && c->wrapper) {
@@ -376,7 +385,8 @@ client_new(struct event_base *base, const struct conf *conf, SSL_CTX *tls_ctx,
 	snprintf(c->relay, sizeof(c->relay), "%s", n ? t[0].host : "-");
 	c->kick = evtimer_new(base, kick_cb, c);
 	c->idle = evtimer_new(base, idle_cb, c);
-	if (c->kick == NULL || c->idle == NULL)
+	c->deadline = evtimer_new(base, deadline_cb, c);
+	if (c->kick == NULL || c->idle == NULL || c->deadline == NULL)
 		goto nomem;
 	event_active(c->kick, EV_TIMEOUT, 0);
 	return c;

@@ -9,6 +9,7 @@
 #define MAILFS_CLIENT_INT_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/ssl.h>
 
@@ -19,18 +20,6 @@ struct bufferevent;
 struct event;
 struct event_base;
 struct queue_job;
-
-/* RFC 5321 §4.5.3.2 timeouts, in seconds; connect and TLS as Postfix. */
-#define TIMEOUT_CONNECT		30
-#define TIMEOUT_GREETING	300
-#define TIMEOUT_EHLO		300
-#define TIMEOUT_TLS		300
-#define TIMEOUT_MAIL		300
-#define TIMEOUT_RCPT		300
-#define TIMEOUT_DATA_INIT	120
-#define TIMEOUT_DATA_BLOCK	180
-#define TIMEOUT_DATA_TERM	600
-#define TIMEOUT_QUIT		300
 
 enum state {
 	S_CONNECT, S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_TLS, S_AUTH,
@@ -60,6 +49,7 @@ struct client {
 	int need_rset;		/* the last transaction did not finish */
 	struct event *kick;	/* starts the first connection */
 	struct event *idle;
+	struct event *deadline;	/* of the step under way */
 
 	/* the last target's failure */
 	int eclass;
@@ -81,7 +71,12 @@ struct client {
 void	client_enter(struct client *c, enum state s);
 /* What the state is doing, for "lost connection ... while ..." texts. */
 const char *client_doing(const struct client *c);
-void	client_set_timeouts(struct client *c, int rd, int wr);
+/*
+ * client_deadline - the step now under way must be done within secs (one
+ * of the smtp_*_timeout settings, RFC 5321 §4.5.3.2): a total, however
+ * slowly the server trickles its reply, so a tarpit cannot hold the slot.
+ */
+void	client_deadline(struct client *c, time_t secs);
 void	client_report(struct client *c, size_t i, int class,
 	    const char *code, const char *text);
 int	client_send_ehlo(struct client *c);

@@ -2,9 +2,12 @@
  * deliver.c - the delivery scheduler (see deliver.h): due jobs from the
  * queue wait in a per-destination list (the recipient domain, or the
  * relayhost); a destination is resolved once (smtp/dns.c) and served by
- * up to `concurrency` client sessions overall (smtp/client.c), each of
- * which takes job after job from its destination's list and idles
- * CLIENT_IDLE seconds before QUIT.
+ * up to `concurrency` client sessions overall (smtp/client.c), and up to
+ * concurrency_per_domain of them for one domain, so a slow or broken
+ * destination never takes every slot (the relayhost, the only
+ * destination when set, may use them all). Each session takes job after
+ * job from its destination's list and idles CLIENT_IDLE seconds before
+ * QUIT.
  *
  * Wake-ups: the queue calls deliver_wakeup from any thread; it only makes
  * an event active (thread-safe with evthread_use_pthreads), and the event
@@ -46,7 +49,7 @@ struct dest {
 	size_t njobs;
 	int nsessions;		/* alive, of which */
 	int nconnecting;	/* not ready yet */
-	int limit;		/* most sessions it takes; 0: concurrency */
+	int limit;		/* sessions its hosts took at most; 0: unknown */
 	struct dns_req *req;	/* resolving */
 	struct dns_target *t;	/* resolved (nt > 0) */
 	size_t nt;
@@ -247,6 +250,20 @@ steal_slot(struct dest *d)
 		}
 }
 
+/* The most sessions d may have: concurrency_per_domain, by default a
+ * fifth of concurrency (Postfix's 20 of 100), at least 1. */
+static int
+dest_limit(const struct dest *d)
+{
+	int n = dconf->concurrency_per_domain;
+
+	if (d->name == NULL)
+		n = dconf->concurrency;
+	else if (n == 0)
+		n = dconf->concurrency / 5 > 1 ? dconf->concurrency / 5 : 1;
+	return d->limit > 0 && d->limit < n ? d->limit : n;
+}
+
 /* Start what d needs: resolution, or sessions for its waiting jobs. */
 static void
 kick(struct dest *d)
@@ -268,7 +285,7 @@ kick(struct dest *d)
 	/* A connecting session will take one job each when ready. */
 	want = (int)d->njobs - d->nconnecting;
 	while (want-- > 0) {
-		if (d->limit > 0 && d->nsessions >= d->limit)
+		if (d->nsessions >= dest_limit(d))
 			return;
 		if (nsessions >= dconf->concurrency) {
 			steal_slot(d);

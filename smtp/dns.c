@@ -1,8 +1,15 @@
 /*
- * dns.c - MX lookup and address resolution for delivery (see dns.h), with
- * one c-ares channel whose sockets and timeout are libevent events:
- * ARES_OPT_SOCK_STATE_CB tells which sockets to watch, ares_process_fd
- * does the work, ares_timeout arms one timer.
+ * dns.c - MX lookup and address resolution for delivery (see dns.h). Each
+ * request has a c-ares channel of its own, whose sockets and timeout are
+ * libevent events: ARES_OPT_SOCK_STATE_CB tells which sockets to watch,
+ * ares_process_fd does the work, ares_timeout arms the request's timer.
+ *
+ * Why a channel each: a channel's state is shared by its queries. When
+ * one name's answer is truncated and the TCP retry is refused, c-ares
+ * marks the server failed for the channel and ends every query in flight
+ * on it ("Could not contact DNS servers"), so one bad domain failed the
+ * lookups of healthy ones made at the same moment. A channel per request
+ * keeps a fault with the name that caused it, for a socket or two each.
  *
  * A request is one ares_query(T_MX) and then one ares_getaddrinfo per MX
  * host, all in parallel; the result is assembled when the last answer is
@@ -20,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,11 +52,20 @@ struct dns_host {
 	struct ares_addrinfo *ai;
 };
 
+struct dns_sock {
+	ares_socket_t fd;
+	struct event *ev;
+};
+
 struct dns_req {
+	LIST_ENTRY(dns_req) link;	/* in dns_reqs */
+	ares_channel channel;	/* NULL: none needed (a literal) */
+	struct event *timer;	/* the channel's next timeout */
+	struct dns_sock *socks;	/* the channel's sockets */
+	size_t nsocks;
 	dns_cb *cb;
 	void *arg;
 	int port;
-	int cancelled;
 	int relay;		/* a relayhost: errors are never permanent */
 	int pending;		/* c-ares queries not answered yet */
 	struct dns_host *hosts;
@@ -63,95 +80,130 @@ struct dns_req {
 	struct event *done;
 };
 
-struct dns_sock {
-	ares_socket_t fd;
-	struct event *ev;
-};
-
 static struct event_base *dns_base;
-static ares_channel dns_channel;
-static struct event *dns_timer;
-static struct dns_sock *dns_socks;
-static size_t dns_nsocks;
+static const struct conf *dns_conf;
+static LIST_HEAD(, dns_req) dns_reqs = LIST_HEAD_INITIALIZER(dns_reqs);
 
-static void arm_timer(void);
+static void
+arm_timer(struct dns_req *r)
+{
+	struct timeval tv, *tvp;
+
+	if ((tvp = ares_timeout(r->channel, NULL, &tv)) == NULL)
+		evtimer_del(r->timer);
+	else
+		evtimer_add(r->timer, tvp);
+}
 
 static void
 sock_cb(evutil_socket_t fd, short what, void *arg)
 {
-	(void)arg;
-	ares_process_fd(dns_channel,
+	struct dns_req *r = arg;
+
+	ares_process_fd(r->channel,
 	    what & EV_READ ? (ares_socket_t)fd : ARES_SOCKET_BAD,
 	    what & EV_WRITE ? (ares_socket_t)fd : ARES_SOCKET_BAD);
-	arm_timer();
+	arm_timer(r);
 }
 
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd, (void)what, (void)arg;
-	ares_process_fd(dns_channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-	arm_timer();
+	struct dns_req *r = arg;
+
+	(void)fd, (void)what;
+	ares_process_fd(r->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	arm_timer(r);
 }
 
-static void
-arm_timer(void)
-{
-	struct timeval tv, *tvp;
-
-	if (dns_channel == NULL)
-		return;
-	if ((tvp = ares_timeout(dns_channel, NULL, &tv)) == NULL)
-		evtimer_del(dns_timer);
-	else
-		evtimer_add(dns_timer, tvp);
-}
-
-/* c-ares says which of its sockets to watch, and for what. */
+/* c-ares says which of the request's sockets to watch, and for what. */
 static void
 sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 {
+	struct dns_req *r = data;
 	struct dns_sock *s = NULL, *grown;
 	size_t i;
 	short what = (short)((readable ? EV_READ : 0) |
 	    (writable ? EV_WRITE : 0));
 
-	(void)data;
-	for (i = 0; i < dns_nsocks; i++)
-		if (dns_socks[i].fd == fd)
-			s = &dns_socks[i];
+	if (r == NULL)
+		return;		/* dns_start's check: it sends nothing */
+	for (i = 0; i < r->nsocks; i++)
+		if (r->socks[i].fd == fd)
+			s = &r->socks[i];
 	if (s != NULL) {
 		event_free(s->ev);
 		if (what == 0) {
-			*s = dns_socks[--dns_nsocks];
+			*s = r->socks[--r->nsocks];
 			return;
 		}
 	} else {
 		if (what == 0)
 			return;
-		grown = realloc(dns_socks, (dns_nsocks + 1) * sizeof(*grown));
+		grown = realloc(r->socks, (r->nsocks + 1) * sizeof(*grown));
 		if (grown == NULL)
 			fatal("dns: socket table");
-		dns_socks = grown;
-		s = &dns_socks[dns_nsocks++];
+		r->socks = grown;
+		s = &r->socks[r->nsocks++];
 		s->fd = fd;
 	}
-	s->ev = event_new(dns_base, fd, what | EV_PERSIST, sock_cb, NULL);
+	s->ev = event_new(dns_base, fd, what | EV_PERSIST, sock_cb, r);
 	if (s->ev == NULL || event_add(s->ev, NULL) == -1)
 		fatalx("dns: cannot watch a resolver socket");
 }
 
+static int	set_servers(ares_channel ch, const struct conf *c);
+
+/* A channel with our options and servers, its sockets reported to r
+ * (NULL: only to check the settings). */
+static int
+channel_new(ares_channel *ch, struct dns_req *r)
+{
+	struct ares_options o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	o.sock_state_cb = sock_state_cb;
+	o.sock_state_cb_data = r;
+	o.timeout = DNS_TIMEOUT_MS;
+	o.tries = DNS_TRIES;
+	rc = ares_init_options(ch, &o, ARES_OPT_SOCK_STATE_CB |
+	    ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
+	if (rc != ARES_SUCCESS) {
+		log_warnx("dns: c-ares: %s", ares_strerror(rc));
+		return -1;
+	}
+	if (dns_conf->ndns > 0 && set_servers(*ch, dns_conf) == -1) {
+		ares_destroy(*ch);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * req_free - never from inside a c-ares callback of r's channel: the
+ * callbacks only ever hand the outcome to the loop (finish). Destroying
+ * the channel calls the queries still in flight with ARES_EDESTRUCTION,
+ * which they ignore.
+ */
 static void
 req_free(struct dns_req *r)
 {
 	size_t i;
 
+	LIST_REMOVE(r, link);
+	if (r->channel != NULL)
+		ares_destroy(r->channel);
+	for (i = 0; i < r->nsocks; i++)
+		event_free(r->socks[i].ev);
+	free(r->socks);
 	for (i = 0; i < r->nhosts; i++)
 		if (r->hosts[i].ai != NULL)
 			ares_freeaddrinfo(r->hosts[i].ai);
 	free(r->hosts);
 	free(r->t);
 	event_free(r->done);
+	event_free(r->timer);
 	free(r);
 }
 
@@ -180,10 +232,7 @@ finish(struct dns_req *r, int class, const char *code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(r->text, sizeof(r->text), fmt, ap);
 	va_end(ap);
-	if (r->cancelled)
-		req_free(r);
-	else
-		event_active(r->done, EV_TIMEOUT, 0);
+	event_active(r->done, EV_TIMEOUT, 0);
 }
 
 static int
@@ -260,12 +309,9 @@ addr_cb(void *arg, int status, int timeouts, struct ares_addrinfo *ai)
 	(void)timeouts;
 	h->status = status;
 	h->ai = ai;
-	if (--r->pending > 0)
-		return;
-	if (r->cancelled || status == ARES_EDESTRUCTION)
-		req_free(r);
-	else
-		assemble(r);
+	if (--r->pending > 0 || status == ARES_EDESTRUCTION)
+		return;		/* more to come, or req_free under way */
+	assemble(r);
 }
 
 static void
@@ -280,9 +326,9 @@ lookup_hosts(struct dns_req *r)
 	/* Count them all first: an answer may come back synchronously. */
 	r->pending += (int)r->nhosts;
 	for (i = 0; i < r->nhosts; i++)
-		ares_getaddrinfo(dns_channel, r->hosts[i].name, NULL, &hints,
+		ares_getaddrinfo(r->channel, r->hosts[i].name, NULL, &hints,
 		    addr_cb, &r->hosts[i]);
-	arm_timer();
+	arm_timer(r);
 }
 
 static int
@@ -315,10 +361,8 @@ mx_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 
 	(void)timeouts;
 	r->pending--;
-	if (r->cancelled || status == ARES_EDESTRUCTION) {
-		req_free(r);
-		return;
-	}
+	if (status == ARES_EDESTRUCTION)
+		return;		/* req_free under way */
 	if (status == ARES_SUCCESS)
 		status = ares_parse_mx_reply(abuf, alen, &mx);
 	if (status == ARES_ENODATA) {
@@ -380,10 +424,15 @@ req_new(const char *name, int port, dns_cb *cb, void *arg)
 
 	if (r == NULL)
 		return NULL;
-	if ((r->done = event_new(dns_base, -1, 0, done_cb, r)) == NULL) {
+	r->done = event_new(dns_base, -1, 0, done_cb, r);
+	r->timer = evtimer_new(dns_base, timer_cb, r);
+	if (r->done == NULL || r->timer == NULL) {
+		if (r->done != NULL)
+			event_free(r->done);
 		free(r);
 		return NULL;
 	}
+	LIST_INSERT_HEAD(&dns_reqs, r, link);
 	r->cb = cb;
 	r->arg = arg;
 	r->port = port;
@@ -442,6 +491,10 @@ req_begin(const char *name, int port, int relay, dns_cb *cb, void *arg,
 	if (r != NULL) {
 		r->relay = relay;
 		lit = literal(r, name);
+		if (lit == 0 && channel_new(&r->channel, r) == -1) {
+			req_free(r);
+			return NULL;
+		}
 	}
 	if (lit == -1) {
 		if (r != NULL)
@@ -463,8 +516,8 @@ dns_resolve_mx(const char *domain, int port, dns_cb *cb, void *arg)
 	if (r == NULL || done)
 		return r;
 	r->pending = 1;
-	ares_query(dns_channel, domain, ns_c_in, ns_t_mx, mx_cb, r);
-	arm_timer();
+	ares_query(r->channel, domain, ns_c_in, ns_t_mx, mx_cb, r);
+	arm_timer(r);
 	return r;
 }
 
@@ -489,13 +542,8 @@ dns_resolve_host(const char *host, int port, dns_cb *cb, void *arg)
 void
 dns_cancel(struct dns_req *r)
 {
-	if (r == NULL)
-		return;
-	r->cancelled = 1;
-	/* Answered already (waiting in the loop), or still in c-ares, which
-	 * frees it when its last query comes back. */
-	if (r->pending == 0)
-		req_free(r);
+	if (r != NULL)
+		req_free(r);	/* its queries end with ARES_EDESTRUCTION */
 }
 
 void
@@ -520,7 +568,7 @@ dns_target_format(const struct dns_target *t, char *out, size_t len)
 
 /* conf->dns as c-ares wants it: "1.2.3.4:53,[::1]:5353". */
 static int
-set_servers(const struct conf *c)
+set_servers(ares_channel ch, const struct conf *c)
 {
 	char csv[DNS_SERVERS_MAX] = "", one[300];
 	size_t i;
@@ -540,7 +588,7 @@ set_servers(const struct conf *c)
 			break;
 		strcat(csv, one);
 	}
-	if ((rc = ares_set_servers_ports_csv(dns_channel, csv)) != ARES_SUCCESS) {
+	if ((rc = ares_set_servers_ports_csv(ch, csv)) != ARES_SUCCESS) {
 		log_warnx("dns: servers %s: %s", csv, ares_strerror(rc));
 		return -1;
 	}
@@ -550,7 +598,7 @@ set_servers(const struct conf *c)
 int
 dns_start(struct event_base *base, const struct conf *c)
 {
-	struct ares_options o;
+	ares_channel check;
 	int rc;
 
 	if ((rc = ares_library_init(ARES_LIB_INIT_ALL)) != ARES_SUCCESS) {
@@ -559,43 +607,25 @@ dns_start(struct event_base *base, const struct conf *c)
 	}
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	dns_base = base;
-	memset(&o, 0, sizeof(o));
-	o.sock_state_cb = sock_state_cb;
-	o.timeout = DNS_TIMEOUT_MS;
-	o.tries = DNS_TRIES;
-	rc = ares_init_options(&dns_channel, &o, ARES_OPT_SOCK_STATE_CB |
-	    ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
-	if (rc != ARES_SUCCESS) {
-		log_warnx("dns: c-ares: %s", ares_strerror(rc));
-		dns_channel = NULL;
+	dns_conf = c;
+	/* a channel now, so bad settings show at start, not per message */
+	if (channel_new(&check, NULL) == -1) {
 		ares_library_cleanup();
+		dns_base = NULL;
 		return -1;
 	}
-	if ((dns_timer = evtimer_new(base, timer_cb, NULL)) == NULL ||
-	    (c->ndns > 0 && set_servers(c) == -1)) {
-		dns_stop();
-		return -1;
-	}
+	ares_destroy(check);
 	return 0;
 }
 
+/* Requests not cancelled are never answered. */
 void
 dns_stop(void)
 {
-	size_t i;
-
-	if (dns_channel != NULL) {
-		/* Calls every pending callback with ARES_EDESTRUCTION. */
-		ares_destroy(dns_channel);
-		dns_channel = NULL;
-		ares_library_cleanup();
-	}
-	for (i = 0; i < dns_nsocks; i++)
-		event_free(dns_socks[i].ev);
-	free(dns_socks);
-	dns_socks = NULL;
-	dns_nsocks = 0;
-	if (dns_timer != NULL)
-		event_free(dns_timer);
-	dns_timer = NULL;
+	if (dns_base == NULL)
+		return;
+	while (!LIST_EMPTY(&dns_reqs))
+		req_free(LIST_FIRST(&dns_reqs));
+	ares_library_cleanup();
+	dns_base = NULL;
 }

@@ -1,7 +1,8 @@
 /*
  * server.c - the inbound SMTP listener (API in server.h): the listening
- * sockets, the limits on connections (in all, from one address), the TLS
- * context for STARTTLS, and starting and stopping it all with the pool of
+ * sockets, the limits on connections (smtpd_client_limit in all, where
+ * the slowest session's slot is reclaimed for a newcomer; MAX_PER_IP from
+ * one address), the TLS context for STARTTLS, and starting and stopping it all with the pool of
  * workers that store messages (queue/maildir_stream.h). Each accepted
  * connection becomes a session (session.h): the commands in
  * session_cmd.c, the message in session_data.c over the DATA stream
@@ -34,7 +35,6 @@
 #include "smtp/server.h"
 #include "smtp/session.h"
 
-#define MAX_SESSIONS	100		/* in all */
 #define MAX_PER_IP	20		/* from one client address */
 #define WORKERS		32		/* concurrent deliveries */
 
@@ -77,10 +77,13 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	getnameinfo(sa, (socklen_t)salen, ip, sizeof(ip), NULL, 0,
 	    NI_NUMERICHOST);
 	session_count(ip, &all, &same);
-	if (all >= MAX_SESSIONS)
-		why = "too many connections";
-	else if (same >= MAX_PER_IP)
+	/* at smtpd_client_limit the slowest session makes room, so idle or
+	 * trickling connections cannot keep a new client out */
+	if (same >= MAX_PER_IP)
 		why = "too many connections from this address";
+	else if (all >= session_ctx.conf->smtpd_client_limit &&
+	    session_reclaim() == -1)
+		why = "too many connections";
 	if (why == NULL && session_start(fd, ip) == -1)
 		why = "out of memory";
 	if (why != NULL) {
@@ -176,8 +179,18 @@ tls_context(const struct conf *c)
 
 	if (ctx == NULL)
 		return NULL;
+	/* TLS 1.3 with its default suites; TLS 1.2 only with forward
+	 * secrecy and AEAD (CONF_TLS_CIPHERS), unless the operator widens it */
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_set_cipher_list(ctx, c->smtpd_tls_ciphers != NULL ?
+	    c->smtpd_tls_ciphers : CONF_TLS_CIPHERS) != 1) {
+		log_warnx("smtp: smtpd_tls_ciphers: %s",
+		    session_tls_reason(ERR_get_error()));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1 ||
 	    SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {

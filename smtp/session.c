@@ -12,7 +12,12 @@
  *  - the input buffer has a high watermark and pipelined commands are
  *    answered only while the client reads our replies, so memory stays
  *    bounded whatever a client sends or fails to read;
- *  - idle clients and too many errors get 421.
+ *  - every command line and every DATA_BLOCK of a message must come in
+ *    within smtpd_timeout, a total not reset by each byte (RFC 5321
+ *    §4.5.3.2): a client trickling its input gets 421 4.4.2 all the same;
+ *  - too many errors get 421;
+ *  - when every slot is taken, a session of the address holding the most
+ *    gives its slot to a newcomer (session_reclaim).
  */
 #include "smtp/session.h"
 
@@ -33,7 +38,8 @@
 #include "queue/qlog.h"
 #include "queue/stats.h"
 
-#define IDLE_TIMEOUT	300		/* seconds without input: 421 4.4.2 */
+#define DATA_BLOCK	(64 * 1024)	/* message octets per smtpd_timeout */
+#define CUT_GRACE	5		/* seconds for a 421 to go out */
 #define MAX_ERRORS	10		/* error replies before 421 4.7.0 */
 #define JUNK_MAX	100		/* NOOP RSET VRFY HELP before they count
 					 * as errors */
@@ -52,8 +58,28 @@ struct session_ctx session_ctx;
 
 static TAILQ_HEAD(, session) sessions = TAILQ_HEAD_INITIALIZER(sessions);
 static int nsessions;
+static unsigned long long progress_seq;	/* orders the sessions' progress */
 
 static void	session_settle(struct session *);
+
+/* A new deadline: smtpd_timeout from now for the next command line or
+ * DATA_BLOCK of the message. */
+static void
+deadline_arm(struct session *s)
+{
+	struct timeval tv = { session_ctx.conf->smtpd_timeout, 0 };
+
+	s->block = 0;
+	s->progress = ++progress_seq;
+	evtimer_add(s->deadline, &tv);
+}
+
+void
+session_progress(struct session *s, size_t octets)
+{
+	if (octets == 0 || (s->block += octets) >= DATA_BLOCK)
+		deadline_arm(s);
+}
 
 void
 session_enter(struct session *s, enum session_state state)
@@ -62,6 +88,9 @@ session_enter(struct session *s, enum session_state state)
 		return;
 	log_debug("smtp %s: %s -> %s", s->ip, state_names[s->state],
 	    state_names[state]);
+	/* we were the slow one: the client's time starts now */
+	if (s->state == S_FLUSH || s->state == S_WAIT)
+		deadline_arm(s);
 	s->state = state;
 }
 
@@ -200,6 +229,7 @@ command_step(struct session *s)
 		if (eol.pos < 0)
 			return 0;
 		s->skipping = 0;
+		session_progress(s, 0);
 		return 1;
 	}
 	if (eol.pos < 0) {
@@ -227,6 +257,7 @@ command_step(struct session *s)
 		session_error(s, "500 5.5.2 Error: NUL character in command");
 		return 1;
 	}
+	session_progress(s, 0);
 	session_command(s, line);
 	return 1;
 }
@@ -243,6 +274,7 @@ session_free(struct session *s)
 	transaction_clear(s);
 	if (s->linger != NULL)
 		event_free(s->linger);
+	event_free(s->deadline);
 	bufferevent_free(s->bev);
 	free(s);
 }
@@ -340,19 +372,6 @@ session_cb_event(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED)
 		return;		/* the TLS handshake is done */
-	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
-	    !closing(s)) {
-		if (s->state == S_FLUSH || s->state == S_WAIT) {
-			/* we are the slow one: keep waiting */
-			bufferevent_enable(s->bev, EV_READ);
-			return;
-		}
-		session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
-		    session_ctx.conf->hostname);
-		session_close(s);
-		session_settle(s);
-		return;
-	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
 	    !closing(s)) {
 		/* the client may have shut down only its sending side, as
@@ -371,27 +390,110 @@ session_cb_event(struct bufferevent *bev, short what, void *arg)
 	session_free(s);	/* EOF, error, or a write timeout */
 }
 
+/* End the session with 421 4.4.2 (its deadline, or its slot taken). A
+ * client that does not read gets CUT_GRACE seconds for it, not a whole
+ * smtpd_timeout, so cut sessions cannot pile up. */
+static void
+session_cut(struct session *s, const char *why)
+{
+	struct timeval grace = { CUT_GRACE, 0 };
+
+	session_reply(s, "421 4.4.2 %s Error: %s", session_ctx.conf->hostname,
+	    why);
+	session_close(s);
+	evtimer_add(s->deadline, &grace);
+	session_settle(s);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (closing(s))
+		session_free(s);	/* its last reply never went out */
+	else if (s->state == S_FLUSH || s->state == S_WAIT)
+		deadline_arm(s);	/* we are the slow one: keep waiting */
+	else
+		session_cut(s, "timeout exceeded");
+}
+
+/* The deadline is ours; the write timeout drops a client that stops
+ * reading our replies. */
 void
 session_setup_bev(struct session *s)
 {
-	struct timeval idle = { IDLE_TIMEOUT, 0 };
+	struct timeval wr = { session_ctx.conf->smtpd_timeout, 0 };
 
 	bufferevent_setcb(s->bev, session_cb_read, session_cb_write,
 	    session_cb_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, IN_HIGH);
-	bufferevent_set_timeouts(s->bev, &idle, &idle);
+	bufferevent_set_timeouts(s->bev, NULL, &wr);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 
+/* Closing sessions do not count: they are gone within smtpd_timeout. */
 void
 session_count(const char *ip, int *all, int *same)
 {
 	struct session *s;
 
-	*all = nsessions;
-	*same = 0;
+	*all = *same = 0;
 	TAILQ_FOREACH(s, &sessions, entry)
-		*same += strcmp(s->ip, ip) == 0;
+		if (!closing(s)) {
+			(*all)++;
+			*same += strcmp(s->ip, ip) == 0;
+		}
+}
+
+static int
+by_ip(const void *a, const void *b)
+{
+	const struct session *x = *(struct session *const *)a;
+	const struct session *y = *(struct session *const *)b;
+
+	return strcmp(x->ip, y->ip);
+}
+
+/*
+ * session_reclaim - the victim comes from the address holding the most
+ * sessions (so a client with one connection outlasts a crowd from a few
+ * addresses), and of those the one that made progress least recently.
+ * Sessions a worker is busy with are never taken.
+ */
+int
+session_reclaim(void)
+{
+	struct session **v, *s, *victim = NULL;
+	size_t n = 0, i, run, best = 0;
+
+	if ((v = calloc((size_t)nsessions + 1, sizeof(*v))) == NULL)
+		return -1;
+	TAILQ_FOREACH(s, &sessions, entry)
+		if (!closing(s) && s->state != S_FLUSH && s->state != S_WAIT)
+			v[n++] = s;
+	qsort(v, n, sizeof(*v), by_ip);
+	for (i = 0; i < n; i += run) {
+		struct session *oldest = v[i];
+
+		for (run = 1; i + run < n && by_ip(&v[i], &v[i + run]) == 0;
+		    run++)
+			if (v[i + run]->progress < oldest->progress)
+				oldest = v[i + run];
+		if (run > best || (run == best &&
+		    oldest->progress < victim->progress)) {
+			best = run;
+			victim = oldest;
+		}
+	}
+	free(v);
+	if (victim == NULL)
+		return -1;
+	session_refuse(victim->ip, "slot reclaimed for a new client");
+	session_cut(victim, "too slow, the slot is needed");
+	return 0;
 }
 
 int
@@ -403,8 +505,14 @@ session_start(evutil_socket_t fd, const char *ip)
 		return -1;
 	s->bev = bufferevent_socket_new(session_ctx.base, fd,
 	    BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
-		evutil_closesocket(fd);
+	s->deadline = evtimer_new(session_ctx.base, deadline_cb, s);
+	if (s->bev == NULL || s->deadline == NULL) {
+		if (s->bev != NULL)
+			bufferevent_free(s->bev);
+		else
+			evutil_closesocket(fd);
+		if (s->deadline != NULL)
+			event_free(s->deadline);
 		free(s);
 		return 0;
 	}
@@ -412,6 +520,7 @@ session_start(evutil_socket_t fd, const char *ip)
 	s->state = S_INIT;
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
+	deadline_arm(s);
 	session_setup_bev(s);
 	session_reply(s, "220 %s ESMTP mailfs", session_ctx.conf->hostname);
 	return 0;

@@ -41,6 +41,9 @@ struct session {
 	struct bufferevent *bev;
 	struct event	*linger;
 	int		lingered;
+	struct event	*deadline;	/* smtpd_timeout for the next step */
+	unsigned long long progress;	/* when it last made progress */
+	size_t		block;		/* DATA octets since */
 	enum session_state state;
 	char		ip[INET6_ADDRSTRLEN];
 	char		helo[256];
@@ -79,7 +82,12 @@ extern struct session_ctx session_ctx;
 /* session.c: lifetime, seen by the listener */
 /* -1 when out of memory (fd untouched), else 0 (fd taken) */
 int	session_start(evutil_socket_t fd, const char *ip);
+/* sessions in all and from ip, those closing left out */
 void	session_count(const char *ip, int *all, int *same);
+/* Close a session of the address holding the most, the one that made
+ * progress least recently (421 4.4.2), to give its slot to a new client:
+ * 0, or -1 if none can be closed. */
+int	session_reclaim(void);
 void	session_free_all(void);
 void	session_refuse(const char *ip, const char *reason);
 const char *session_tls_reason(unsigned long e);
@@ -95,6 +103,9 @@ void	session_close(struct session *s);
 void	session_reset(struct session *s);
 void	session_setup_bev(struct session *s);
 void	session_resume(struct session *s);
+/* A command line (octets 0) or that many DATA octets came in: a new
+ * deadline after the line or every DATA_BLOCK. */
+void	session_progress(struct session *s, size_t octets);
 
 /* session_cmd.c: answer one command line (CRLF and trailing blanks cut) */
 void	session_command(struct session *s, char *line);

@@ -312,6 +312,8 @@ session_data_step(struct session *s)
 	    i++)
 		used += feed(s, v[i].iov_base, v[i].iov_len);
 	evbuffer_drain(in, used);
+	if (used > 0)
+		session_progress(s, used);
 	if (s->data.pos == DATA_END) {
 		data_end(s);
 		return 1;

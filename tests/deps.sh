@@ -18,15 +18,16 @@
 #           (systemd-analyze verify on the unit) and man-db (which that
 #           verify runs for the unit's Documentation= pages),
 #           dovecot-imapd (reads the Maildir as another user: t1009),
-#           bsd-mailx, mutt and git-email (programs that call sendmail:
-#           t6001)
+#           bsd-mailx, mutt and git-email with libmailtools-perl (git
+#           send-email's Mail::Address, only recommended) (programs that
+#           call sendmail: t6001)
 # Installed with --no-install-recommends: a test that needs a recommended
 # package must name it here; `sh ../shared/fresh-check.sh` (what .ci/run
 # runs) catches one that is forgotten.
 PKGS="$* gcc make libc6-dev pkg-config libfuse3-dev fuse3 libssl-dev openssl
 libc-ares-dev libevent-dev libgmime-3.0-dev mandoc groff-base postfix
 dnsmasq-base swaks libnet-ssleay-perl mblaze python3 python3-aiosmtpd perl
-rsync vim procps systemd man-db dovecot-imapd bsd-mailx mutt git-email"
+rsync vim procps systemd man-db dovecot-imapd bsd-mailx mutt git-email libmailtools-perl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
