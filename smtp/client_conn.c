@@ -3,8 +3,8 @@
  * client.h, the protocol in client.c): trying the targets in turn,
  * connecting, STARTTLS with its certificate checks (and the cleartext
  * retry of tls=may) or TLS from the first byte (relay_tls=wrapper), the
- * transport's events, creating and ending a
- * session, and the client TLS context.
+ * transport's events, creating and ending a session, and the client TLS
+ * context.
  */
 #include "smtp/client_int.h"
 
