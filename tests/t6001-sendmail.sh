@@ -186,10 +186,12 @@ test_expect_success 'mutt with a Bcc: recipient given only as an argument' '
 test_expect_success 'git send-email with a Bcc: recipient' '
 	git send-email -h 2>&1 | grep -q sendmail-cmd ||
 		{ echo "git send-email missing (apt-get install git-email)"; return 1; } &&
-	git init -q repo && (cd repo && git config user.email g@a.test &&
+	HOME=$T git init -q repo && (cd repo && git config user.email g@a.test &&
 		git config user.name "G Sender" && echo x >f && git add f &&
 		git commit -qm "the patch subject" &&
 		git format-patch -1 -o "$T/patches" >/dev/null) &&
+	HOME=$T GIT_COMMITTER_NAME="G Sender" GIT_COMMITTER_EMAIL=g@a.test \
+	GIT_AUTHOR_NAME="G Sender" GIT_AUTHOR_EMAIL=g@a.test \
 	git send-email --sendmail-cmd="$SM" --from="G Sender <g@a.test>" \
 		--to=list@a.test --bcc=gbcc@a.test --confirm=never --suppress-cc=all \
 		--no-chain-reply-to --quiet "$T"/patches/*.patch </dev/null &&

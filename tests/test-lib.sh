@@ -268,7 +268,7 @@ start_sink() {
 	smtp-sink -u root -d "$T/sink/%H%M%S." "$@" "$addr" 256 >"$T/sink.log" 2>&1 &
 	SINK_PID=$!
 	track_pid $SINK_PID
-	wait_for 50 "$PY" -c "import socket,sys; h,p='$addr'.rsplit(':',1); socket.create_connection((h.strip('[]'),int(p)),1)"
+	wait_for 150 "$PY" -c "import socket,sys; h,p='$addr'.rsplit(':',1); socket.create_connection((h.strip('[]'),int(p)),1)"
 }
 
 # start_dns PORT [dnsmasq options]: a DNS server for the .test zones
