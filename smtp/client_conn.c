@@ -269,8 +269,9 @@ client_start_tls(struct client *c)
 	return 0;
 }
 
-/* Why the TLS handshake failed, from OpenSSL's error queue. */
-static void
+/* Why the TLS handshake failed, from OpenSSL's error queue; 0 when
+ * OpenSSL has no reason and out holds errno's (the connection failed). */
+static int
 tls_error(struct client *c, char *out, size_t len)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
@@ -284,9 +285,12 @@ tls_error(struct client *c, char *out, size_t len)
 		    X509_verify_cert_error_string(v));
 	else if (last != 0)
 		ERR_error_string_n(last, out, len);
-	else
+	else {
 		snprintf(out, len, "%s", errno ? strerror(errno) :
 		    "connection closed");
+		return 0;
+	}
+	return 1;
 }
 
 /* The step under way took longer than its deadline. */
@@ -349,11 +353,15 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (c->state == S_CONNECT && c->wrapper) {
-		/* the connect or the handshake right after it */
+		/* the connect, or the handshake right after it */
 		errno = err;
-		tls_error(c, why, sizeof(why));
-		client_host_fail(c, 4, "4.4.1", "connect to %s with TLS from "
-		    "the first byte: %s", c->relay, why);
+		if (tls_error(c, why, sizeof(why)))
+			client_host_fail(c, 4, "4.7.5", "TLS handshake with %s "
+			    "failed (TLS from the first byte): %s", c->relay,
+			    why);
+		else
+			client_host_fail(c, 4, "4.4.1", "connect to %s: %s",
+			    c->relay, why);
 		return;
 	}
 	if (c->state == S_CONNECT) {
