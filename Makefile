@@ -69,6 +69,20 @@ bench: deps
 	@$(MAKE) --no-print-directory mailfs
 	@sh tests/bench.sh
 
+# Minutes, outside make check: the full-disk cycle and the crash loop of
+# tests/stress.sh at scale (STRESS_N, STRESS_KILLS), printing each figure.
+# the long runs of issue 10's faults, figures as "# figure:" and "#" lines:
+# full disk and the crash loop (stress.sh), 1,000 slowloris sockets
+# against one honest client (t7001 with LORIS=1000), tarpitting MXes beside
+# a healthy domain (t7002), a truncated DNS answer beside healthy lookups
+# (t7003)
+stress: deps
+	@$(MAKE) --no-print-directory $(B)/mailfs
+	@MAILFS=$(CURDIR)/$(B)/mailfs LORIS=$${LORIS:-1000} prove -v \
+	    --exec "sh tests/run.sh --one" tests/stress.sh \
+	    tests/t7001-smtpd-slow.sh tests/t7002-deliver-tarpit.sh \
+	    tests/t7003-dns-truncated.sh
+
 # libFuzzer targets beside the modules (X_fuzz.c), built with clang into
 # build/fuzz; `make fuzz FUZZ_SECONDS=60` runs each that long, new inputs
 # going to build/fuzz/corpus, the seeds in tests/fuzz-seeds read only.
@@ -209,6 +223,6 @@ clean:
 
 # keep test objects: they are the dependency files' anchors
 .SECONDARY:
-.PHONY: all mailfs sendmail mailq units deps check check-run run bench fuzz \
-	lint clean install install-sendmail uninstall FORCE
+.PHONY: all mailfs sendmail mailq units deps check check-run run bench stress \
+	fuzz lint clean install install-sendmail uninstall FORCE
 -include $(OBJS:.o=.d) $(B)/mailfs.d $(B)/sendmail.d $(UNITS:%=%.d)

@@ -466,6 +466,7 @@ out:
 	fuse_remove_signal_handlers(se);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
+	fs_stop();
 	event_base_free(base);
 	pickup_stop();
 	queue_local_stop();

@@ -43,6 +43,19 @@ forget_open(struct dir_handle *d)
 	dir_free(d);
 }
 
+void
+dir_stop(void)
+{
+	struct dir_handle *d;
+
+	pthread_mutex_lock(&open_lock);
+	while ((d = open_dirs) != NULL) {
+		open_dirs = d->next;
+		dir_free(d);
+	}
+	pthread_mutex_unlock(&open_lock);
+}
+
 int
 dir_is_open_by(const char *path, pid_t pid)
 {

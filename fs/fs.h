@@ -11,5 +11,8 @@ struct conf;
 /* The ops table; fs_init must be called before the session starts. */
 const struct fuse_lowlevel_ops *fs_ops(void);
 void	fs_init(const struct conf *c);
+/* After the session has ended: free the handles the kernel had not
+ * released yet (outbox files excepted). */
+void	fs_stop(void);
 
 #endif

@@ -202,14 +202,17 @@ int
 place_render_stats(char **buf, size_t *len)
 {
 	struct queue_gauges g;
-	size_t cap = 512, off;
-	int i;
+	unsigned long long avail = 0, keep;
+	size_t cap = 640, off;
+	int i, pct = 0;
 
 	if (!(*buf = malloc(cap)))
 		return ENOMEM;
 	queue_gauges(&g);
+	queue_space(&avail, &pct, &keep);
 	off = snprintf(*buf, cap, "queue %ld\ndeferred %ld\nsending %ld\n"
-	    "inbox %ld\n", g.queue, g.deferred, g.sending, maildir_count());
+	    "inbox %ld\nspool_free %llu\nspool_free_pct %d\n", g.queue,
+	    g.deferred, g.sending, maildir_count(), avail, pct);
 	for (i = 0; i < STATS_NCOUNTERS && off < cap; i++)
 		off += snprintf(*buf + off, cap - off, "%s %ld\n",
 		    stats_name(i), stats_get(i));

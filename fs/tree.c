@@ -229,9 +229,22 @@ refuse_make(const struct loc *l)
 	return place_stat(l, NULL, &st, &gen) == 0 ? EEXIST : EACCES;
 }
 
+/* Every handle between open and release: a stop can come before the
+ * kernel's last releases are read (fs_stop). */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct handle *open_files;
+
 static void
 handle_free(struct handle *h)
 {
+	pthread_mutex_lock(&open_lock);
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else if (open_files == h)
+		open_files = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&open_lock);
 	if (h->fd >= 0)
 		close(h->fd);
 	if (h->msg)
@@ -250,8 +263,31 @@ handle_new(enum kind kind)
 	if (h) {
 		h->kind = kind;
 		h->fd = -1;
+		pthread_mutex_lock(&open_lock);
+		if ((h->next = open_files) != NULL)
+			open_files->prev = h;
+		open_files = h;
+		pthread_mutex_unlock(&open_lock);
 	}
 	return h;
+}
+
+/* After the session: free what no release came for, except outbox files,
+ * whose release decides what is sent; they stay as the stop left them. */
+void
+fs_stop(void)
+{
+	struct handle *h, *next;
+
+	pthread_mutex_lock(&open_lock);
+	h = open_files;
+	pthread_mutex_unlock(&open_lock);
+	for (; h != NULL; h = next) {
+		next = h->next;
+		if (h->ob == NULL)
+			handle_free(h);
+	}
+	dir_stop();
 }
 
 static void

@@ -67,6 +67,7 @@ struct handle {
 	pid_t owner;		/* the process that opened it (outbox_process) */
 	char id[MAILDIR_ID_MAX];	/* ID/ctl: the entry, and where */
 	enum queue_where where;
+	struct handle *prev, *next;	/* in the list of open files */
 };
 
 /* A snapshot of a directory for readdir. */
@@ -126,6 +127,8 @@ int	place_get(fuse_ino_t ino, const struct handle *h, struct loc *l,
 /* The visible entries of directory l, without "." and "..", into d. */
 int	dir_list(const struct loc *l, struct dir_handle *d);
 void	dir_free(struct dir_handle *d);
+/* After the session: free the directories no releasedir came for. */
+void	dir_stop(void);
 /* 1 if process pid has directory path open (opendir, not yet released). */
 int	dir_is_open_by(const char *path, pid_t pid);
 void	dir_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -108,6 +108,8 @@ conf_init_defaults(struct conf *c)
 	c->tls = CONF_TLS_MAY;
 	c->max_age = 5 * 86400;
 	c->max_size = 25 * 1024 * 1024;
+	c->min_free = 100 * 1024 * 1024;
+	c->min_free_pct = 5;
 	c->concurrency = 20;
 	c->keep = 7 * 86400;
 	c->maildir_uid = (uid_t)-1;
@@ -469,7 +471,6 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
     size_t errlen)
 {
 	time_t t;
-	size_t sz;
 	char **items;
 	size_t n;
 	int rc;
@@ -587,29 +588,13 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			    "(a number with s, m, h or d)", key, value);
 		*(key[0] == 'k' ? &c->keep : key[0] == 'd' ?
 		    &c->delay_warning : &c->max_age) = t;
-	} else if (strcmp(key, "max_size") == 0) {
-		if (conf_parse_size(value, &sz) == -1)
-			return conf_err(err, errlen, "max_size: '%s' is not a size "
-			    "(a number with K, M or G)", value);
-		if (sz == 0)	/* not "no limit": no message would fit */
-			return conf_err(err, errlen, "max_size: '%s' must be "
-			    "greater than zero", value);
-		c->max_size = sz;
-	} else if (strcmp(key, "concurrency") == 0) {
-		char *end;
-		long v = strtol(value, &end, 10);
-
-		if (!isdigit((unsigned char)value[0]) || *end != '\0' ||
-		    v < 1 || v > 10000)
-			return conf_err(err, errlen,
-			    "concurrency: '%s' is not a number from 1 to 10000",
-			    value);
-		c->concurrency = (int)v;
 	} else if (strcmp(key, "smtpd_tls_ciphers") == 0) {
 		if (value[0] != '\0' && conf_tls_check_ciphers(value) == -1)
 			return conf_err(err, errlen, "smtpd_tls_ciphers: '%s' "
 			    "selects no cipher OpenSSL knows", value);
 		conf_replace(&c->smtpd_tls_ciphers, value[0] ? value : NULL);
+	} else if ((rc = conf_set_limits(c, key, value, err, errlen)) != 1) {
+		return rc;	/* 0, or -1 with err */
 	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1) {
 		return rc;	/* 0, or -1 with err */
 	} else if ((rc = conf_set_relay(c, key, value, err, errlen)) != 1) {

@@ -42,6 +42,8 @@ struct conf {
 	size_t max_size;
 	int concurrency;
 	int concurrency_per_domain;	/* 0: concurrency / 5, at least 1 */
+	size_t min_free;	/* spool space kept free: the smaller of min_free */
+	int min_free_pct;	/* and min_free_pct % of the file system */
 	time_t keep;
 	char *mount_opts;	/* from -o, for libfuse: "allow_other,ro"; NULL none */
 	void **retired;		/* replaced by conf_reload, freed by conf_free */
@@ -101,6 +103,14 @@ int	conf_parse_relayhost(const char *s, struct conf_addr *out);
 int	conf_relay_wrapper(const struct conf *c);
 /* The checks of the relay settings against the others, for conf_finish. */
 int	conf_finish_relay(const struct conf *c, char *err, size_t errlen);
+
+/* max_size, concurrency, min_free: as conf_set_access
+ * (lib/conf_limits.c). */
+int	conf_set_limits(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+/* The free space to keep on a file system of total bytes (min_free). */
+unsigned long long conf_min_free(const struct conf *c,
+	    unsigned long long total);
 
 /* conf_reload - SIGHUP: what can change while mounted goes from fresh into
  * live (lib/conf_reload.c); later gets the changed keys that need a

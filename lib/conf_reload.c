@@ -11,8 +11,8 @@
  * assignments (the old credentials are wiped and freed at once: nothing
  * holds them between two callbacks). Other
  * threads (FUSE, the queue's writer, local delivery) read hostname,
- * domains, retry, max_size, max_age, keep and delay_warning while this
- * runs, without a lock, so:
+ * domains, retry, max_size, min_free, max_age, keep and delay_warning
+ * while this runs, without a lock, so:
  *  - scalars are stored atomically;
  *  - a string or array is replaced by storing a new pointer; the old one
  *    is retired, never freed while running (conf_free frees it), so a
@@ -154,6 +154,9 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 
 	/* read by other threads too */
 	__atomic_store_n(&live->max_size, fresh->max_size, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->min_free, fresh->min_free, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->min_free_pct, fresh->min_free_pct,
+	    __ATOMIC_RELAXED);
 	__atomic_store_n(&live->max_age, fresh->max_age, __ATOMIC_RELAXED);
 	__atomic_store_n(&live->keep, fresh->keep, __ATOMIC_RELAXED);
 	__atomic_store_n(&live->delay_warning, fresh->delay_warning,

@@ -107,6 +107,18 @@ main(void)
 	    set(&c, "smtpd_tls_ciphers", "") == 0 &&
 	    c.smtpd_tls_ciphers == NULL, "smtpd_tls_ciphers: checked by "
 	    "OpenSSL, empty for the default");
+	ok(conf_min_free(&c, 10000ULL << 20) == 100u << 20 &&
+	    conf_min_free(&c, 1000ULL << 20) == 50u << 20,
+	    "default min_free: 100M or 5 %%, whichever is smaller");
+	ok(set(&c, "min_free", "1G") == 0 &&
+	    conf_min_free(&c, 10000ULL << 20) == 1u << 30, "min_free=1G");
+	ok(set(&c, "min_free", "10%") == 0 &&
+	    conf_min_free(&c, 10000ULL << 20) == 1000ULL << 20, "min_free=10%%");
+	ok(set(&c, "min_free", "0") == 0 && conf_min_free(&c, 1ULL << 40) == 0,
+	    "min_free=0: off");
+	ok(conf_set(&c, "min_free", "101%", err, sizeof(err)) == -1 &&
+	    strstr(err, "min_free") != NULL, "min_free=101%% refused");
+	ok(set(&c, "min_free", "5x") == -1, "min_free=5x refused");
 	ok(set(&c, "smtp_port", "0") == -1, "smtp_port=0 refused");
 	ok(set(&c, "retry", "1m,,5x") == -1, "bad retry refused");
 	ok(set(&c, "retry", "1s, 2s") == 0 && c.nretry == 2 && c.retry[1] == 2,

@@ -37,6 +37,9 @@ struct queue_state {
 	pthread_t writer;
 	pthread_cond_t writer_cv;
 	GQueue unsaved;			/* entries with pending set */
+	GQueue unwritten;		/* entries with dirty set: to retry */
+	time_t retry_at;		/* when to retry them */
+	int backoff;			/* seconds until the next retry */
 	int writer_stop;
 	/* The local delivery thread (local.c). */
 	pthread_t local;
@@ -64,6 +67,9 @@ void	queue_wake(void);
 int	queue_save(struct msg *m);
 /* Caller holds queue.mu. Have the writer thread save m soon. */
 void	queue_save_later(struct msg *m);
+/* Caller holds queue.mu. Retry failed state writes now, not after the
+ * backoff. */
+void	queue_retry_writes(void);
 /* Take entry id out of place w and off the disk. 0, ENOENT or EIO. */
 int	queue_drop(enum queue_where w, const char *id, int durable);
 /* Caller holds queue.mu. SPOOL/PLACE/ID/file into path. */

@@ -43,6 +43,7 @@ struct msg {
 	int refs;		/* the index holds one */
 	int gone;		/* no longer in the index */
 	int pending;		/* waiting for the writer thread */
+	int dirty;		/* its last state write failed: retried */
 	pthread_mutex_t wmu;
 };
 

@@ -139,7 +139,12 @@ load_entry(enum queue_where w, const char *id)
 	if (w == QUEUE_QUEUE && queue_destination(m) != QUEUE_QUEUE) {
 		if (m->done == 0)
 			m->done = time(NULL);
-		queue_save(m);
+		if (queue_save(m) != 0) {
+			/* The writer tries again until it lands. */
+			pthread_mutex_lock(&queue.mu);
+			queue_save_later(m);
+			pthread_mutex_unlock(&queue.mu);
+		}
 	}
 }
 

@@ -254,29 +254,97 @@ queue_save_later(struct msg *m)
 	pthread_cond_signal(&queue.writer_cv);
 }
 
+/* Caller holds queue.mu. After a failed save of m: keep it dirty (the
+ * memory is the truth: delivery never takes its finished recipients
+ * again) and have the writer retry it after a backoff, 1 s doubling up to
+ * WRITE_BACKOFF_MAX, so delivered mail reaches sent/ once space returns
+ * and is not sent again after a restart. */
+#define WRITE_BACKOFF_MAX	8
+static void
+save_failed(struct msg *m)
+{
+	stats_add(STATS_STATE_WRITE_ERRORS, 1);
+	if (!m->dirty) {
+		m->dirty = 1;
+		m->refs++;
+		g_queue_push_tail(&queue.unwritten, m);
+	}
+	if (queue.backoff == 0)
+		queue.backoff = 1;
+	queue.retry_at = time(NULL) + queue.backoff;
+	if (queue.backoff < WRITE_BACKOFF_MAX)
+		queue.backoff *= 2;
+}
+
+/* Caller holds queue.mu. The dirty entries back into the writer's list
+ * (those saved meanwhile need nothing more). */
+static void
+retry_unwritten(void)
+{
+	struct msg *m;
+
+	while ((m = g_queue_pop_head(&queue.unwritten)) != NULL) {
+		if (m->dirty && !m->gone)
+			queue_save_later(m);
+		m->dirty = 0;
+		msg_unref_locked(m);
+	}
+}
+
+/* Caller holds queue.mu. Retry failed state writes now (a flush). */
+void
+queue_retry_writes(void)
+{
+	if (queue.unwritten.length > 0) {
+		queue.retry_at = 0;
+		pthread_cond_signal(&queue.writer_cv);
+	}
+}
+
 /*
  * writer_main - the writer thread. The event thread reports results and
- * must never wait for an fsync, so state writes and moves happen here. It
- * runs until queue_close, which lets it finish what is pending first.
+ * must never wait for an fsync, so state writes and moves happen here.
+ * A save that fails is retried (save_failed). It runs until queue_close,
+ * which lets it finish what is pending first, with one last try of what
+ * failed.
  */
 static void *
 writer_main(void *arg)
 {
+	struct timespec ts;
 	struct msg *m;
+	int err, last = 0;
 
 	(void)arg;
 	pthread_mutex_lock(&queue.mu);
 	for (;;) {
 		if ((m = g_queue_pop_head(&queue.unsaved)) == NULL) {
+			if (queue.unwritten.length > 0 && (queue.writer_stop ?
+			    !last++ : time(NULL) >= queue.retry_at)) {
+				retry_unwritten();
+				continue;
+			}
 			if (queue.writer_stop)
 				break;
-			pthread_cond_wait(&queue.writer_cv, &queue.mu);
+			if (queue.unwritten.length == 0) {
+				pthread_cond_wait(&queue.writer_cv, &queue.mu);
+				continue;
+			}
+			ts.tv_sec = queue.retry_at;
+			ts.tv_nsec = 0;
+			pthread_cond_timedwait(&queue.writer_cv, &queue.mu, &ts);
 			continue;
 		}
 		m->pending = 0;
 		pthread_mutex_unlock(&queue.mu);
-		queue_save(m);
+		err = queue_save(m);
 		pthread_mutex_lock(&queue.mu);
+		if (err && !m->gone)
+			save_failed(m);
+		else if (!err && queue.unwritten.length == 0)
+			queue.backoff = 0;
+		if (!err)
+			m->dirty = 0;
 		msg_unref_locked(m);
 	}
 	pthread_mutex_unlock(&queue.mu);
@@ -482,6 +550,11 @@ queue_submit(const char *data, size_t len, const char *name,
 		snprintf(reason, sizeof(reason), "out of memory");
 		err = EIO;
 	}
+	if (!err && queue_space_check(sm.len) != 0) {
+		snprintf(reason, sizeof(reason), "the spool is low on space "
+		    "(min_free)");
+		err = ENOSPC;
+	}
 	if (!err)
 		err = queue_enqueue(&sm, name, o != NULL ? o->uid : (uid_t)-1,
 		    id, reason, sizeof(reason));
@@ -610,6 +683,15 @@ queue_close(void)
 		m->pending = 0;
 		msg_unref_locked(m);
 	}
+	/* Still not written after the last try: lost, said so. */
+	while ((m = g_queue_pop_head(&queue.unwritten)) != NULL) {
+		if (m->dirty && !m->gone)
+			log_warnx("%s: its state is not saved: at the next start "
+			    "it is as last saved", m->id);
+		m->dirty = 0;
+		msg_unref_locked(m);
+	}
+	queue.backoff = 0;
 	g_hash_table_iter_init(&it, queue.index);
 	while (g_hash_table_iter_next(&it, NULL, &val))
 		msg_unref_locked(val);

@@ -135,6 +135,14 @@ void	queue_flush(void);
 /* Drop sent/ and failed/ entries older than keep; called periodically. */
 void	queue_expire(time_t now);
 
+/* Free space in the spool (queue/space.c): bytes available, as a percent
+ * of the file system, and min_free in bytes. 0, or -1 if unknown. */
+int	queue_space(unsigned long long *avail, int *pct,
+	    unsigned long long *keep);
+/* 0 if need bytes fit in the spool with min_free left over, else ENOSPC:
+ * the check before accepting new mail. */
+int	queue_space_check(size_t need);
+
 struct queue_gauges {
 	long queue, deferred, sending;
 };

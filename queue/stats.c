@@ -19,6 +19,7 @@ static const char *const names[STATS_NCOUNTERS] = {
 	[STATS_RECEIVED] = "received",
 	[STATS_REJECTED] = "rejected",
 	[STATS_REFUSED] = "refused",
+	[STATS_STATE_WRITE_ERRORS] = "state_write_errors",
 };
 
 void

@@ -279,7 +279,8 @@ queue_file_size(enum queue_where w, const char *id, const char *file,
 
 /* ---- control ---- */
 
-/* Caller holds queue.mu. Deferred recipients of m due at now. */
+/* Caller holds queue.mu. Deferred recipients of m due at now, which the
+ * writer saves so that a restart keeps it. */
 static int
 make_due(struct msg *m, time_t now)
 {
@@ -292,6 +293,8 @@ make_due(struct msg *m, time_t now)
 			n++;
 		}
 	}
+	if (n > 0)
+		queue_save_later(m);
 	return n;
 }
 
@@ -338,6 +341,7 @@ queue_flush(void)
 	pthread_mutex_lock(&queue.mu);
 	for (i = 0; queue.queued != NULL && i < queue.queued->len; i++)
 		make_due(queue.queued->pdata[i], now);
+	queue_retry_writes();
 	pthread_mutex_unlock(&queue.mu);
 	queue_wake();
 }

@@ -20,6 +20,7 @@
 #include <event2/bufferevent_ssl.h>
 
 #include "lib/conf.h"
+#include "queue/queue.h"
 #include "smtp/addr.h"
 
 #define MAX_RCPTS	100		/* RFC 5321 §4.5.3.1.8 minimum */
@@ -130,6 +131,7 @@ do_mail(struct session *s, const char *arg)
 	const char *rest;
 	char key[32], val[64];
 	int utf8 = 0;
+	size_t size = 0;
 
 	switch (parse_arg(arg, "FROM:", &p, &rest)) {
 	case ADDR_OK:
@@ -175,6 +177,7 @@ do_mail(struct session *s, const char *arg)
 				session_refuse(s->ip, "message too big (SIZE)");
 				return;
 			}
+			size = (size_t)n;
 		} else if (strcasecmp(key, "BODY") == 0) {
 			if (strcasecmp(val, "7BIT") != 0 &&
 			    strcasecmp(val, "8BITMIME") != 0) {
@@ -192,6 +195,12 @@ do_mail(struct session *s, const char *arg)
 	}
 	if (!utf8 && has_8bit(p.mailbox)) {
 		session_error(s, "553 5.6.7 UTF-8 address needs SMTPUTF8");
+		return;
+	}
+	if (queue_space_check(size) != 0) {
+		/* RFC 3463: the spool is below min_free, or SIZE= does
+		 * not fit in what is left above it */
+		session_reply(s, "452 4.3.1 Insufficient system storage");
 		return;
 	}
 	memcpy(s->from, p.mailbox, sizeof(s->from));

@@ -165,8 +165,20 @@ session_data_begin(struct session *s)
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
+/* The reply when the message could not be stored: 452 4.3.1 for a full
+ * spool (RFC 3463), 451 4.3.0 for any other failure. */
+static void
+store_failed(struct session *s, int rc)
+{
+	if (rc == ENOSPC || rc == EDQUOT)
+		session_reply(s, "452 4.3.1 Insufficient system storage");
+	else
+		session_reply(s, "451 4.3.0 Error: could not store the "
+		    "message, try again later");
+}
+
 /* A write failed or memory ran out: keep nothing more, read on to the
- * end of the data, then 451. */
+ * end of the data, then 451 (452 for a full spool). */
 static void
 data_fail(struct session *s, int rc)
 {
@@ -218,9 +230,9 @@ data_end(struct session *s)
 		return;
 	}
 	if (s->werr != 0) {
+		rc = s->werr;
 		session_reset(s);
-		session_reply(s, "451 4.3.0 Error: could not store the "
-		    "message, try again later");
+		store_failed(s, rc);
 		return;
 	}
 	if (msg_pieces(s, &iov, &n) == 0 &&
@@ -233,7 +245,7 @@ data_end(struct session *s)
 	free(to);
 	if (rc != 0) {
 		session_reset(s);
-		session_reply(s, "451 4.3.0 Insufficient system resources");
+		store_failed(s, rc);
 		return;
 	}
 	evbuffer_free(s->msg);
@@ -343,8 +355,7 @@ stream_done(void *arg, int rc)
 			session_reply(s, "250 2.0.0 Ok: queued as %s", s->id);
 			s->junk = 0;	/* a client at work */
 		} else {
-			session_reply(s, "451 4.3.0 Error: could not store "
-			    "the message, try again later");
+			store_failed(s, rc);
 		}
 	}
 	session_resume(s);

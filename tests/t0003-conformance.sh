@@ -130,9 +130,10 @@ s.quit()" "in$i" || return 1
 test_expect_success 'stats: every key of interface.md, one number each' '
 	cat "$MNT/stats" &&
 	awk "{print \$1}" "$MNT/stats" | sort >keys &&
-	printf "%s\n" deferred delivered failed inbox queue queued received refused rejected sending | sort >want &&
+	printf "%s\n" deferred delivered failed inbox queue queued received refused rejected sending \
+		spool_free spool_free_pct state_write_errors | sort >want &&
 	test_cmp want keys &&
-	! grep -v "^[a-z]* [0-9][0-9]*\$" "$MNT/stats" &&
+	! grep -v "^[a-z_]* [0-9][0-9]*\$" "$MNT/stats" &&
 	grep -qx "inbox 12" "$MNT/stats" && grep -qx "received 12" "$MNT/stats"
 '
 

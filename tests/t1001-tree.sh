@@ -27,10 +27,11 @@ test_expect_success 'the top level' '
 
 test_expect_success 'stats has every key, in order' '
 	cut -d" " -f1 "$MNT/stats" >actual &&
-	printf "%s\n" queue deferred sending inbox queued delivered failed \
-		received rejected refused >expect &&
+	printf "%s\n" queue deferred sending inbox spool_free spool_free_pct \
+		queued delivered failed received rejected refused \
+		state_write_errors >expect &&
 	test_cmp expect actual &&
-	! grep -v "^[a-z]* [0-9][0-9]*\$" "$MNT/stats"
+	! grep -v "^[a-z_]* [0-9][0-9]*\$" "$MNT/stats"
 '
 
 test_expect_success 'a copied message is queue/ID/ with envelope, status, name' '
