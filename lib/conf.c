@@ -530,7 +530,7 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			memset(&c->relayhost, 0, sizeof(c->relayhost));
 			return 0;
 		}
-		if (conf_parse_addr(value, &c->relayhost) == -1) {
+		if (conf_parse_relayhost(value, &c->relayhost) == -1) {
 			memset(&c->relayhost, 0, sizeof(c->relayhost));
 			return conf_err(err, errlen,
 			    "relayhost: bad address '%s' (expected host[:port])",
@@ -596,7 +596,8 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 	} else if ((rc = conf_set_limits(c, key, value, err, errlen)) != 1) {
 		return rc;	/* 0, or -1 with err */
 	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1 ||
-	    (rc = conf_set_submission(c, key, value, err, errlen)) != 1) {
+	    (rc = conf_set_submission(c, key, value, err, errlen)) != 1 ||
+	    (rc = conf_set_relay(c, key, value, err, errlen)) != 1) {
 		return rc;	/* 0, or -1 with err */
 	} else {
 		for (size_t i = 0; i < sizeof(conf_nums) / sizeof(*conf_nums); i++)
@@ -729,7 +730,8 @@ conf_finish(struct conf *c, char *err, size_t errlen)
 		    c->tls_cert ? "tls_cert" : "tls_key",
 		    c->tls_cert ? "tls_key" : "tls_cert");
 	if (conf_tls_check_files(c, err, errlen) == -1 ||
-	    conf_finish_submission(c, err, errlen) == -1)
+	    conf_finish_submission(c, err, errlen) == -1 ||
+	    conf_finish_relay(c, err, errlen) == -1)
 		return -1;
 	if (c->ndomains == 0)
 		return conf_set(c, "domains", c->hostname, e2, sizeof(e2));
@@ -757,6 +759,7 @@ conf_free(struct conf *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->smtpd_tls_ciphers);
+	conf_set_relay(c, "relay_auth", "none", NULL, 0);
 	free(c->retry);
 	free(c->mount_opts);
 	free(c->submission);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_MAY, CONF_TLS_ENCRYPT, CONF_TLS_VERIFY };
+enum conf_relay_tls { CONF_RELAY_STARTTLS, CONF_RELAY_WRAPPER };
 
 /* One "host:port" or "[v6]:port" address, already split. */
 struct conf_addr {
@@ -53,6 +54,9 @@ struct conf {
 	uid_t maildir_uid;	/* maildir_owner; (uid_t)-1: the daemon's */
 	gid_t maildir_gid;	/* (gid_t)-1: the daemon's, or the user's */
 	mode_t maildir_mode;	/* files; directories add the x bits */
+	/* lib/conf_relay.c: logging in to the relayhost */
+	char *relay_user, *relay_pass;	/* from relay_auth; NULL: none */
+	enum conf_relay_tls relay_tls;
 	/* the listener: sessions in all, total time per command line or
 	 * DATA block, TLS 1.2 cipher list (NULL: the built-in one) */
 	int smtpd_client_limit;
@@ -94,6 +98,18 @@ void	conf_free(struct conf *c);
  * none of them (lib/conf_access.c). */
 int	conf_set_access(struct conf *c, const char *key, const char *value,
 	    char *err, size_t errlen);
+/* relay_auth, relay_tls: as conf_set_access (lib/conf_relay.c). */
+int	conf_set_relay(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+/* conf_parse_relayhost - conf_parse_addr, and Postfix's "[host]:port"
+ * for any host: the brackets (no MX lookup there) change nothing here,
+ * as the relayhost's address records are all that is ever looked up. */
+int	conf_parse_relayhost(const char *s, struct conf_addr *out);
+/* conf_relay_wrapper - TLS from the first byte with the relayhost:
+ * relay_tls = wrapper, or its port 465. */
+int	conf_relay_wrapper(const struct conf *c);
+/* The checks of the relay settings against the others, for conf_finish. */
+int	conf_finish_relay(const struct conf *c, char *err, size_t errlen);
 
 /* max_size, concurrency, min_free: as conf_set_access
  * (lib/conf_limits.c). */

@@ -7,7 +7,9 @@
  *
  * Called on the event thread, which is the only reader of relayhost,
  * smtp_port, tls, the concurrency limits, the SMTP deadlines and client
- * limit, and auth_cleartext_loopback: those are plain assignments. Other
+ * limit, auth_cleartext_loopback, and the relay_auth credentials and
+ * relay_tls: those are plain assignments (the old credentials are wiped
+ * and freed at once: nothing holds them between two callbacks). Other
  * threads (FUSE, the queue's writer, local delivery) read hostname,
  * domains, retry, max_size, min_free, max_age, keep and delay_warning
  * while this runs, without a lock, so:
@@ -139,6 +141,15 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 	live->smtp_port = fresh->smtp_port;
 	live->tls = fresh->tls;
 	live->concurrency = fresh->concurrency;
+	live->relay_tls = fresh->relay_tls;
+	if (strs_differ(live->relay_user, fresh->relay_user) ||
+	    strs_differ(live->relay_pass, fresh->relay_pass)) {
+		conf_set_relay(live, "relay_auth", "none", NULL, 0);
+		if (fresh->relay_user != NULL) {
+			live->relay_user = xstrdup(fresh->relay_user);
+			live->relay_pass = xstrdup(fresh->relay_pass);
+		}
+	}
 	live->concurrency_per_domain = fresh->concurrency_per_domain;
 	live->smtpd_client_limit = fresh->smtpd_client_limit;
 	live->smtpd_timeout = fresh->smtpd_timeout;

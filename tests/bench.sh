@@ -37,13 +37,19 @@ if [ "${1:-}" = --submit ]; then
 fi
 
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+# test-lib.sh for postfix_start (and wait_for, which it uses); it also
+# makes T, the scratch directory used here, changes into it (undone: "$0"
+# may be relative) and sets an EXIT trap (replaced below). The functions
+# defined below replace its free_port and start_sink.
+bench_cwd=$(pwd)
+. "$SRCDIR/tests/test-lib.sh"
+cd "$bench_cwd" || exit 1
 MAILFS=${MAILFS:-$SRCDIR/mailfs}
 N=${BENCH_N:-200}
 RUNS=${BENCH_RUNS:-3}
 SIZE=${BENCH_SIZE:-4096}
 LIMIT=${BENCH_LIMIT:-120}	# seconds any one phase may take
 PY=/usr/bin/python3
-T=$(mktemp -d /tmp/mailfs-bench.XXXXXX)
 chmod 755 "$T"	# Postfix's unprivileged daemons must reach their dirs
 pids=""
 mounts=""
@@ -193,44 +199,22 @@ run_mailfs() {
 	return $rc
 }
 
-# A Postfix instance of its own: config_directory and queue_directory in
-# $T, no chroot, smtpd on a loopback port, relaying to the sink.
+# A Postfix instance of its own (test-lib.sh's postfix_start): config
+# and queue in $T, no chroot, smtpd on a loopback port, relaying to the
+# sink.
 run_postfix() {
 	r=$1
 	PFX=$T/postfix$r
 	export PFX
-	mkdir -p "$PFX/conf" "$PFX/queue" "$PFX/data"
-	chown postfix "$PFX/data"
 	start_sink "$PFX/sink" || return 1
 	sport=$(free_port)
-	cat >"$PFX/conf/main.cf" <<-EOC
-	compatibility_level = 3.6
-	queue_directory = $PFX/queue
-	data_directory = $PFX/data
-	mail_owner = postfix
-	setgid_group = postdrop
-	myhostname = bench.test
-	mydomain = bench.test
-	myorigin = bench.test
-	mydestination =
-	inet_interfaces = 127.0.0.1
-	inet_protocols = ipv4
-	relayhost = [${SINK%:*}]:${SINK#*:}
-	mynetworks = 127.0.0.0/8
-	smtp_tls_security_level = none
-	smtpd_tls_security_level = none
-	alias_maps =
-	alias_database =
-	local_recipient_maps =
-	smtputf8_enable = no
-	biff = no
-	default_destination_concurrency_limit = 20
-	EOC
-	awk -v port="$sport" '
-		/^[a-z]/ { if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:" port
-			   if ($5 == "y") $5 = "n" }
-		!/^[ \t]*(#|$)/ { print }' /etc/postfix/master.cf >"$PFX/conf/master.cf"
-	postfix -c "$PFX/conf" start >/dev/null 2>&1 || { echo "postfix: start failed" >&2; return 1; }
+	postfix_start "$PFX" "myhostname = bench.test
+mydomain = bench.test
+myorigin = bench.test
+relayhost = [${SINK%:*}]:${SINK#*:}
+default_destination_concurrency_limit = 20" \
+		"127.0.0.1:$sport inet n - n - - smtpd" ||
+		{ echo "postfix: start failed" >&2; return 1; }
 	postfix_dirs="$postfix_dirs $PFX"
 	measure postfix "$PFX/sink" postfix_submit &&
 	smtp_in postfix "$sport" "rcpt@example.test" &&
