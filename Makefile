@@ -10,7 +10,7 @@ CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -I. -MMD -MP
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LDLIBS	+= $(PKG_LIBS) -lpthread
+LDLIBS	+= $(PKG_LIBS) -lcrypt -lpthread
 
 ifeq ($(SANITIZE),1)
 B	= build/asan

@@ -44,6 +44,7 @@
 #include "lib/conf.h"
 #include "lib/log.h"
 #include "lib/options.h"
+#include "lib/passwd.h"
 #include "queue/maildir.h"
 #include "queue/pickup.h"
 #include "queue/qlog.h"
@@ -105,20 +106,16 @@ mkdir_p(const char *path)
 }
 
 /*
- * check_listen - bind each listen address (and lmtp's host:port) once
- * before mounting, so that a port in use or an address not on this host
- * is reported on the terminal with a failing exit status, not only to
- * syslog after daemonizing. Names resolve as smtp/server.c resolves
+ * check_listen - bind each listen, submission and submissions address
+ * (and lmtp's host:port) once before mounting, so that a port in use or
+ * an address not on this host is reported on the terminal with a failing
+ * exit status, not only to syslog after daemonizing. Names resolve as smtp/server.c resolves
  * them, and each address is tried.
  */
 static int
-check_listen(const struct conf *c)
+check_addrs(const struct conf_addr *a, size_t n, const char *key)
 {
-	/* the listen addresses, then lmtp's host:port if it has one */
-	for (size_t i = 0; i < c->nlisten + (c->lmtp.port != 0); i++) {
-		const struct conf_addr *a = i < c->nlisten ? &c->listen[i] :
-		    &c->lmtp;
-		const char *key = i < c->nlisten ? "listen" : "lmtp";
+	for (size_t i = 0; i < n; i++) {
 		struct addrinfo hints, *res, *ai;
 		char port[16];
 		int rc;
@@ -126,10 +123,11 @@ check_listen(const struct conf *c)
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-		snprintf(port, sizeof(port), "%d", a->port);
-		if ((rc = getaddrinfo(a->host, port, &hints, &res)) != 0) {
+		snprintf(port, sizeof(port), "%d", a[i].port);
+		if ((rc = getaddrinfo(a[i].host, port, &hints,
+		    &res)) != 0) {
 			fprintf(stderr, "mailfs: %s %s:%s: %s\n", key,
-			    a->host, port, gai_strerror(rc));
+			    a[i].host, port, gai_strerror(rc));
 			return -1;
 		}
 		for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -148,12 +146,21 @@ check_listen(const struct conf *c)
 		}
 		if (ai != NULL)
 			fprintf(stderr, "mailfs: %s %s:%s: %s\n", key,
-			    a->host, port, strerror(errno));
+			    a[i].host, port, strerror(errno));
 		freeaddrinfo(res);
 		if (ai != NULL)
 			return -1;
 	}
 	return 0;
+}
+
+static int
+check_listen(const struct conf *c)
+{
+	return check_addrs(c->listen, c->nlisten, "listen") == -1 ||
+	    check_addrs(c->submission, c->nsubmission, "submission") == -1 ||
+	    check_addrs(c->submissions, c->nsubmissions, "submissions") == -1 ||
+	    check_addrs(&c->lmtp, c->lmtp.port != 0, "lmtp") == -1 ? -1 : 0;
 }
 
 /* spool_lock - SPOOL/lock, held (flock) for the daemon's life; -1 told. */
@@ -270,6 +277,12 @@ hup_cb(evutil_socket_t fd, short what, void *arg)
 		    "reason", err, NULL);
 	} else {
 		conf_reload(reload.live, &fresh, later, sizeof(later));
+		if (passwd_reload(err, sizeof(err)) == -1) {
+			/* the users in use stay: none is locked out */
+			log_warnx("reload: %s; keeping the users in use", err);
+			qlog_event(NULL, "reload-failed", "file",
+			    reload.live->passwd, "reason", err, NULL);
+		}
 		if (later[0] != '\0')
 			log_warnx("reload: %s changed: they take effect at the "
 			    "next start", later);
@@ -357,6 +370,9 @@ main(int argc, char **argv)
 		cfile = "/etc/mailfs.conf";
 	if (settings_load(&conf, cfile, argc, argv, err, sizeof(err)) == -1)
 		die_config(err);
+	if (conf.passwd != NULL && passwd_load(conf.passwd, err,
+	    sizeof(err)) == -1)
+		die_config(err);
 	reload.live = &conf;
 	reload.cfile = cfile;
 	reload.argc = argc;
@@ -442,8 +458,9 @@ main(int argc, char **argv)
 	if ((base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (deliver_start(base, &conf) == -1 ||
-	    ((conf.nlisten > 0 || conf.lmtp_path != NULL ||
-	    conf.lmtp.port != 0) && server_start(base, &conf) == -1)) {
+	    ((conf.nlisten + conf.nsubmission + conf.nsubmissions > 0 ||
+	    conf.lmtp_path != NULL || conf.lmtp.port != 0) &&
+	    server_start(base, &conf) == -1)) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		rc = 1;
 		goto out;
@@ -477,6 +494,7 @@ out:
 	queue_local_stop();
 	maildir_close();
 	queue_close();
+	passwd_close();
 	log_info("stopped");
 	qlog_close();
 	conf_free(&conf);

@@ -296,8 +296,9 @@ main(int argc, char **argv)
 	g_mime_init();
 	if (maildrop_add_from(raw, len, from, &msg, &mlen) != 0)
 		die(EX_OSERR, "out of memory");
-	qo = (struct queue_origin){ getuid(), o.sender ? o.sender : login,
-	    argv + optind, (size_t)(argc - optind), o.extract };
+	qo = (struct queue_origin){ .uid = getuid(),
+	    .from = o.sender ? o.sender : login, .rcpts = argv + optind,
+	    .nrcpt = (size_t)(argc - optind), .header_rcpts = o.extract };
 	e = maildrop_prepare(&conf, msg, mlen, &qo, &file, &flen, err,
 	    sizeof(err));
 	if (e == EINVAL || e == EFBIG)

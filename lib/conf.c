@@ -328,7 +328,7 @@ conf_replace(char **slot, const char *value)
 }
 
 /* Parse a comma list of addresses; need_port / ip_only per setting. */
-static int
+int
 conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
     const char *value, int need_port, int ip_only, char *err, size_t errlen)
 {
@@ -373,7 +373,7 @@ conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
 	return 0;
 }
 
-static int
+int
 conf_set_file(char **slot, const char *key, const char *value, char *err,
     size_t errlen)
 {
@@ -531,7 +531,7 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 			memset(&c->relayhost, 0, sizeof(c->relayhost));
 			return 0;
 		}
-		if (conf_parse_addr(value, &c->relayhost) == -1) {
+		if (conf_parse_relayhost(value, &c->relayhost) == -1) {
 			memset(&c->relayhost, 0, sizeof(c->relayhost));
 			return conf_err(err, errlen,
 			    "relayhost: bad address '%s' (expected host[:port])",
@@ -597,6 +597,8 @@ conf_set(struct conf *c, const char *key, const char *value, char *err,
 	} else if ((rc = conf_set_limits(c, key, value, err, errlen)) != 1) {
 		return rc;	/* 0, or -1 with err */
 	} else if ((rc = conf_set_access(c, key, value, err, errlen)) != 1 ||
+	    (rc = conf_set_submission(c, key, value, err, errlen)) != 1 ||
+	    (rc = conf_set_relay(c, key, value, err, errlen)) != 1 ||
 	    (rc = conf_set_lmtp(c, key, value, err, errlen)) != 1) {
 		return rc;	/* 0, or -1 with err */
 	} else {
@@ -711,7 +713,7 @@ int
 conf_is_list_key(const char *key)
 {
 	static const char *const lists[] = { "domains", "listen", "dns",
-	    "retry", "etrn_clients", NULL };
+	    "retry", "submission", "submissions", "etrn_clients", NULL };
 
 	for (const char *const *l = lists; *l != NULL; l++)
 		if (strcmp(*l, key) == 0)
@@ -729,7 +731,9 @@ conf_finish(struct conf *c, char *err, size_t errlen)
 		return conf_err(err, errlen, "%s: set without %s",
 		    c->tls_cert ? "tls_cert" : "tls_key",
 		    c->tls_cert ? "tls_key" : "tls_cert");
-	if (conf_tls_check_files(c, err, errlen) == -1)
+	if (conf_tls_check_files(c, err, errlen) == -1 ||
+	    conf_finish_submission(c, err, errlen) == -1 ||
+	    conf_finish_relay(c, err, errlen) == -1)
 		return -1;
 	if (c->ndomains == 0)
 		return conf_set(c, "domains", c->hostname, e2, sizeof(e2));
@@ -757,8 +761,12 @@ conf_free(struct conf *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->smtpd_tls_ciphers);
+	conf_set_relay(c, "relay_auth", "none", NULL, 0);
 	free(c->retry);
 	free(c->mount_opts);
+	free(c->submission);
+	free(c->submissions);
+	free(c->passwd);
 	free(c->lmtp_path);
 	free(c->etrn_clients);
 	for (size_t i = 0; i < c->nretired; i++)

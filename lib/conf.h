@@ -14,6 +14,7 @@
 #include <time.h>
 
 enum conf_tls { CONF_TLS_NONE, CONF_TLS_MAY, CONF_TLS_ENCRYPT, CONF_TLS_VERIFY };
+enum conf_relay_tls { CONF_RELAY_STARTTLS, CONF_RELAY_WRAPPER };
 
 /* One "host:port" or "[v6]:port" address, already split. */
 struct cidr;
@@ -55,6 +56,9 @@ struct conf {
 	uid_t maildir_uid;	/* maildir_owner; (uid_t)-1: the daemon's */
 	gid_t maildir_gid;	/* (gid_t)-1: the daemon's, or the user's */
 	mode_t maildir_mode;	/* files; directories add the x bits */
+	/* lib/conf_relay.c: logging in to the relayhost */
+	char *relay_user, *relay_pass;	/* from relay_auth; NULL: none */
+	enum conf_relay_tls relay_tls;
 	/* lib/conf_lmtp.c: the LMTP listener, who may send ETRN */
 	char *lmtp_path;	/* lmtp = unix:PATH; NULL: not a socket */
 	struct conf_addr lmtp;	/* lmtp = HOST:PORT; port 0: none */
@@ -69,6 +73,13 @@ struct conf {
 	time_t smtp_connect_timeout, smtp_helo_timeout, smtp_mail_timeout,
 	    smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_xfer_timeout,
 	    smtp_data_done_timeout, smtp_quit_timeout;
+	/* lib/conf_submission.c: message submission (RFC 6409) with AUTH */
+	struct conf_addr *submission;	/* STARTTLS listeners */
+	size_t nsubmission;
+	struct conf_addr *submissions;	/* implicit TLS listeners */
+	size_t nsubmissions;
+	char *passwd;		/* the users' file (lib/passwd.h); NULL none */
+	int auth_cleartext_loopback;	/* AUTH without TLS from loopback */
 };
 
 /* The listener's TLS 1.2 suites when smtpd_tls_ciphers is not set:
@@ -97,6 +108,18 @@ void	conf_free(struct conf *c);
  * none of them (lib/conf_access.c). */
 int	conf_set_access(struct conf *c, const char *key, const char *value,
 	    char *err, size_t errlen);
+/* relay_auth, relay_tls: as conf_set_access (lib/conf_relay.c). */
+int	conf_set_relay(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+/* conf_parse_relayhost - conf_parse_addr, and Postfix's "[host]:port"
+ * for any host: the brackets (no MX lookup there) change nothing here,
+ * as the relayhost's address records are all that is ever looked up. */
+int	conf_parse_relayhost(const char *s, struct conf_addr *out);
+/* conf_relay_wrapper - TLS from the first byte with the relayhost:
+ * relay_tls = wrapper, or its port 465. */
+int	conf_relay_wrapper(const struct conf *c);
+/* The checks of the relay settings against the others, for conf_finish. */
+int	conf_finish_relay(const struct conf *c, char *err, size_t errlen);
 
 /* max_size, concurrency, min_free: as conf_set_access
  * (lib/conf_limits.c). */
@@ -105,6 +128,20 @@ int	conf_set_limits(struct conf *c, const char *key, const char *value,
 /* The free space to keep on a file system of total bytes (min_free). */
 unsigned long long conf_min_free(const struct conf *c,
 	    unsigned long long total);
+/* submission, submissions, passwd, auth_cleartext_loopback: 0 or -1 as
+ * conf_set; 1 when key is none of them (lib/conf_submission.c).
+ * conf_finish_submission checks them together, at conf_finish. */
+int	conf_set_submission(struct conf *c, const char *key, const char *value,
+	    char *err, size_t errlen);
+int	conf_finish_submission(const struct conf *c, char *err, size_t errlen);
+/* A comma list of addresses into *out (need_port, ip_only as the key
+ * needs), and a file setting made an absolute path ("none": NULL); for
+ * the setters in other files. 0, or -1 with err. */
+int	conf_set_addrs(struct conf_addr **out, size_t *nout, const char *key,
+	    const char *value, int need_port, int ip_only, char *err,
+	    size_t errlen);
+int	conf_set_file(char **slot, const char *key, const char *value,
+	    char *err, size_t errlen);
 /* lmtp, etrn_clients: 0 or -1 as conf_set; 1 when key is neither of them
  * (lib/conf_lmtp.c). */
 int	conf_set_lmtp(struct conf *c, const char *key, const char *value,

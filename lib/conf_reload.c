@@ -6,8 +6,11 @@
  *	    char *later, size_t laterlen);
  *
  * Called on the event thread, which is the only reader of relayhost,
- * smtp_port, tls, the concurrency limits, the SMTP deadlines and
- * client limit, and etrn_clients: those are plain assignments. Other
+ * smtp_port, tls, the concurrency limits, the SMTP deadlines and client
+ * limit, auth_cleartext_loopback, etrn_clients, and the relay_auth
+ * credentials and relay_tls: those are plain assignments (the old
+ * credentials are wiped and freed at once: nothing holds them between
+ * two callbacks). Other
  * threads (FUSE, the queue's writer, local delivery) read hostname,
  * domains, retry, max_size, min_free, max_age, keep and delay_warning
  * while this runs, without a lock, so:
@@ -20,8 +23,10 @@
  *    which means the same (the last retry delay repeats; a domain listed
  *    twice is the same set), so either count fits either array.
  * Everything else (spool, listen, dns, tls_ca/cert/key, the mount options,
- * group, the maildir owner and mode, lmtp) needs a restart: `later` gets
- * the names of those that changed, for the log.
+ * group and the maildir owner and mode, submission, submissions, the
+ * passwd path and lmtp) needs a restart: `later` gets the names of those
+ * that changed, for the log. The passwd file's users are reread by the caller
+ * (lib/passwd.h), from the path in use.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +126,14 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 		later_add(later, laterlen, "maildir_owner");
 	if (live->maildir_mode != fresh->maildir_mode)
 		later_add(later, laterlen, "maildir_mode");
+	if (addrs_differ(live->submission, live->nsubmission,
+	    fresh->submission, fresh->nsubmission))
+		later_add(later, laterlen, "submission");
+	if (addrs_differ(live->submissions, live->nsubmissions,
+	    fresh->submissions, fresh->nsubmissions))
+		later_add(later, laterlen, "submissions");
+	if (strs_differ(live->passwd, fresh->passwd))
+		later_add(later, laterlen, "passwd");
 	if (strs_differ(live->lmtp_path, fresh->lmtp_path) ||
 	    addrs_differ(&live->lmtp, 1, &fresh->lmtp, 1))
 		later_add(later, laterlen, "lmtp");
@@ -133,6 +146,15 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 	live->smtp_port = fresh->smtp_port;
 	live->tls = fresh->tls;
 	live->concurrency = fresh->concurrency;
+	live->relay_tls = fresh->relay_tls;
+	if (strs_differ(live->relay_user, fresh->relay_user) ||
+	    strs_differ(live->relay_pass, fresh->relay_pass)) {
+		conf_set_relay(live, "relay_auth", "none", NULL, 0);
+		if (fresh->relay_user != NULL) {
+			live->relay_user = xstrdup(fresh->relay_user);
+			live->relay_pass = xstrdup(fresh->relay_pass);
+		}
+	}
 	live->concurrency_per_domain = fresh->concurrency_per_domain;
 	live->smtpd_client_limit = fresh->smtpd_client_limit;
 	live->smtpd_timeout = fresh->smtpd_timeout;
@@ -144,6 +166,7 @@ conf_reload(struct conf *live, const struct conf *fresh, char *later,
 	live->smtp_data_xfer_timeout = fresh->smtp_data_xfer_timeout;
 	live->smtp_data_done_timeout = fresh->smtp_data_done_timeout;
 	live->smtp_quit_timeout = fresh->smtp_quit_timeout;
+	live->auth_cleartext_loopback = fresh->auth_cleartext_loopback;
 	free(live->etrn_clients);
 	live->etrn_clients = NULL;
 	live->netrn_clients = 0;

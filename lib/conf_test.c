@@ -276,5 +276,34 @@ main(void)
 	ok(conf_is_list_key("etrn_clients"), "etrn_clients is a list for -o");
 	conf_free(&c);
 
+	/* lib/conf_submission.c */
+	conf_init_defaults(&c);
+	ok(c.nsubmission == 0 && c.nsubmissions == 0 && c.passwd == NULL &&
+	    !c.auth_cleartext_loopback, "no submission by default");
+	ok(set(&c, "submission", "127.0.0.1:587,[::1]:587") == 0 &&
+	    c.nsubmission == 2 && c.submission[1].port == 587 &&
+	    set(&c, "submission", "127.0.0.1") == -1 && c.nsubmission == 2,
+	    "submission: host:port list, the port needed");
+	ok(conf_finish(&c, err, sizeof(err)) == -1 &&
+	    strstr(err, "submission: set without passwd"),
+	    "submission without passwd refused: %s", err);
+	ok(set(&c, "passwd", "/etc/hostname") == 0 &&
+	    conf_finish(&c, err, sizeof(err)) == -1 &&
+	    strstr(err, "tls_cert") && strstr(err, "auth_cleartext_loopback"),
+	    "submission without a certificate refused: %s", err);
+	ok(set(&c, "auth_cleartext_loopback", "maybe") == -1 &&
+	    set(&c, "auth_cleartext_loopback", "yes") == 0 &&
+	    conf_finish(&c, err, sizeof(err)) == 0,
+	    "... unless auth_cleartext_loopback = yes");
+	ok(set(&c, "submissions", "127.0.0.1:465") == 0 &&
+	    conf_finish(&c, err, sizeof(err)) == -1 &&
+	    strstr(err, "submissions: set without tls_cert"),
+	    "submissions without a certificate refused, whatever: %s", err);
+	ok(set(&c, "submissions", "none") == 0 && c.nsubmissions == 0 &&
+	    set(&c, "passwd", "none") == 0 && c.passwd == NULL &&
+	    conf_is_list_key("submission") && conf_is_list_key("submissions"),
+	    "none; the two lists are lists in -o");
+	conf_free(&c);
+
 	return tap_done();
 }

@@ -158,6 +158,7 @@ maildrop_parse(char *buf, size_t len, struct queue_origin *o,
 	o->rcpts = NULL;
 	o->nrcpt = 0;
 	o->header_rcpts = 0;
+	o->user = NULL;
 	for (;;) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			goto bad;

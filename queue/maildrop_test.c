@@ -70,7 +70,8 @@ test_prepare_parse(void)
 	    "from <root@mailfs.test>\nto <alice@mailfs.test>\nto <b@a.test>\n"
 	    "to <t@A.test>\nto <hidden@a.test>\n\n";
 	char *const args[] = { "alice", "<b@a.test>", "t@A.test" };
-	struct queue_origin o = { 0, "root", args, 3, 1 }, back;
+	struct queue_origin o = { .uid = 0, .from = "root", .rcpts = args,
+	    .nrcpt = 3, .header_rcpts = 1 }, back;
 	char reason[256], *file = NULL, *copy;
 	const char *m;
 	size_t len, mlen;

@@ -527,7 +527,8 @@ queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	entry_format_uid(m->uid, uidtext, sizeof(uidtext));
 	rcpts = rcpt_list(sm);
 	qlog_event(id, "queued", "from", sm->from[0] ? sm->from : "<>",
-	    "rcpts", rcpts, "size", size, "name", name, "uid", uidtext, NULL);
+	    "rcpts", rcpts, "size", size, "name", name, "uid", uidtext,
+	    sm->user ? "user" : NULL, sm->user, NULL);
 	free(rcpts);
 	stats_add(STATS_QUEUED, 1);
 	queue_wake();
@@ -546,6 +547,7 @@ queue_submit(const char *data, size_t len, const char *name,
 		return EIO;
 	err = submit_prepare(queue.conf, data, len, o, &sm, reason,
 	    sizeof(reason));
+	sm.user = o != NULL ? o->user : NULL;
 	if (err == ENOMEM) {
 		snprintf(reason, sizeof(reason), "out of memory");
 		err = EIO;

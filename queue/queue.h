@@ -64,6 +64,8 @@ struct queue_origin {
 	char *const *rcpts;	/* envelope recipients (bare names qualified) */
 	size_t nrcpt;
 	int header_rcpts;	/* To:/Cc:/Bcc: are recipients too (sendmail -t) */
+	const char *user;	/* SMTP AUTH user (submission), logged as
+				 * user=; NULL none */
 };
 
 /*
@@ -75,7 +77,7 @@ struct queue_origin {
  * 0 once fsync'd (id set), or EINVAL (not a message, no From:, no
  * recipient, bad address), EFBIG (over max_size), ENOSPC or EIO; a
  * `rejected` log line names the file and the reason, a `queued` line
- * names from, rcpts, size, name and uid.
+ * names from, rcpts, size, name and uid (and user when o gives one).
  */
 int	queue_submit(const char *data, size_t len, const char *name,
 	    const struct queue_origin *o, char id[QUEUE_ID_MAX]);

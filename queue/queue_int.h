@@ -46,6 +46,8 @@ struct submit_msg {
 	char **rcpts;		/* each once: the origin's, then the header's */
 	size_t nrcpt;
 	int eightbit;
+	const char *user;	/* who authenticated (SMTP AUTH), for the log;
+				 * NULL none */
 };
 
 /*

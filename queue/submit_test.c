@@ -109,7 +109,7 @@ origins(void)
 	    "Bcc: hidden@example.org\n\nx\n";
 	char *const args[] = { "root", "<x@example.com>" };
 	char *const bad[] = { "a b" };
-	struct queue_origin o = { 5, NULL, args, 2, 0 };
+	struct queue_origin o = { .uid = 5, .rcpts = args, .nrcpt = 2 };
 	struct submit_msg m;
 	char reason[256];
 	int e;

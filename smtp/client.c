@@ -37,15 +37,16 @@
 #define BODY_QUEUED	(256 * 1024)	/* kept in the output buffer at most */
 
 static const char *state_names[] = {
-	"connect", "greeting", "ehlo", "helo", "starttls", "tls", "idle",
-	"rset", "transaction", "body", "dot", "quit"
+	"connect", "greeting", "ehlo", "helo", "starttls", "tls", "auth",
+	"idle", "rset", "transaction", "body", "dot", "quit"
 };
 
 /* What each state is doing, for "lost connection ... while ..." texts. */
 static const char *state_doing[] = {
 	"connecting", "receiving the initial server greeting",
 	"performing the EHLO handshake", "performing the HELO handshake",
-	"sending STARTTLS", "performing the TLS handshake", "idle",
+	"sending STARTTLS", "performing the TLS handshake",
+	"authenticating", "idle",
 	"sending RSET", "sending MAIL FROM, RCPT TO or DATA",
 	"sending message body", "sending end of data", "sending QUIT"
 };
@@ -170,10 +171,13 @@ go_idle(struct client *c, struct queue_job *done)
 	return 0;
 }
 
-/* EHLO (or HELO) done: STARTTLS first if wanted, else ready. */
+/* EHLO (or HELO) done: STARTTLS first if wanted, then AUTH to the
+ * relayhost if set, else ready. */
 static int
 after_ehlo(struct client *c)
 {
+	int rc;
+
 	if (!c->tls && !c->cleartext && c->conf->tls != CONF_TLS_NONE &&
 	    c->ehlo.starttls && c->tls_ctx != NULL) {
 		client_enter(c, S_STARTTLS);
@@ -185,6 +189,8 @@ after_ehlo(struct client *c)
 		return client_host_fail(c, 4, "4.7.4",
 		    "TLS is required, but was not offered by host %s",
 		    c->relay);
+	if ((rc = client_auth_start(c)) != 1)
+		return rc;
 	return go_idle(c, NULL);
 }
 
@@ -342,6 +348,7 @@ static int
 handle_reply(struct client *c)
 {
 	size_t i;
+	int rc;
 
 	switch (c->state) {
 	case S_GREETING:
@@ -367,9 +374,15 @@ handle_reply(struct client *c)
 	case S_STARTTLS:
 		if (c->reply.code / 100 == 2)
 			return client_start_tls(c);
-		if (c->conf->tls == CONF_TLS_MAY)
-			return go_idle(c, NULL);
-		return host_fail_reply(c, "STARTTLS");
+		if (c->conf->tls != CONF_TLS_MAY)
+			return host_fail_reply(c, "STARTTLS");
+		if ((rc = client_auth_start(c)) != 1)
+			return rc;	/* without TLS: refused there */
+		return go_idle(c, NULL);
+	case S_AUTH:
+		if ((rc = client_auth_reply(c)) != 1)
+			return rc;
+		return go_idle(c, NULL);
 	case S_RSET:
 		if (c->reply.code / 100 != 2)
 			return client_trouble(c, "4.5.0", "RSET refused by %s",

@@ -2,8 +2,9 @@
  * client_conn.c - the connection of an outbound SMTP session (API in
  * client.h, the protocol in client.c): trying the targets in turn,
  * connecting, STARTTLS with its certificate checks (and the cleartext
- * retry of tls=may), the transport's events, creating and ending a
- * session, and the client TLS context.
+ * retry of tls=may) or TLS from the first byte (relay_tls=wrapper), the
+ * transport's events, creating and ending a session, and the client TLS
+ * context.
  */
 #include "smtp/client_int.h"
 
@@ -29,6 +30,7 @@
 
 static int	try_target(struct client *c);
 static void	event_cb(struct bufferevent *bev, short what, void *arg);
+static SSL	*new_ssl(struct client *c);
 
 void
 client_close_file(struct client *c)
@@ -116,7 +118,7 @@ client_trouble(struct client *c, const char *code, const char *fmt, ...)
 	va_end(ap);
 	switch (c->state) {
 	case S_CONNECT: case S_GREETING: case S_EHLO: case S_HELO:
-	case S_STARTTLS: case S_TLS:
+	case S_STARTTLS: case S_TLS: case S_AUTH:
 		client_host_fail(c, 4, code, "%s", text);
 		return -1;
 	case S_IDLE: case S_QUIT:
@@ -138,6 +140,26 @@ is_ip(const char *s)
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/* relay_tls=wrapper: a socket that speaks TLS from the first byte; its
+ * "connected" event comes when the handshake is done. */
+static struct bufferevent *
+wrapper_new(struct client *c)
+{
+	struct bufferevent *b;
+	SSL *ssl;
+
+	if ((ssl = new_ssl(c)) == NULL)
+		return NULL;
+	b = bufferevent_openssl_socket_new(c->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (b == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
+	return b;
+}
+
 /* Connect to c->t[c->cur], or the next that can be tried; -1 when the
  * session ended because none is left. */
 static int
@@ -153,11 +175,14 @@ try_target(struct client *c)
 		c->state = S_CONNECT;
 		log_debug("smtp %s: connecting%s", c->relay,
 		    c->cleartext ? " without TLS" : "");
-		c->bev = bufferevent_socket_new(c->base, -1,
-		    BEV_OPT_CLOSE_ON_FREE);
+		if ((c->wrapper = conf_relay_wrapper(c->conf)))
+			c->bev = wrapper_new(c);
+		else
+			c->bev = bufferevent_socket_new(c->base, -1,
+			    BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL)
 			return client_end_session(c, 4, "4.3.0",
-			    "out of memory");
+			    "cannot create a connection or its TLS session");
 		bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 		    event_cb, c);
 		client_deadline(c, c->conf->smtp_connect_timeout);
@@ -193,21 +218,16 @@ idle_cb(evutil_socket_t fd, short what, void *arg)
 	client_quit(arg);
 }
 
-int
-client_start_tls(struct client *c)
+/* A TLS session for the current target: its name for SNI, and with
+ * tls=verify a certificate that must match it. */
+static SSL *
+new_ssl(struct client *c)
 {
 	const char *host = c->t[c->cur].host;
-	struct bufferevent *tb;
 	SSL *ssl;
 
-	/* Anything the server sent after its 220 came before the TLS
-	 * handshake: an injection attempt (CVE-2011-0411). */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		return client_trouble(c, "4.7.0",
-		    "%s sent data after 220 to STARTTLS", c->relay);
-	if ((ssl = SSL_new(c->tls_ctx)) == NULL)
-		return client_trouble(c, "4.7.0",
-		    "cannot create a TLS session");
+	if (c->tls_ctx == NULL || (ssl = SSL_new(c->tls_ctx)) == NULL)
+		return NULL;
 	if (!is_ip(host))
 		SSL_set_tlsext_host_name(ssl, host);
 	if (c->conf->tls == CONF_TLS_VERIFY) {
@@ -217,6 +237,23 @@ client_start_tls(struct client *c)
 		else
 			SSL_set1_host(ssl, host);
 	}
+	return ssl;
+}
+
+int
+client_start_tls(struct client *c)
+{
+	struct bufferevent *tb;
+	SSL *ssl;
+
+	/* Anything the server sent after its 220 came before the TLS
+	 * handshake: an injection attempt (CVE-2011-0411). */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		return client_trouble(c, "4.7.0",
+		    "%s sent data after 220 to STARTTLS", c->relay);
+	if ((ssl = new_ssl(c)) == NULL)
+		return client_trouble(c, "4.7.0",
+		    "cannot create a TLS session");
 	tb = bufferevent_openssl_filter_new(c->base, c->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tb == NULL) {
@@ -232,8 +269,9 @@ client_start_tls(struct client *c)
 	return 0;
 }
 
-/* Why the TLS handshake failed, from OpenSSL's error queue. */
-static void
+/* Why the TLS handshake failed, from OpenSSL's error queue; 0 when
+ * OpenSSL has no reason and out holds errno's (the connection failed). */
+static int
 tls_error(struct client *c, char *out, size_t len)
 {
 	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
@@ -247,9 +285,12 @@ tls_error(struct client *c, char *out, size_t len)
 		    X509_verify_cert_error_string(v));
 	else if (last != 0)
 		ERR_error_string_n(last, out, len);
-	else
+	else {
 		snprintf(out, len, "%s", errno ? strerror(errno) :
 		    "connection closed");
+		return 0;
+	}
+	return 1;
 }
 
 /* The step under way took longer than its deadline. */
@@ -279,6 +320,10 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == S_CONNECT) {
+			if (c->wrapper) {
+				c->tls = 1;
+				log_debug("smtp %s: TLS established", c->relay);
+			}
 			client_enter(c, S_GREETING);
 			proto_reply_init(&c->reply);
 			client_deadline(c, c->conf->smtp_helo_timeout);
@@ -305,6 +350,18 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 		}
 		client_host_fail(c, 4, "4.7.5",
 		    "TLS handshake with %s failed: %s", c->relay, why);
+		return;
+	}
+	if (c->state == S_CONNECT && c->wrapper) {
+		/* the connect, or the handshake right after it */
+		errno = err;
+		if (tls_error(c, why, sizeof(why)))
+			client_host_fail(c, 4, "4.7.5", "TLS handshake with %s "
+			    "failed (TLS from the first byte): %s", c->relay,
+			    why);
+		else
+			client_host_fail(c, 4, "4.4.1", "connect to %s: %s",
+			    c->relay, why);
 		return;
 	}
 	if (c->state == S_CONNECT) {

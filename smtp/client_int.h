@@ -1,8 +1,9 @@
 /*
  * client_int.h - the parts of an outbound SMTP session (client.h) shared
- * by its two files: client.c runs the protocol (the state machine, its
+ * by its files: client.c runs the protocol (the state machine, its
  * replies and transactions), client_conn.c the connection (targets,
- * connecting, STARTTLS, lifetime). Internal to smtp/.
+ * connecting, STARTTLS or TLS from the first byte, lifetime),
+ * client_auth.c the login to the relayhost. Internal to smtp/.
  */
 #ifndef MAILFS_CLIENT_INT_H
 #define MAILFS_CLIENT_INT_H
@@ -21,8 +22,8 @@ struct event_base;
 struct queue_job;
 
 enum state {
-	S_CONNECT, S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_TLS, S_IDLE,
-	S_RSET, S_TXN, S_BODY, S_DOT, S_QUIT
+	S_CONNECT, S_GREETING, S_EHLO, S_HELO, S_STARTTLS, S_TLS, S_AUTH,
+	S_IDLE, S_RSET, S_TXN, S_BODY, S_DOT, S_QUIT
 };
 
 enum { R_PENDING, R_ACCEPTED, R_DONE };	/* per recipient */
@@ -43,6 +44,8 @@ struct client {
 	struct proto_ehlo ehlo;
 	int tls;		/* the connection is encrypted */
 	int cleartext;		/* tls=may and the handshake failed here */
+	int wrapper;		/* TLS from the first byte (relay_tls) */
+	int auth_step;		/* client_auth.c: what AUTH sent last */
 	int need_rset;		/* the last transaction did not finish */
 	struct event *kick;	/* starts the first connection */
 	struct event *idle;
@@ -89,5 +92,12 @@ int	client_host_fail(struct client *c, int class, const char *code,
 int	client_trouble(struct client *c, const char *code, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
 int	client_start_tls(struct client *c);
+
+/* client_auth.c: AUTH to the relayhost after EHLO. client_auth_start: 1
+ * when no login is wanted, 0 when AUTH went out (state S_AUTH), -1 when
+ * c is gone. client_auth_reply, for each reply in S_AUTH: 1 when logged
+ * in, 0 to wait for the next reply, -1 when c is gone. */
+int	client_auth_start(struct client *c);
+int	client_auth_reply(struct client *c);
 
 #endif

@@ -148,6 +148,25 @@ keyword(const char *line, size_t len, const char *kw, const char **arg)
 	return 1;
 }
 
+/* The mechanisms after AUTH: words separated by spaces. */
+static void
+auth_mechs(const char *arg, const char *end, struct proto_ehlo *e)
+{
+	const char *w;
+
+	e->auth = 1;
+	while (arg < end) {
+		while (arg < end && *arg == ' ')
+			arg++;
+		for (w = arg; arg < end && *arg != ' '; arg++)
+			;
+		if (arg - w == 5 && strncasecmp(w, "PLAIN", 5) == 0)
+			e->auth_plain = 1;
+		else if (arg - w == 5 && strncasecmp(w, "LOGIN", 5) == 0)
+			e->auth_login = 1;
+	}
+}
+
 void
 proto_ehlo_parse(const struct proto_reply *r, struct proto_ehlo *e)
 {
@@ -177,7 +196,8 @@ proto_ehlo_parse(const struct proto_reply *r, struct proto_ehlo *e)
 			e->size = 1;
 			e->size_max = isdigit((unsigned char)*arg) ?
 			    strtoull(arg, NULL, 10) : 0;
-		}
+		} else if (keyword(p, len, "AUTH", &arg))
+			auth_mechs(arg, nl, e);
 	}
 }
 

@@ -52,10 +52,12 @@ void	proto_reply_esc(const struct proto_reply *r, char esc[PROTO_ESC_MAX]);
  */
 void	proto_reply_format(const struct proto_reply *r, char *out, size_t outlen);
 
-/* What an EHLO reply advertises (RFC 1870, 2920, 3207, 6152, 2034). */
+/* What an EHLO reply advertises (RFC 1870, 2920, 3207, 6152, 2034, and
+ * 4954's AUTH with the two mechanisms we speak, PLAIN and LOGIN; the old
+ * "AUTH=" spelling counts too). */
 struct proto_ehlo {
 	unsigned pipelining:1, eightbitmime:1, starttls:1, enhanced:1,
-	    smtputf8:1, size:1;
+	    smtputf8:1, size:1, auth:1, auth_plain:1, auth_login:1;
 	unsigned long long size_max;	/* 0: SIZE without a limit */
 };
 

@@ -63,6 +63,21 @@ main(void)
 	ok(strcmp(line, "250 mx.a.test hello PIPELINING SIZE 1000 8bitmime "
 	    "STARTTLS SIZEX ENHANCEDSTATUSCODES") == 0, "formatted multi-line");
 
+	ok(!e.auth && !e.auth_plain && !e.auth_login, "no AUTH: none");
+
+	proto_reply_init(&r);
+	ok(feed(&r, "250-relay.test") == 0 &&
+	    feed(&r, "250-AUTH CRAM-MD5 login  PLAINX") == 0 &&
+	    feed(&r, "250 AUTHX PLAIN") == 1, "reply with AUTH");
+	proto_ehlo_parse(&r, &e);
+	ok(e.auth && e.auth_login && !e.auth_plain,
+	    "AUTH mechanisms: whole words, any case");
+	proto_reply_init(&r);
+	ok(feed(&r, "250-relay.test") == 0 && feed(&r, "250-AUTH=PLAIN") == 0 &&
+	    feed(&r, "250 AUTH") == 1, "reply with AUTH= and a bare AUTH");
+	proto_ehlo_parse(&r, &e);
+	ok(e.auth && e.auth_plain && !e.auth_login, "AUTH= spelling counts");
+
 	proto_reply_init(&r);
 	ok(feed(&r, "250-a") == 0 && feed(&r, "251 b") == -1,
 	    "code change inside a reply refused");

@@ -6,10 +6,12 @@
  * workers that store messages (queue/maildir_stream.h). Each accepted
  * connection becomes a session (session.h): the commands in
  * session_cmd.c, the message in session_data.c over the DATA stream
- * machine of data.c.
+ * machine of data.c. The `submission` and `submissions` addresses are
+ * listeners too, their sessions in submission mode (the latter with TLS
+ * from the first byte); their slow calls run on lib/work.h's threads.
  *
  * The `lmtp` listener (a unix socket or host:port) starts its sessions in
- * MODE_LMTP. Its socket file replaces a stale one at start (only a
+ * SESSION_LMTP. Its socket file replaces a stale one at start (only a
  * socket nobody answers on: any other file there is an error, and so is
  * a live socket) and is removed at stop; it is made 0666, so who may
  * connect is up to the directory it is in.
@@ -26,7 +28,6 @@
  */
 #include <errno.h>
 #include <netdb.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/work.h"
 #include "queue/maildir_stream.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
@@ -72,9 +74,15 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	maildir_stream_reap();
+	work_reap();
 }
 
 /* -- the listener ------------------------------------------------------ */
+
+/* What a listener's sessions are (its callback argument). */
+enum listener_kind { L_SMTP, L_SUBMISSION, L_SUBMISSIONS, L_LMTP };
+static const enum listener_kind kinds[] = { L_SMTP, L_SUBMISSION,
+    L_SUBMISSIONS, L_LMTP };
 
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
@@ -83,7 +91,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	char ip[INET6_ADDRSTRLEN] = "?";
 	const char *why = NULL;
 	int all, same;
-	enum session_mode mode = (enum session_mode)(intptr_t)arg;
+	enum listener_kind kind = *(const enum listener_kind *)arg;
 
 	(void)l;
 	if (sa->sa_family == AF_UNIX)
@@ -99,7 +107,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	else if (all >= session_ctx.conf->smtpd_client_limit &&
 	    session_reclaim() == -1)
 		why = "too many connections";
-	if (why == NULL && session_start(fd, ip, mode) == -1)
+	if (why == NULL && session_start(fd, ip, kind == L_SMTP ?
+	    SESSION_SMTP : kind == L_LMTP ? SESSION_LMTP : SESSION_SUBMISSION,
+	    kind == L_SUBMISSIONS) == -1)
 		why = "out of memory";
 	if (why != NULL) {
 		char msg[512];
@@ -199,7 +209,7 @@ listen_unix(const char *path)
 	if (chmod(path, 0666) == -1)
 		log_warn("lmtp: chmod %s", path);
 	if (add_listener(evconnlistener_new(session_ctx.base, accept_cb,
-	    (void *)(intptr_t)MODE_LMTP, LEV_OPT_CLOSE_ON_FREE, 128, fd)) ==
+	    (void *)&kinds[L_LMTP], LEV_OPT_CLOSE_ON_FREE, 128, fd)) ==
 	    -1) {
 		log_warn("lmtp: listen unix:%s", path);
 		return -1;	/* the fd with it, or not made */
@@ -208,7 +218,7 @@ listen_unix(const char *path)
 }
 
 static int
-listen_on(const struct conf_addr *a, enum session_mode mode)
+listen_on(const struct conf_addr *a, const enum listener_kind *kind)
 {
 	struct addrinfo hints, *res, *ai;
 	char port[16];
@@ -239,8 +249,7 @@ listen_on(const struct conf_addr *a, enum session_mode mode)
 			    sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 		    (l = evconnlistener_new(session_ctx.base, accept_cb,
-		    (void *)(intptr_t)mode, LEV_OPT_CLOSE_ON_FREE, 128,
-		    fd)) == NULL) {
+		    (void *)kind, LEV_OPT_CLOSE_ON_FREE, 128, fd)) == NULL) {
 			log_warn("smtp: listen %s:%s", a->host, port);
 			close(fd);
 			break;
@@ -296,12 +305,19 @@ server_start(struct event_base *base, const struct conf *c)
 		goto fail;
 	if (maildir_stream_start(WORKERS, wake, NULL) == -1)
 		goto fail;
+	work_start(wake, NULL);
 	for (size_t i = 0; i < c->nlisten; i++)
-		if (listen_on(&c->listen[i], MODE_SMTP) == -1)
+		if (listen_on(&c->listen[i], &kinds[L_SMTP]) == -1)
+			goto fail;
+	for (size_t i = 0; i < c->nsubmission; i++)
+		if (listen_on(&c->submission[i], &kinds[L_SUBMISSION]) == -1)
+			goto fail;
+	for (size_t i = 0; i < c->nsubmissions; i++)
+		if (listen_on(&c->submissions[i], &kinds[L_SUBMISSIONS]) == -1)
 			goto fail;
 	if (c->lmtp_path != NULL && listen_unix(c->lmtp_path) == -1)
 		goto fail;
-	if (c->lmtp.port != 0 && listen_on(&c->lmtp, MODE_LMTP) == -1)
+	if (c->lmtp.port != 0 && listen_on(&c->lmtp, &kinds[L_LMTP]) == -1)
 		goto fail;
 	return 0;
 fail:
@@ -328,6 +344,7 @@ server_stop(void)
 	srv.unix_path = NULL;
 	session_free_all();
 	maildir_stream_stop();
+	work_stop();
 	if (srv.done_ev != NULL)
 		event_free(srv.done_ev);
 	if (srv.resume != NULL)

@@ -3,7 +3,9 @@
  * mail for `domains` into the Maildir (queue/maildir.h), 250 only after it
  * is fsync'd. Runs on the shared event loop; the file work happens on
  * worker threads (queue/maildir_stream.h) so one session never stalls
- * another. The sessions themselves are in session.h.
+ * another. The `submission` and `submissions` addresses take mail from
+ * the users of the passwd file into the outbound queue (RFC 6409). The
+ * sessions themselves are in session.h.
  */
 #ifndef MAILFS_SERVER_H
 #define MAILFS_SERVER_H

@@ -269,6 +269,9 @@ session_free(struct session *s)
 {
 	TAILQ_REMOVE(&sessions, s, entry);
 	nsessions--;
+	if (s->job != NULL)
+		s->job->s = NULL;	/* its done frees it */
+	session_auth_free(s);
 	/* a message with a worker is stored all the same, a file cut
 	 * short unlinked (maildir_stream_drop) */
 	transaction_clear(s);
@@ -331,7 +334,7 @@ session_settle(struct session *s)
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
 		return;		/* session_cb_write comes back */
 	under = bufferevent_get_underlying(s->bev);
-	if (under != NULL && s->state == S_CLOSING) {
+	if (s->tls && s->state == S_CLOSING) {
 		/* close_notify, so the client knows it got everything */
 		session_enter(s, S_SHUTDOWN);
 		SSL_shutdown(bufferevent_openssl_get_ssl(s->bev));
@@ -497,34 +500,52 @@ session_reclaim(void)
 }
 
 int
-session_start(evutil_socket_t fd, const char *ip, enum session_mode mode)
+session_start(evutil_socket_t fd, const char *ip, enum session_mode mode,
+    int tls)
 {
 	struct session *s = calloc(1, sizeof(*s));
+	SSL *ssl = NULL;
 
 	if (s == NULL)
 		return -1;
-	s->bev = bufferevent_socket_new(session_ctx.base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	s->mode = mode;
+	if (mode == SESSION_SUBMISSION && session_auth_new(s) == -1) {
+		free(s);
+		return -1;
+	}
+	if (tls && (ssl = SSL_new(session_ctx.ssl)) == NULL)
+		s->bev = NULL;
+	else if (tls)
+		s->bev = bufferevent_openssl_socket_new(session_ctx.base, fd,
+		    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	else
+		s->bev = bufferevent_socket_new(session_ctx.base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	s->deadline = evtimer_new(session_ctx.base, deadline_cb, s);
 	if (s->bev == NULL || s->deadline == NULL) {
 		if (s->bev != NULL)
 			bufferevent_free(s->bev);
-		else
+		else if (ssl != NULL)
+			SSL_free(ssl);
+		if (s->bev == NULL)
 			evutil_closesocket(fd);
 		if (s->deadline != NULL)
 			event_free(s->deadline);
+		session_auth_free(s);
 		free(s);
 		return 0;
 	}
+	if (tls)
+		bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	s->tls = tls != 0;
 	snprintf(s->ip, sizeof(s->ip), "%s", ip);
 	s->state = S_INIT;
-	s->mode = mode;
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	nsessions++;
 	deadline_arm(s);
 	session_setup_bev(s);
 	session_reply(s, "220 %s %s mailfs", session_ctx.conf->hostname,
-	    mode == MODE_LMTP ? "LMTP" : "ESMTP");
+	    mode == SESSION_LMTP ? "LMTP" : "ESMTP");
 	return 0;
 }
 

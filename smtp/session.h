@@ -5,6 +5,12 @@
  * answers their commands, session_data.c takes their messages,
  * session_etrn.c answers ETRN.
  *
+ * A session has a mode, fixed by its listener: SMTP takes mail for our
+ * domains into the Maildir; submission (RFC 6409) takes mail to anywhere
+ * from the users of the passwd file once they have logged in
+ * (session_auth.c) and queues it for delivery (session_submit.c); LMTP
+ * is SMTP's final delivery behind another MTA, answering each recipient.
+ *
  * Every state change goes through session_enter, which logs it at debug
  * level ("smtp IP: old -> new").
  */
@@ -29,20 +35,29 @@ enum session_state {
 	S_RCPT,		/* at least one RCPT accepted */
 	S_DATA,		/* reading the message */
 	S_FLUSH,	/* a chunk is with a worker: input waits */
-	S_WAIT,		/* a worker is storing the message */
+	S_WAIT,		/* a worker is storing the message or checking a
+			 * password, or a failed login's delay runs */
 	S_CLOSING,	/* last reply on its way, then free */
 	S_SHUTDOWN	/* TLS close_notify sent, draining to the socket */
 };
 #define ST(x)	(1u << (x))
 
-/* What a listener speaks: each mode has its own commands (the table in
- * session_cmd.c says which verbs each mode knows). */
 enum session_mode {
-	MODE_SMTP,	/* the `listen` addresses: RFC 5321, ETRN */
-	MODE_LMTP	/* `lmtp`: RFC 2033, LHLO and one reply per recipient */
+	SESSION_SMTP,		/* mail for our domains, into the Maildir */
+	SESSION_SUBMISSION,	/* AUTH, then mail to anywhere, into the queue */
+	SESSION_LMTP		/* `lmtp` (RFC 2033): LHLO, one reply per
+				 * recipient, into the Maildir */
 };
 
 struct maildir_stream;
+struct session_auth;
+
+/* The start of a job a session has on a thread (lib/work.h): s becomes
+ * NULL when the session is freed first, and the job's done then only
+ * frees the job. */
+struct session_job {
+	struct session	*s;
+};
 
 struct session {
 	TAILQ_ENTRY(session) entry;
@@ -54,6 +69,8 @@ struct session {
 	size_t		block;		/* DATA octets since */
 	enum session_state state;
 	enum session_mode mode;
+	struct session_auth *auth;	/* submission: the login */
+	struct session_job *job;	/* out on a thread, or NULL */
 	char		ip[INET6_ADDRSTRLEN];	/* "unix": an LMTP socket */
 	char		helo[256];
 	/*
@@ -89,9 +106,10 @@ struct session_ctx {
 extern struct session_ctx session_ctx;
 
 /* session.c: lifetime, seen by the listener */
-/* -1 when out of memory (fd untouched), else 0 (fd taken) */
+/* -1 when out of memory (fd untouched), else 0 (fd taken); tls: TLS
+ * from the first byte (session_ctx.ssl) */
 int	session_start(evutil_socket_t fd, const char *ip,
-	    enum session_mode mode);
+	    enum session_mode mode, int tls);
 /* sessions in all and from ip, those closing left out */
 void	session_count(const char *ip, int *all, int *same);
 /* Close a session of the address holding the most, the one that made
@@ -126,5 +144,20 @@ void	session_etrn(struct session *s, const char *arg);
 /* session_data.c: the message */
 void	session_data_begin(struct session *s);
 int	session_data_step(struct session *s);
+
+/* session_auth.c: AUTH PLAIN and LOGIN (RFC 4954) in submission mode */
+int	session_auth_new(struct session *s);	/* -1 out of memory */
+void	session_auth_free(struct session *s);
+void	session_auth_command(struct session *s, const char *arg);
+/* 1 if a line is the answer to a 334 challenge: then it is taken */
+int	session_auth_response(struct session *s, const char *line);
+int	session_auth_offered(const struct session *s);	/* in EHLO */
+const char *session_auth_user(const struct session *s);	/* NULL: none */
+void	session_auth_forget(struct session *s);	/* STARTTLS */
+/* MAIL FROM in submission mode: 0, or -1 with the refusal given */
+int	session_auth_mail(struct session *s, const char *from);
+
+/* session_submit.c: the message of a submission session to the queue */
+void	session_submit(struct session *s);
 
 #endif

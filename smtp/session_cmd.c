@@ -3,9 +3,12 @@
  * verbs (the states each may come in, its argument, its handler) and the
  * handlers of EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY EXPN HELP
  * STARTTLS (RFC 5321 with PIPELINING, SIZE, 8BITMIME, SMTPUTF8,
- * ENHANCEDSTATUSCODES, STARTTLS, ETRN in session_etrn.c). In MODE_LMTP
- * (RFC 2033) LHLO takes the place of EHLO and HELO, which are unknown
- * there as STARTTLS is; a bare local part as recipient is one of ours.
+ * ENHANCEDSTATUSCODES, STARTTLS), and the table of the commands a mode
+ * adds (submission: AUTH, session_auth.c; SMTP: ETRN, session_etrn.c).
+ * In submission mode MAIL needs a login and a sender the user may give,
+ * and RCPT takes any domain. In LMTP mode (RFC 2033) LHLO takes the
+ * place of EHLO and HELO, which are unknown there as STARTTLS is, and a
+ * bare local part as recipient is one of ours.
  * Internal API in session.h.
  *
  * Input pipelined after STARTTLS is thrown away (CVE-2011-0411).
@@ -56,7 +59,7 @@ valid_helo(const char *arg)
 static void
 cmd_ehlo(struct session *s, const char *arg, int esmtp)
 {
-	int lmtp = s->mode == MODE_LMTP;
+	int lmtp = s->mode == SESSION_LMTP;
 
 	if (!valid_helo(arg)) {
 		session_error(s, "501 5.5.4 Syntax: %s hostname",
@@ -74,12 +77,14 @@ cmd_ehlo(struct session *s, const char *arg, int esmtp)
 	session_reply(s, "250-%s", session_ctx.conf->hostname);
 	session_reply(s, "250-PIPELINING");
 	session_reply(s, "250-SIZE %zu", session_ctx.conf->max_size);
-	if (!lmtp)
+	if (s->mode == SESSION_SMTP)
 		session_reply(s, "250-ETRN");
 	session_reply(s, "250-8BITMIME");
 	session_reply(s, "250-SMTPUTF8");
 	if (session_ctx.ssl != NULL && !s->tls && !lmtp)
 		session_reply(s, "250-STARTTLS");
+	if (session_auth_offered(s))
+		session_reply(s, "250-AUTH PLAIN LOGIN");
 	session_reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
@@ -141,6 +146,10 @@ do_mail(struct session *s, const char *arg)
 	int utf8 = 0;
 	size_t size = 0;
 
+	if (s->mode == SESSION_SUBMISSION && session_auth_user(s) == NULL) {
+		session_error(s, "530 5.7.0 Authentication required");
+		return;
+	}
 	switch (parse_arg(arg, "FROM:", &p, &rest)) {
 	case ADDR_OK:
 		break;
@@ -205,6 +214,9 @@ do_mail(struct session *s, const char *arg)
 		session_error(s, "553 5.6.7 UTF-8 address needs SMTPUTF8");
 		return;
 	}
+	if (s->mode == SESSION_SUBMISSION &&
+	    session_auth_mail(s, p.mailbox) == -1)
+		return;
 	if (queue_space_check(size) != 0) {
 		/* RFC 3463: the spool is below min_free, or SIZE= does
 		 * not fit in what is left above it */
@@ -232,7 +244,7 @@ lmtp_qualify(const struct session *s, const char *arg, char *buf,
 	const struct conf *c = session_ctx.conf;
 	const char *lt = strchr(arg, '<'), *gt = lt ? strchr(lt, '>') : NULL;
 
-	if (s->mode != MODE_LMTP || gt == NULL || gt == lt + 1 ||
+	if (s->mode != SESSION_LMTP || gt == NULL || gt == lt + 1 ||
 	    memchr(lt, '@', (size_t)(gt - lt)) != NULL ||
 	    memchr(lt, '"', (size_t)(gt - lt)) != NULL)
 		return arg;
@@ -271,7 +283,9 @@ do_rcpt(struct session *s, const char *arg)
 		session_error(s, "555 5.5.4 Unsupported RCPT parameter");
 		return;
 	}
-	if (!addr_is_local(session_ctx.conf, &p)) {
+	/* a logged-in user may send anywhere (RFC 6409 §4.3) */
+	if (s->mode != SESSION_SUBMISSION &&
+	    !addr_is_local(session_ctx.conf, &p)) {
 		session_error(s, "550 5.7.1 <%s>: Relay access denied",
 		    p.mailbox);
 		snprintf(reason, sizeof(reason), "relay access denied to <%s>",
@@ -360,13 +374,15 @@ static void
 do_help(struct session *s, const char *arg)
 {
 	(void)arg;
-	if (s->mode == MODE_LMTP)
+	if (s->mode == SESSION_LMTP)
 		session_reply(s, "214 2.0.0 Commands: LHLO MAIL RCPT DATA RSET "
 		    "NOOP QUIT VRFY HELP");
 	else
 		session_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA "
-		    "RSET NOOP QUIT VRFY HELP ETRN%s",
-		    session_ctx.ssl && !s->tls ? " STARTTLS" : "");
+		    "RSET NOOP QUIT VRFY HELP%s%s%s",
+		    session_ctx.ssl && !s->tls ? " STARTTLS" : "",
+		    s->mode == SESSION_SUBMISSION ? " AUTH" : "",
+		    s->mode == SESSION_SMTP ? " ETRN" : "");
 	session_junk(s);
 }
 
@@ -409,23 +425,14 @@ do_starttls(struct session *s, const char *arg)
 	s->tls = 1;
 	s->esmtp = 0;
 	s->helo[0] = '\0';
+	session_auth_forget(s);
 	session_reset(s);
 	session_enter(s, S_INIT);
-}
-
-/* LMTP has no queue of ours to run for a client */
-static void
-do_etrn_lmtp(struct session *s, const char *arg)
-{
-	(void)arg;
-	session_error(s, "502 5.5.1 ETRN not available in LMTP");
 }
 
 #define ARG_NONE	0	/* no argument allowed */
 #define ARG_ANY		1
 #define ARG_NEED	2
-#define MODES(m)	(1u << (m))
-#define ALL_MODES	0
 
 static const struct command {
 	const char	*name;
@@ -433,31 +440,80 @@ static const struct command {
 	const char	*seqerr;	/* 503 text elsewhere */
 	int		arg;
 	void		(*fn)(struct session *, const char *);
-	unsigned	modes;		/* MODES(...) it is known in */
 } commands[] = {
 	{ "EHLO", ST(S_INIT) | ST(S_HELO) | ST(S_MAIL) | ST(S_RCPT), NULL,
-	    ARG_ANY, do_ehlo, MODES(MODE_SMTP) },
+	    ARG_ANY, do_ehlo },
 	{ "HELO", ST(S_INIT) | ST(S_HELO) | ST(S_MAIL) | ST(S_RCPT), NULL,
-	    ARG_ANY, do_helo, MODES(MODE_SMTP) },
-	{ "LHLO", ST(S_INIT) | ST(S_HELO) | ST(S_MAIL) | ST(S_RCPT), NULL,
-	    ARG_ANY, do_ehlo, MODES(MODE_LMTP) },
-	{ "MAIL", ST(S_HELO), "nested MAIL command", ARG_NEED, do_mail,
-	    ALL_MODES },
+	    ARG_ANY, do_helo },
+	{ "MAIL", ST(S_HELO), "nested MAIL command", ARG_NEED, do_mail },
 	{ "RCPT", ST(S_MAIL) | ST(S_RCPT), "need MAIL before RCPT", ARG_NEED,
-	    do_rcpt, ALL_MODES },
-	{ "DATA", ST(S_RCPT), NULL, ARG_NONE, do_data, ALL_MODES },
-	{ "RSET", ~0u, NULL, ARG_NONE, do_rset, ALL_MODES },
-	{ "NOOP", ~0u, NULL, ARG_ANY, do_noop, ALL_MODES },
-	{ "QUIT", ~0u, NULL, ARG_NONE, do_quit, ALL_MODES },
-	{ "VRFY", ~0u, NULL, ARG_NEED, do_vrfy, ALL_MODES },
-	{ "EXPN", ~0u, NULL, ARG_ANY, do_expn, ALL_MODES },
-	{ "HELP", ~0u, NULL, ARG_ANY, do_help, ALL_MODES },
+	    do_rcpt },
+	{ "DATA", ST(S_RCPT), NULL, ARG_NONE, do_data },
+	{ "RSET", ~0u, NULL, ARG_NONE, do_rset },
+	{ "NOOP", ~0u, NULL, ARG_ANY, do_noop },
+	{ "QUIT", ~0u, NULL, ARG_NONE, do_quit },
+	{ "VRFY", ~0u, NULL, ARG_NEED, do_vrfy },
+	{ "EXPN", ~0u, NULL, ARG_ANY, do_expn },
+	{ "HELP", ~0u, NULL, ARG_ANY, do_help },
 	{ "STARTTLS", ST(S_INIT) | ST(S_HELO), "STARTTLS inside a transaction",
-	    ARG_NONE, do_starttls, MODES(MODE_SMTP) },
-	{ "ETRN", ST(S_HELO), "MAIL transaction in progress", ARG_NEED,
-	    session_etrn, MODES(MODE_SMTP) },
-	{ "ETRN", ~0u, NULL, ARG_ANY, do_etrn_lmtp, MODES(MODE_LMTP) },
+	    ARG_NONE, do_starttls },
 };
+
+/* LMTP has no EHLO, HELO or STARTTLS (they are unknown to it, 500), and
+ * no queue of ours to run for a client (ETRN 502) */
+static void
+do_not_lmtp(struct session *s, const char *arg)
+{
+	(void)arg;
+	session_error(s, "500 5.5.2 Error: command not recognized");
+}
+
+static void
+do_etrn_lmtp(struct session *s, const char *arg)
+{
+	(void)arg;
+	session_error(s, "502 5.5.1 ETRN not available in LMTP");
+}
+
+/* What a mode adds to the commands above, or puts in their place. */
+static const struct command submission_commands[] = {
+	{ "AUTH", ST(S_HELO), "AUTH inside a transaction", ARG_NEED,
+	    session_auth_command },
+};
+static const struct command smtp_commands[] = {
+	{ "ETRN", ST(S_HELO), "MAIL transaction in progress", ARG_NEED,
+	    session_etrn },
+};
+static const struct command lmtp_commands[] = {
+	{ "LHLO", ST(S_INIT) | ST(S_HELO) | ST(S_MAIL) | ST(S_RCPT), NULL,
+	    ARG_ANY, do_ehlo },
+	{ "EHLO", ~0u, NULL, ARG_ANY, do_not_lmtp },
+	{ "HELO", ~0u, NULL, ARG_ANY, do_not_lmtp },
+	{ "STARTTLS", ~0u, NULL, ARG_ANY, do_not_lmtp },
+	{ "ETRN", ~0u, NULL, ARG_ANY, do_etrn_lmtp },
+};
+
+static const struct {
+	const struct command *v;
+	size_t n;
+} mode_commands[] = {
+	[SESSION_SMTP] = { smtp_commands,
+	    sizeof(smtp_commands) / sizeof(smtp_commands[0]) },
+	[SESSION_LMTP] = { lmtp_commands,
+	    sizeof(lmtp_commands) / sizeof(lmtp_commands[0]) },
+	[SESSION_SUBMISSION] = { submission_commands,
+	    sizeof(submission_commands) / sizeof(submission_commands[0]) },
+};
+
+static const struct command *
+find_command(const struct command *v, size_t nv, const char *line, size_t n)
+{
+	for (size_t i = 0; i < nv; i++)
+		if (strlen(v[i].name) == n &&
+		    strncasecmp(v[i].name, line, n) == 0)
+			return &v[i];
+	return NULL;
+}
 
 static void
 sequence_error(struct session *s, const struct command *c)
@@ -465,7 +521,7 @@ sequence_error(struct session *s, const struct command *c)
 	const char *why = c->seqerr;
 
 	if (s->state == S_INIT && c->fn != do_starttls)
-		why = s->mode == MODE_LMTP ? "send LHLO first" :
+		why = s->mode == SESSION_LMTP ? "send LHLO first" :
 		    "send HELO/EHLO first";
 	else if (why == NULL)	/* DATA */
 		why = s->state == S_MAIL ? "need RCPT before DATA" :
@@ -480,17 +536,18 @@ session_command(struct session *s, char *line)
 	const struct command *c = NULL;
 	size_t n = arg ? (size_t)(arg - line) : strlen(line);
 
+	if (session_auth_response(s, line))
+		return;		/* the answer to a 334 challenge */
 	if (arg != NULL)
 		while (*arg == ' ')
 			arg++;
 	else
 		arg = line + n;
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strlen(commands[i].name) == n &&
-		    strncasecmp(commands[i].name, line, n) == 0 &&
-		    (commands[i].modes == 0 ||
-		    (commands[i].modes & MODES(s->mode))))
-			c = &commands[i];
+	c = find_command(mode_commands[s->mode].v, mode_commands[s->mode].n,
+	    line, n);
+	if (c == NULL)
+		c = find_command(commands, sizeof(commands) /
+		    sizeof(commands[0]), line, n);
 	if (c == NULL) {
 		session_error(s, "500 5.5.2 Error: command not recognized");
 		return;

@@ -19,6 +19,9 @@
  * each with the same outcome: the message is stored once for all of
  * them, so one fsync stands behind every 250.
  *
+ * In submission mode the message is not streamed: it collects whole (up
+ * to max_size) and session_submit.c queues it at the final dot.
+ *
  * Only CR LF "." CR LF ends the data; bare CR or LF, NUL, text lines
  * over 1000 octets, more than max_size octets or a mail loop make the
  * message refused after its end (smtp/data.h).
@@ -59,12 +62,16 @@ rfc5322_date(char *buf, size_t len)
 	    tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Return-Path: and Received: on top of the message (RFC 5321 §4.4). */
+/*
+ * Return-Path: and Received: on top of the message (RFC 5321 §4.4); a
+ * message submitted gets its Return-Path: at its final delivery, and
+ * "with ESMTPA"/"ESMTPSA" says its sender logged in (RFC 3848).
+ */
 static int
 add_trace(struct session *s)
 {
-	char date[64], tlsinfo[160] = "";
-	const char *proto;
+	char date[64], tlsinfo[160] = "", rpath[ADDR_PATH_MAX + 32] = "";
+	const char *proto, *auth = session_auth_user(s) != NULL ? "A" : "";
 	int v6 = strchr(s->ip, ':') != NULL;
 
 	if (s->tls) {
@@ -73,18 +80,20 @@ add_trace(struct session *s)
 		snprintf(tlsinfo, sizeof(tlsinfo), "\n\t(using %s with cipher %s)",
 		    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 	}
-	proto = s->mode == MODE_LMTP ? (s->smtputf8 ? "UTF8LMTP" : "LMTP") :
+	proto = s->mode == SESSION_LMTP ? (s->smtputf8 ? "UTF8LMTP" : "LMTP") :
 	    s->smtputf8 ? (s->tls ? "UTF8SMTPS" : "UTF8SMTP") :
 	    !s->esmtp ? (s->tls ? "SMTPS" : "SMTP") :
 	    (s->tls ? "ESMTPS" : "ESMTP");
 	rfc5322_date(date, sizeof(date));
+	if (s->mode == SESSION_SMTP)
+		snprintf(rpath, sizeof(rpath), "Return-Path: <%s>\n", s->from);
 	return evbuffer_add_printf(s->msg,
-	    "Return-Path: <%s>\n"
+	    "%s"
 	    "Received: from %s (unknown [%s%s])%s\n"
-	    "\tby %s with %s id %s%s%s%s;\n"
+	    "\tby %s with %s%s id %s%s%s%s;\n"
 	    "\t%s\n",
-	    s->from, s->helo, v6 ? "IPv6:" : "", s->ip, tlsinfo,
-	    session_ctx.conf->hostname, proto, s->id,
+	    rpath, s->helo, v6 ? "IPv6:" : "", s->ip, tlsinfo,
+	    session_ctx.conf->hostname, proto, auth, s->id,
 	    s->nrcpt == 1 ? "\n\tfor <" : "", s->nrcpt == 1 ? s->rcpt[0] : "",
 	    s->nrcpt == 1 ? ">" : "", date);
 }
@@ -142,7 +151,7 @@ final_reply(struct session *s, int error, const char *text)
 	const char *rest = strchr(text, ' ');
 
 	rest = rest ? strchr(rest + 1, ' ') : NULL;
-	if (s->mode != MODE_LMTP || rest == NULL || s->nrcpt == 0) {
+	if (s->mode != SESSION_LMTP || rest == NULL || s->nrcpt == 0) {
 		if (error)
 			session_error(s, "%s", text);
 		else
@@ -185,8 +194,9 @@ session_data_begin(struct session *s)
 	}
 	maildir_make_id(s->id);
 	snprintf(tag, sizeof(tag), "smtp %s", s->ip);
-	if (add_trace(s) == -1 || (s->stream = maildir_stream_new(s->id,
-	    s->ip, tag, stream_done, s)) == NULL) {
+	if (add_trace(s) == -1 || (s->mode == SESSION_SMTP &&
+	    (s->stream = maildir_stream_new(s->id, s->ip, tag, stream_done,
+	    s)) == NULL)) {
 		session_reply(s, "451 4.3.0 Insufficient system resources");
 		evbuffer_free(s->msg);
 		s->msg = NULL;
@@ -266,6 +276,10 @@ data_end(struct session *s)
 		session_reset(s);
 		return;
 	}
+	if (s->mode == SESSION_SUBMISSION) {
+		session_submit(s);
+		return;
+	}
 	if (msg_pieces(s, &iov, &n) == 0 &&
 	    (envelope = envelope_text(s)) != NULL &&
 	    (to = rcpt_list(s)) != NULL)
@@ -287,7 +301,8 @@ data_end(struct session *s)
 static int
 chunk_full(const struct session *s)
 {
-	return s->msg != NULL && evbuffer_get_length(s->msg) >= CHUNK;
+	return s->msg != NULL && s->stream != NULL &&
+	    evbuffer_get_length(s->msg) >= CHUNK;
 }
 
 /* The collected data to a worker, to append to tmp/ID. */
@@ -384,7 +399,7 @@ stream_done(void *arg, int rc)
 
 		s->stream = NULL;
 		snprintf(ok, sizeof(ok), "250 2.0.0 Ok: %s as %s",
-		    s->mode == MODE_LMTP ? "delivered" : "queued", s->id);
+		    s->mode == SESSION_LMTP ? "delivered" : "queued", s->id);
 		if (rc == 0) {
 			final_reply(s, 0, ok);
 			s->junk = 0;	/* a client at work */

@@ -5,7 +5,6 @@
 # 250 once the message is in the Maildir; EHLO/HELO unknown), then a real
 # Postfix delivering into mailfs's inbox/ with virtual_transport = lmtp:.
 . "$(dirname "$0")/test-lib.sh"
-. "$SRCDIR/tests/postfix-lib.sh"
 
 chmod 755 "$T"	# Postfix's lmtp client (user postfix) reaches the socket
 PORT=$(free_port)
@@ -143,11 +142,8 @@ test_expect_success 'Postfix (virtual_transport = lmtp:unix:) delivers into inbo
 	mailfs_stop &&
 	mailfs_start in -o "lmtp=unix:$SOCK,domains=example.test" &&
 	PPORT=$(free_port) &&
-	postfix_start "$T/postfix" "$PPORT" <<-EOC &&
-	virtual_mailbox_domains = example.test
-	virtual_transport = lmtp:unix:$SOCK
-	EOC
-	track_pid "$POSTFIX_PID" &&
+	postfix_start "$T/postfix" "virtual_mailbox_domains = example.test
+virtual_transport = lmtp:unix:$SOCK" "127.0.0.1:$PPORT inet n - n - - smtpd" &&
 	printf "From: root@postfix.test\nTo: u@example.test\nSubject: via postfix\n\nover lmtp\n" |
 		sendmail -C "$T/postfix/conf" -t &&
 	wait_for 300 grep -q "status=sent" "$T/postfix/maillog" &&

@@ -285,6 +285,64 @@ start_dns() {
 	wait_for 100 grep -q "$hex" /proc/net/udp || { cat "$T/dns.log"; return 1; }
 }
 
+# postfix_start DIR MAIN MASTER: a throwaway Postfix (root and the postfix
+# package) with its config, queue and data directories in DIR: a base
+# main.cf (loopback only, nothing delivered locally, mail_owner postfix,
+# its log in DIR/maillog) with the lines MAIN, whose keys replace the
+# base's; the system's master.cf without chroot and without its port-25
+# smtpd, plus the lines MASTER (e.g. "127.0.0.1:PORT inet n - n - - smtpd"). $T
+# becomes searchable (o+x) so Postfix's unprivileged daemons reach DIR.
+# Sets POSTFIX_PID (the master, tracked); postfix_stop DIR ends it.
+postfix_start() {
+	pf_dir=$1 pf_main=$2 pf_master=$3
+	chmod o+x "$T"
+	mkdir -p "$pf_dir/conf" "$pf_dir/queue" "$pf_dir/data"
+	chown postfix "$pf_dir/data"
+	printf '%s\n' "$pf_main" >"$pf_dir/main.extra"
+	# the base without the keys MAIN sets (a key set twice is warned of)
+	awk -F ' *= *' 'NR == FNR { if (NF > 1) set[$1] = 1; next }
+		!($1 in set)' "$pf_dir/main.extra" - >"$pf_dir/conf/main.cf" <<-EOC
+	compatibility_level = 3.6
+	queue_directory = $pf_dir/queue
+	data_directory = $pf_dir/data
+	maillog_file = $pf_dir/maillog
+	maillog_file_prefixes = $pf_dir
+	mail_owner = postfix
+	setgid_group = postdrop
+	myhostname = postfix.test
+	mydomain = postfix.test
+	myorigin = postfix.test
+	mydestination =
+	inet_interfaces = 127.0.0.1
+	inet_protocols = ipv4
+	mynetworks = 127.0.0.0/8
+	smtp_tls_security_level = none
+	smtpd_tls_security_level = none
+	alias_maps =
+	alias_database =
+	local_recipient_maps =
+	smtputf8_enable = no
+	biff = no
+	EOC
+	cat "$pf_dir/main.extra" >>"$pf_dir/conf/main.cf"
+	{ awk '/^[a-z]/ { if ($1 == "smtp" && $2 == "inet") next
+			  if ($5 == "y") $5 = "n" }
+	       !/^[ \t]*(#|$)/ { print }' /etc/postfix/master.cf
+	  printf '%s\n' "$pf_master"; } >"$pf_dir/conf/master.cf"
+	postfix -c "$pf_dir/conf" start >"$pf_dir/start.log" 2>&1 ||
+		{ cat "$pf_dir/start.log" >&2; return 1; }
+	wait_for 100 test -s "$pf_dir/queue/pid/master.pid" || return 1
+	POSTFIX_PID=$(tr -dc 0-9 <"$pf_dir/queue/pid/master.pid")
+	track_pid "$POSTFIX_PID"
+}
+
+# postfix_stop DIR: stop the Postfix of postfix_start DIR
+postfix_stop() {
+	postfix -c "$1/conf" stop >/dev/null 2>&1
+	pf_pid=$(tr -dc 0-9 <"$1/queue/pid/master.pid" 2>/dev/null)
+	[ -z "$pf_pid" ] || kill_pid "$pf_pid"
+}
+
 # test_done: end the peers, then one last test: no daemon or peer left a
 # sanitizer report (make check SANITIZE=1) in anything under $T, where
 # mailfs_start and the scripts keep their stderr (not in the bodies'
