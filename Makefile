@@ -170,7 +170,30 @@ define MAILFS_CONF
 #max_age = 5d
 #max_size = 25M
 #concurrency = 20
+#concurrency_per_domain = (a fifth of concurrency, at least 1)
 #keep = 7d
+#delay_warning = 0
+#min_free = (100M or 5% of the file system, whichever is smaller)
+#group = none
+#maildir_owner = (the daemon's user)
+#maildir_mode = 0600
+#smtpd_client_limit = 100
+#smtpd_timeout = 5m
+#smtpd_tls_ciphers = (ECDHE with AEAD for TLS 1.2; TLS 1.3 as OpenSSL has it)
+#smtp_connect_timeout = 30s
+#smtp_helo_timeout = 5m
+#smtp_mail_timeout = 5m
+#smtp_rcpt_timeout = 5m
+#smtp_data_init_timeout = 2m
+#smtp_data_xfer_timeout = 3m
+#smtp_data_done_timeout = 10m
+#smtp_quit_timeout = 5m
+#relay_auth = none
+#relay_tls = starttls
+#submission = none
+#submissions = none
+#passwd = none
+#auth_cleartext_loopback = no
 endef
 
 # written every time: the unit depends on PREFIX, which no timestamp shows
