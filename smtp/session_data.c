@@ -85,7 +85,7 @@ add_trace(struct session *s)
 	    !s->esmtp ? (s->tls ? "SMTPS" : "SMTP") :
 	    (s->tls ? "ESMTPS" : "ESMTP");
 	rfc5322_date(date, sizeof(date));
-	if (s->mode == SESSION_SMTP)
+	if (s->mode != SESSION_SUBMISSION)	/* into the Maildir */
 		snprintf(rpath, sizeof(rpath), "Return-Path: <%s>\n", s->from);
 	return evbuffer_add_printf(s->msg,
 	    "%s"
@@ -194,7 +194,7 @@ session_data_begin(struct session *s)
 	}
 	maildir_make_id(s->id);
 	snprintf(tag, sizeof(tag), "smtp %s", s->ip);
-	if (add_trace(s) == -1 || (s->mode == SESSION_SMTP &&
+	if (add_trace(s) == -1 || (s->mode != SESSION_SUBMISSION &&
 	    (s->stream = maildir_stream_new(s->id, s->ip, tag, stream_done,
 	    s)) == NULL)) {
 		session_reply(s, "451 4.3.0 Insufficient system resources");
