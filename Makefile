@@ -194,6 +194,8 @@ define MAILFS_CONF
 #submissions = none
 #passwd = none
 #auth_cleartext_loopback = no
+#lmtp = none
+#etrn_clients = 127.0.0.0/8,::1
 endef
 
 # written every time: the unit depends on PREFIX, which no timestamp shows

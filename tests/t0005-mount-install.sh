@@ -222,7 +222,7 @@ test_expect_success 'the example mailfs.conf is accepted, and so are its default
 	"$MAILFS" -c "$T/ex/etc/mailfs.conf" -o "$BASE" "$M" &&
 	pid=$(mailfs_pid_with "$BASE") && track_pid $pid && stop_daemon $pid "$M" &&
 	sed -n "s/^#\([a-z_]* = [^(]*\)\$/\1/p" "$T/ex/etc/mailfs.conf" >defaults.conf &&
-	cat defaults.conf && [ "$(wc -l <defaults.conf)" -eq 33 ] &&
+	cat defaults.conf && [ "$(wc -l <defaults.conf)" -eq 35 ] &&
 	"$MAILFS" -c defaults.conf -o "$BASE" "$M" &&
 	pid=$(mailfs_pid_with "$BASE") && track_pid $pid && stop_daemon $pid "$M"
 '
