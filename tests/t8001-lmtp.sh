@@ -123,6 +123,8 @@ test_expect_success 'lmtp on host:port' '
 '
 
 test_expect_success 'an lmtp port in use: exit 1 before mounting, even as a daemon' '
+	# should it mount after all, unmounting ends the detached daemon
+	test_when_finished "fusermount3 -u \"$T/m\" 2>/dev/null" &&
 	mkdir -p "$T/busy" &&
 	test_expect_code 1 "$MAILFS" -o "spool=$T/busy,listen=none,lmtp=127.0.0.1:$PORT" "$T/m" 2>err &&
 	grep "lmtp 127.0.0.1:$PORT" err &&
