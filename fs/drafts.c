@@ -26,14 +26,14 @@
 #include "queue/queue.h"
 
 static int dirfd_ = -1;
-static size_t max_size;
+static const size_t *max_sizep;	/* the live setting: SIGHUP changes it */
 
 int
-drafts_init(const char *spool, size_t max)
+drafts_init(const char *spool, const size_t *max)
 {
 	char path[PATH_MAX];
 
-	max_size = max;
+	max_sizep = max;
 	snprintf(path, sizeof(path), "%s/drafts", spool);
 	if (mkdir(path, 0700) == -1 && errno != EEXIST)
 		return -1;
@@ -176,7 +176,7 @@ drafts_send(const char *name, const char *as)
 		close(fd);
 		return ENOENT;
 	}
-	if ((size_t)st.st_size > max_size) {
+	if ((size_t)st.st_size > __atomic_load_n(max_sizep, __ATOMIC_RELAXED)) {
 		close(fd);
 		queue_reject(as, "larger than max_size");
 		return EFBIG;

@@ -13,8 +13,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-/* Open (making) SPOOL/drafts: 0, or -1 with errno. */
-int	drafts_init(const char *spool, size_t max_size);
+/* Open (making) SPOOL/drafts: 0, or -1 with errno. max_size is the live
+ * setting, read at each move into outbox/. */
+int	drafts_init(const char *spool, const size_t *max_size);
 int	drafts_stat(const char *name, struct stat *st);
 /* Sorted names (lib/strv.h's strv_free). */
 int	drafts_list(char ***names, size_t *n);

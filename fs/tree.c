@@ -765,7 +765,7 @@ fs_init(const struct conf *c)
 	conf = c;
 	place_init(c);
 	outbox_init(&c->max_size);
-	if (drafts_init(c->spool, c->max_size) == -1)
+	if (drafts_init(c->spool, &c->max_size) == -1)
 		log_warn("%s/drafts", c->spool);
 }
 

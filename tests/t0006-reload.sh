@@ -46,6 +46,7 @@ test_expect_success 'SIGHUP applies a new max_size and domains at once' '
 	hup 1 &&
 	grep " reloaded file=$CONF" "$MNT/log" &&
 	cp "$T/big" "$MNT/outbox/big" &&
+	cp "$T/big" "$MNT/drafts/bigdraft" && mv "$MNT/drafts/bigdraft" "$MNT/outbox/" &&
 	test "$(rcpt u@b.test)" = 250 && test "$(rcpt u@a.test)" = 550 &&
 	kill -0 "$MAILFS_PID" && mountpoint -q "$MNT"
 '
@@ -67,7 +68,7 @@ test_expect_success 'a bad file changes nothing, and the log says why' '
 '
 
 test_expect_success 'nothing queued was dropped; SIGTERM still ends it cleanly' '
-	ls "$MNT/queue" >ids && test "$(wc -l <ids)" -eq 3 &&
+	ls "$MNT/queue" >ids && test "$(wc -l <ids)" -eq 4 &&
 	kill "$MAILFS_PID" && wait "$MAILFS_PID"; rc=$?
 	echo "exit status $rc"
 	[ $rc -eq 0 ] && wait_for 50 eval "! mountpoint -q \"\$MNT\""
