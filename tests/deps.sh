@@ -6,7 +6,8 @@
 #
 # The list is what a fresh Debian 12 (minbase) lacks, each for a reason:
 #   build:  gcc make libc6-dev pkg-config, and the -dev packages of the
-#           libraries we link (libfuse3, OpenSSL, c-ares, libevent, GMime)
+#           libraries we link (libfuse3, OpenSSL, c-ares, libevent, GMime,
+#           SQLite: the inbox index)
 #   run:    fuse3 (fusermount3)
 #   man:    mandoc and groff-base (make lint, t0004: both render the pages)
 #   tests:  perl (prove), python3 and python3-aiosmtpd (byte-exact SMTP,
@@ -29,7 +30,7 @@
 # package must name it here; `sh ../shared/fresh-check.sh` (what .ci/run
 # runs) catches one that is forgotten.
 PKGS="$* gcc make libc6-dev pkg-config libfuse3-dev fuse3 libssl-dev openssl
-libc-ares-dev libevent-dev libgmime-3.0-dev mandoc groff-base postfix
+libc-ares-dev libevent-dev libgmime-3.0-dev libsqlite3-dev mandoc groff-base postfix
 dnsmasq-base swaks libnet-ssleay-perl mblaze python3 python3-aiosmtpd perl
 rsync vim procps systemd man-db dovecot-imapd bsd-mailx mutt git-email libmailtools-perl
 libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules"
