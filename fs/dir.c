@@ -125,7 +125,7 @@ dir_list(const struct loc *l, struct dir_handle *d)
 		else if (l->area == AREA_DRAFTS)
 			err = drafts_list(&names, &count);
 		else if (l->area == AREA_INBOX)
-			err = maildir_list(&names, &count);
+			err = inbox_list(&names, &count);
 		else
 			err = queue_list(place_where(l->area), &names, &count);
 		if (err)

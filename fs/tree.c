@@ -67,20 +67,48 @@ file_handle(const struct fuse_file_info *fi)
 	return h && !h->is_dir ? h : NULL;
 }
 
+/* The top-level info of an inbox message: it shows the Maildir flags,
+ * which change. */
+static int
+is_inbox_info(const struct loc *l)
+{
+	return l->kind == K_INODE && strcmp(l->name, "info") == 0;
+}
+
+/*
+ * How long the kernel may keep an entry: the fixed ones for long, an
+ * inbox message for INBOX_TIMEOUT and its files (whose content never
+ * changes while the message exists) for long; others not at all.
+ */
+static double
+entry_timeout(const struct loc *l)
+{
+	return l->kind == K_AREA || l->kind == K_CTL || l->kind == K_LOG ||
+	    l->kind == K_STATS || l->kind == K_INODE ? STATIC_TIMEOUT :
+	    l->kind == K_IENTRY ? INBOX_TIMEOUT : 0;
+}
+
+/* The same for attributes: sizes and times that cannot change. */
+static double
+attr_timeout(const struct loc *l)
+{
+	return l->kind == K_CTL ? STATIC_TIMEOUT :
+	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
+	    l->kind == K_INODE && !is_inbox_info(l) ? STATIC_TIMEOUT : 0;
+}
+
 static void
 reply_entry(fuse_req_t req, const struct loc *l, struct stat *st,
     uint64_t gen)
 {
 	struct fuse_entry_param e = { 0 };
-	double t = l->kind == K_AREA || l->kind == K_CTL || l->kind == K_LOG ||
-	    l->kind == K_STATS ? STATIC_TIMEOUT : 0;
 
 	e.ino = node_ref(l->path);
 	e.generation = gen;
 	st->st_ino = e.ino;
 	e.attr = *st;
-	e.entry_timeout = t;
-	e.attr_timeout = l->kind == K_CTL ? t : 0;
+	e.entry_timeout = entry_timeout(l);
+	e.attr_timeout = attr_timeout(l);
 	if (fuse_reply_entry(req, &e) != 0)
 		node_forget(e.ino, 1);
 }
@@ -129,7 +157,7 @@ tree_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((err = place_stat(&l, h, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	st.st_ino = ino;
-	fuse_reply_attr(req, &st, 0);
+	fuse_reply_attr(req, &st, attr_timeout(&l));
 }
 
 static void
@@ -288,6 +316,7 @@ fs_stop(void)
 			handle_free(h);
 	}
 	dir_stop();
+	inbox_stop();
 }
 
 static void
@@ -432,7 +461,7 @@ tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static int
 open_generated(const struct loc *l, struct handle *h)
 {
-	const struct mime_node *n;
+	struct inbox_view v;
 	char path[PATH_MAX];
 	int err;
 
@@ -458,14 +487,13 @@ open_generated(const struct loc *l, struct handle *h)
 			return errno == ENOENT ? ENOENT : EIO;
 		return 0;
 	case K_INODE:
-		if ((err = inbox_get(l->id, &h->msg)))
+		if ((err = inbox_open(l->id, l->name, &h->msg, &v)))
 			return err;
-		if (!(n = inbox_find(h->msg, l->name)))
-			return ENOENT;
-		if (n->is_dir)
-			return EISDIR;
-		h->data = n->data;
-		h->len = n->len;
+		h->data = v.data;
+		h->buf = v.buf;
+		h->fd = v.fd;
+		h->base = v.base;
+		h->len = v.len;
 		return 0;
 	default:
 		return EISDIR;
@@ -540,11 +568,13 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, err);
 	}
 	fi->fh = (uintptr_t)h;
-	/* The entry files that are not dynamic never change; inbox info
-	 * changes with the Maildir flags. */
+	/* The entry files that are not dynamic never change, nor do the
+	 * inbox files but info, which changes with the Maildir flags: what
+	 * the page cache holds of them stays good. */
 	if (place_is_dynamic(&l))
 		fi->direct_io = 1;
-	else if (l.kind == K_EFILE)
+	else if (l.kind == K_EFILE ||
+	    (l.kind == K_INODE && !is_inbox_info(&l)))
 		fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(h);
@@ -569,7 +599,12 @@ tree_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (h->ob)
 		n = outbox_read(h->ob, buf, size, off);
-	else if (h->fd >= 0)
+	else if (h->fd >= 0 && h->kind == K_INODE) {
+		/* a slice of the message file: len bytes from base */
+		if (off >= 0 && (size_t)off < h->len)
+			n = pread(h->fd, buf, h->len - (size_t)off < size ?
+			    h->len - (size_t)off : size, h->base + off);
+	} else if (h->fd >= 0)
 		n = pread(h->fd, buf, size, off);
 	else if (off >= 0 && (size_t)off < h->len) {
 		n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
@@ -722,7 +757,18 @@ tree_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, ENOTSUP);
 }
 
+/* The session is up: everything fs/ needs is open (mailfs.c opens the
+ * Maildir before the session loop starts). */
+static void
+tree_init(void *userdata, struct fuse_conn_info *fc)
+{
+	(void)userdata;
+	(void)fc;
+	inbox_start(conf->spool);
+}
+
 static const struct fuse_lowlevel_ops ops = {
+	.init = tree_init,
 	.lookup = tree_lookup,
 	.forget = tree_forget,
 	.forget_multi = tree_forget_multi,

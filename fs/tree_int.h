@@ -23,8 +23,12 @@
 /* st_blksize: a page, the unit readers size their reads by. */
 #define BLOCK_SIZE	4096
 
-/* Entries and attributes that never change (the top level). */
+/* Entries and attributes that never change (the top level, and the files
+ * of an inbox message but info). */
 #define STATIC_TIMEOUT	3600.0
+/* inbox/ID: how long another tool's deleting it may go unseen by a path
+ * that was looked up before. */
+#define INBOX_TIMEOUT	1.0
 
 enum area { AREA_NONE, AREA_OUTBOX, AREA_QUEUE, AREA_SENT, AREA_FAILED,
 	AREA_INBOX, AREA_DRAFTS };
@@ -59,7 +63,8 @@ struct handle {
 	char *buf;		/* rendered content, or */
 	const char *data;	/* a view into msg */
 	size_t len;
-	int fd;			/* served from disk when >= 0 */
+	int fd;			/* served from disk when >= 0, */
+	off_t base;		/* from there (inbox raw slices: len bytes) */
 	struct inbox_msg *msg;
 	struct outbox_file *ob;
 	int append;
