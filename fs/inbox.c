@@ -480,6 +480,7 @@ static struct {
 	pthread_cond_t cv;
 	pthread_t thread;
 	int running, stop;
+	void (*gone)(const char *id);
 } ixr = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static int
@@ -553,6 +554,33 @@ out:
 	strv_free(ids, ni);
 }
 
+void
+inbox_on_gone(void (*fn)(const char *id))
+{
+	pthread_mutex_lock(&ixr.mu);
+	ixr.gone = fn;
+	pthread_mutex_unlock(&ixr.mu);
+}
+
+/* Tell the gone callback what went away. */
+static void
+tell_gone(void)
+{
+	void (*fn)(const char *);
+	char **ids;
+	size_t n, i;
+
+	if (inbox_map_gone(&ids, &n) != 0)
+		return;
+	/* held across the calls: inbox_on_gone(NULL) waits for them */
+	pthread_mutex_lock(&ixr.mu);
+	fn = ixr.gone;
+	for (i = 0; fn && i < n; i++)
+		fn(ids[i]);
+	pthread_mutex_unlock(&ixr.mu);
+	strv_free(ids, n);
+}
+
 static void *
 indexer(void *arg)
 {
@@ -565,6 +593,7 @@ indexer(void *arg)
 	pthread_mutex_lock(&ixr.mu);
 	while (!ixr.stop) {
 		pthread_mutex_unlock(&ixr.mu);
+		tell_gone();
 		g = inbox_map_generation();
 		ig = inbox_index_generation();
 		if (first || g != gen || ig != igen) {

@@ -36,6 +36,10 @@ struct inbox_view {
  * inbox/ is empty; without a usable index it is slower. */
 void	inbox_start(const char *spool);
 void	inbox_stop(void);
+/* Called (from the indexing thread, no lock held) with each ID that went
+ * away other than by inbox_delete, e.g. another tool deleted it: the
+ * kernel may hold the entry (fs/tree.c). */
+void	inbox_on_gone(void (*fn)(const char *id));
 /* The IDs of inbox/, sorted (strv_free). */
 int	inbox_list(char ***ids, size_t *n);
 /* 0 if inbox/ID exists (mtime: when it arrived), else ENOENT. Cheap. */

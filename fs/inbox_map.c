@@ -47,6 +47,8 @@ static struct {
 	struct timespec mtime[2];	/* without inotify */
 	int ifd, wd[2];
 	unsigned long gen;
+	char **gone;		/* IDs dropped, maybe back since */
+	size_t ngone;
 } map = { .mu = PTHREAD_MUTEX_INITIALIZER, .ifd = -1, .wd = { -1, -1 } };
 
 static void
@@ -138,6 +140,21 @@ put(const char *name, int sub)
 	map.n++;
 }
 
+/* id may be gone: noted for inbox_map_gone (which checks it still is) */
+static void
+note_gone(char *id)
+{
+	char **v;
+
+	if (map.ngone > 100000 ||
+	    !(v = realloc(map.gone, (map.ngone + 1) * sizeof(*v)))) {
+		free(id);
+		return;
+	}
+	map.gone = v;
+	map.gone[map.ngone++] = id;
+}
+
 /* name left sub */
 static void
 drop(const char *name, int sub)
@@ -150,6 +167,8 @@ drop(const char *name, int sub)
 	i = slot(name, idlen, &found);
 	if (!found || map.v[i]->sub != sub || strcmp(map.v[i]->name, name))
 		return;
+	note_gone(map.v[i]->id);
+	map.v[i]->id = NULL;
 	ent_free(map.v[i]);
 	map.n--;
 	memmove(map.v + i, map.v + i + 1, (map.n - i) * sizeof(*map.v));
@@ -226,8 +245,11 @@ rescan(void)
 		else
 			v[k++] = v[i];
 	}
-	for (i = 0; i < map.n; i++)
+	for (i = 0; i < map.n; i++) {
+		note_gone(map.v[i]->id);	/* inbox_map_gone sorts it out */
+		map.v[i]->id = NULL;
 		ent_free(map.v[i]);
+	}
 	free(map.v);
 	map.v = v;
 	map.n = k;
@@ -347,6 +369,9 @@ inbox_map_close(void)
 	free(map.v);
 	map.v = NULL;
 	map.n = map.cap = 0;
+	strv_free(map.gone, map.ngone);
+	map.gone = NULL;
+	map.ngone = 0;
 	pthread_mutex_unlock(&map.mu);
 }
 
@@ -446,4 +471,27 @@ inbox_map_generation(void)
 	g = map.gen;
 	pthread_mutex_unlock(&map.mu);
 	return g;
+}
+
+int
+inbox_map_gone(char ***ids, size_t *n)
+{
+	size_t i, k = 0;
+	int found;
+
+	pthread_mutex_lock(&map.mu);
+	drain();
+	for (i = 0; i < map.ngone; i++) {
+		slot(map.gone[i], strlen(map.gone[i]), &found);
+		if (found)
+			free(map.gone[i]);	/* moved, not gone */
+		else
+			map.gone[k++] = map.gone[i];
+	}
+	*ids = map.gone;
+	*n = k;
+	map.gone = NULL;
+	map.ngone = 0;
+	pthread_mutex_unlock(&map.mu);
+	return 0;
 }

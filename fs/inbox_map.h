@@ -28,5 +28,8 @@ int	inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 int	inbox_map_ids(char ***ids, size_t *n);
 /* Bumped by every change seen. */
 unsigned long inbox_map_generation(void);
+/* The IDs that went away since the last call (not moved: gone), for the
+ * kernel to forget (strv_free). */
+int	inbox_map_gone(char ***ids, size_t *n);
 
 #endif

@@ -55,6 +55,7 @@
 #include "queue/qlog.h"
 
 static const struct conf *conf;
+static struct fuse_session *session;
 
 /* --- entries and attributes --- */
 
@@ -92,7 +93,8 @@ entry_timeout(const struct loc *l)
 static double
 attr_timeout(const struct loc *l)
 {
-	return l->kind == K_CTL ? STATIC_TIMEOUT :
+	return l->kind == K_CTL || l->kind == K_ROOT ||
+	    (l->kind == K_AREA && l->area == AREA_INBOX) ? STATIC_TIMEOUT :
 	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
 	    l->kind == K_INODE && !is_inbox_info(l) ? STATIC_TIMEOUT : 0;
 }
@@ -576,6 +578,10 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (l.kind == K_EFILE ||
 	    (l.kind == K_INODE && !is_inbox_info(&l)))
 		fi->keep_cache = 1;
+	/* Closing an inbox file needs no word from us (FOPEN_NOFLUSH: no
+	 * FLUSH request at each close). */
+	if (l.kind == K_INODE)
+		fi->noflush = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(h);
 }
@@ -757,6 +763,21 @@ tree_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, ENOTSUP);
 }
 
+/*
+ * inbox/ID went away behind our back (another tool deleted it): the
+ * kernel, which may keep inbox entries for long (entry_timeout), is told
+ * to forget it. Called from fs/inbox.c's own thread, never from a request
+ * (the kernel takes the directory's lock for this).
+ */
+static void
+inbox_gone(const char *id)
+{
+	uint64_t dir = node_ino("inbox");
+
+	if (session)
+		fuse_lowlevel_notify_inval_entry(session, dir, id, strlen(id));
+}
+
 /* The session is up: everything fs/ needs is open (mailfs.c opens the
  * Maildir before the session loop starts). */
 static void
@@ -764,11 +785,21 @@ tree_init(void *userdata, struct fuse_conn_info *fc)
 {
 	(void)userdata;
 	(void)fc;
+	inbox_on_gone(inbox_gone);
 	inbox_start(conf->spool);
+}
+
+/* Before the session goes: nothing may use it after this (inbox_gone). */
+static void
+tree_destroy(void *userdata)
+{
+	(void)userdata;
+	inbox_stop();
 }
 
 static const struct fuse_lowlevel_ops ops = {
 	.init = tree_init,
+	.destroy = tree_destroy,
 	.lookup = tree_lookup,
 	.forget = tree_forget,
 	.forget_multi = tree_forget_multi,
@@ -803,6 +834,12 @@ const struct fuse_lowlevel_ops *
 fs_ops(void)
 {
 	return &ops;
+}
+
+void
+fs_session(struct fuse_session *se)
+{
+	session = se;
 }
 
 void

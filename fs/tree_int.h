@@ -28,7 +28,7 @@
 #define STATIC_TIMEOUT	3600.0
 /* inbox/ID: how long another tool's deleting it may go unseen by a path
  * that was looked up before. */
-#define INBOX_TIMEOUT	1.0
+#define INBOX_TIMEOUT	3600.0
 
 enum area { AREA_NONE, AREA_OUTBOX, AREA_QUEUE, AREA_SENT, AREA_FAILED,
 	AREA_INBOX, AREA_DRAFTS };
