@@ -459,7 +459,6 @@ inbox_delete(const char *id)
 {
 	struct inbox_key key;
 	char path[PATH_MAX];
-	char *ids[1] = { (char *)id };
 	int err;
 
 	pthread_mutex_lock(&lock);
@@ -467,10 +466,9 @@ inbox_delete(const char *id)
 	pthread_mutex_unlock(&lock);
 	if ((err = inbox_map_find(id, 0, path, &key)))
 		return err;
-	if ((err = maildir_remove(id, path)))
-		return err;
-	inbox_index_delete(ids, 1);
-	return 0;
+	/* its row goes with the indexer's next pass, with the others gone
+	 * then, in one transaction: unused meanwhile (no file, no match) */
+	return maildir_remove(id, path);
 }
 
 /* --- the indexing thread --- */

@@ -56,8 +56,8 @@ time_t	inbox_mtime(const struct inbox_msg *m);
  * EISDIR, ENOMEM or EIO. */
 int	inbox_open(const char *id, const char *rel, struct inbox_msg **mp,
 	    struct inbox_view *v);
-/* rm -r inbox/ID: delete from disk (maildir_remove), the index and the
- * cache. */
+/* rm -r inbox/ID: delete from disk (maildir_remove) and the cache; its
+ * row goes with the indexing thread's next pass. */
 int	inbox_delete(const char *id);
 
 #endif

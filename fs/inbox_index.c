@@ -24,6 +24,7 @@
  * the index anew, logged once with log_warn.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -414,9 +415,13 @@ db_try(void)
 {
 	sqlite3_stmt *s = NULL;
 	struct stat st;
-	int rc;
+	int rc, fd;
 	char ver[16] = "";
 
+	/* decoded mail: readable by the daemon only, whatever the umask
+	 * (SQLite gives its -wal and -shm files the same mode) */
+	if ((fd = open(ix.path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) != -1)
+		close(fd);
 	rc = sqlite3_open_v2(ix.path, &ix.db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)
