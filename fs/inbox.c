@@ -327,8 +327,26 @@ inbox_mtime(const struct inbox_msg *m)
 	return (time_t)(m->key.mtime_ns / 1000000000LL);
 }
 
+/* The inode generation of a message's entries: from its key. */
+static uint64_t
+generation(const struct inbox_key *k)
+{
+	uint64_t h = 14695981039346656037ULL;
+	long long v[3] = { k->size, k->mtime_ns, k->ino };
+
+	for (int i = 0; i < 3; i++)
+		h = (h ^ (uint64_t)v[i]) * 1099511628211ULL;
+	return h | 1;
+}
+
+uint64_t
+inbox_generation(const struct inbox_msg *m)
+{
+	return generation(&m->key);
+}
+
 int
-inbox_stat(const char *id, time_t *mtime)
+inbox_stat(const char *id, time_t *mtime, uint64_t *gen)
 {
 	struct inbox_key key;
 	char path[PATH_MAX];
@@ -336,6 +354,7 @@ inbox_stat(const char *id, time_t *mtime)
 	if (inbox_map_find(id, 1, path, &key) != 0)
 		return ENOENT;
 	*mtime = (time_t)(key.mtime_ns / 1000000000LL);
+	*gen = generation(&key);
 	return 0;
 }
 
@@ -473,13 +492,30 @@ inbox_delete(const char *id)
 
 /* --- the indexing thread --- */
 
+/*
+ * mu guards stop and woken, and is never held while calling out: the map
+ * wakes the thread (woken) from under its own lock, in requests. gone_mu
+ * guards gone and is held while it runs, which may wait for the kernel,
+ * which may wait for a request: no request takes gone_mu.
+ */
 static struct {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu, gone_mu;
 	pthread_cond_t cv;
 	pthread_t thread;
-	int running, stop;
+	int running, stop, woken;
 	void (*gone)(const char *id);
-} ixr = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} ixr = { .mu = PTHREAD_MUTEX_INITIALIZER,
+	.gone_mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* The map saw an ID go or change: tell the kernel soon. */
+static void
+wake(void)
+{
+	pthread_mutex_lock(&ixr.mu);
+	ixr.woken = 1;
+	pthread_cond_signal(&ixr.cv);
+	pthread_mutex_unlock(&ixr.mu);
+}
 
 static int
 stopping(void)
@@ -555,9 +591,9 @@ out:
 void
 inbox_on_gone(void (*fn)(const char *id))
 {
-	pthread_mutex_lock(&ixr.mu);
+	pthread_mutex_lock(&ixr.gone_mu);
 	ixr.gone = fn;
-	pthread_mutex_unlock(&ixr.mu);
+	pthread_mutex_unlock(&ixr.gone_mu);
 }
 
 /* Tell the gone callback what went away. */
@@ -571,38 +607,45 @@ tell_gone(void)
 	if (inbox_map_gone(&ids, &n) != 0)
 		return;
 	/* held across the calls: inbox_on_gone(NULL) waits for them */
-	pthread_mutex_lock(&ixr.mu);
+	pthread_mutex_lock(&ixr.gone_mu);
 	fn = ixr.gone;
 	for (i = 0; fn && i < n; i++)
 		fn(ids[i]);
-	pthread_mutex_unlock(&ixr.mu);
+	pthread_mutex_unlock(&ixr.gone_mu);
 	strv_free(ids, n);
 }
 
+/*
+ * Woken by the map (or each second): tells the kernel what went; a pass
+ * when the Maildir or the index changed, at most one a second (rm -r of
+ * many entries wakes it for each).
+ */
 static void *
 indexer(void *arg)
 {
 	unsigned long gen = 0, g;
 	unsigned igen = 0, ig;
-	int first = 1;
+	time_t last = 0, now;
 	struct timespec t;
 
 	(void)arg;
 	pthread_mutex_lock(&ixr.mu);
 	while (!ixr.stop) {
+		ixr.woken = 0;
 		pthread_mutex_unlock(&ixr.mu);
 		tell_gone();
 		g = inbox_map_generation();
 		ig = inbox_index_generation();
-		if (first || g != gen || ig != igen) {
-			first = 0;
+		now = time(NULL);
+		if ((!last || g != gen || ig != igen) && now != last) {
+			last = now;
 			gen = g;
 			igen = ig;
 			index_pass();
 		}
 		pthread_mutex_lock(&ixr.mu);
-		if (ixr.stop)
-			break;
+		if (ixr.stop || ixr.woken)
+			continue;
 		clock_gettime(CLOCK_REALTIME, &t);
 		t.tv_sec += 1;
 		pthread_cond_timedwait(&ixr.cv, &ixr.mu, &t);
@@ -616,7 +659,7 @@ inbox_start(const char *spool)
 {
 	char path[PATH_MAX];
 
-	if (inbox_map_open() == -1) {
+	if (inbox_map_open(wake) == -1) {
 		log_warn("inbox: reading the Maildir");
 		return;
 	}

@@ -16,6 +16,7 @@
 #define MAILFS_INBOX_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -42,8 +43,10 @@ void	inbox_stop(void);
 void	inbox_on_gone(void (*fn)(const char *id));
 /* The IDs of inbox/, sorted (strv_free). */
 int	inbox_list(char ***ids, size_t *n);
-/* 0 if inbox/ID exists (mtime: when it arrived), else ENOENT. Cheap. */
-int	inbox_stat(const char *id, time_t *mtime);
+/* 0 if inbox/ID exists (mtime: when it arrived), else ENOENT. Cheap.
+ * gen: the inode generation of its entries, new when the message file
+ * was rewritten (so the kernel drops what it cached of the old one). */
+int	inbox_stat(const char *id, time_t *mtime, uint64_t *gen);
 /* The message's tree, a reference: 0, ENOENT, ENOMEM or EIO. Its files'
  * sizes are right; their bytes are inbox_open's. */
 int	inbox_get(const char *id, struct inbox_msg **mp);
@@ -52,6 +55,7 @@ void	inbox_put(struct inbox_msg *m);
  * held; NULL if there is none. */
 const struct mime_node *inbox_find(struct inbox_msg *m, const char *rel);
 time_t	inbox_mtime(const struct inbox_msg *m);
+uint64_t inbox_generation(const struct inbox_msg *m);
 /* Open file rel of inbox/ID: *mp held (inbox_put) and v set; 0, ENOENT,
  * EISDIR, ENOMEM or EIO. */
 int	inbox_open(const char *id, const char *rel, struct inbox_msg **mp,

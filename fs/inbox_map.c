@@ -49,6 +49,9 @@ static struct {
 	unsigned long gen;
 	char **gone;		/* IDs dropped, maybe back since */
 	size_t ngone;
+	char **changed;		/* IDs whose file was written to */
+	size_t nchanged;
+	void (*noted)(void);
 } map = { .mu = PTHREAD_MUTEX_INITIALIZER, .ifd = -1, .wd = { -1, -1 } };
 
 static void
@@ -140,19 +143,27 @@ put(const char *name, int sub)
 	map.n++;
 }
 
+/* id (taken over) on list v (n): for inbox_map_gone */
+static void
+note(char ***v, size_t *n, char *id)
+{
+	char **nv;
+
+	if (!id || *n > 100000 || !(nv = realloc(*v, (*n + 1) * sizeof(*nv)))) {
+		free(id);
+		return;
+	}
+	*v = nv;
+	(*v)[(*n)++] = id;
+	if (map.noted)
+		map.noted();
+}
+
 /* id may be gone: noted for inbox_map_gone (which checks it still is) */
 static void
 note_gone(char *id)
 {
-	char **v;
-
-	if (map.ngone > 100000 ||
-	    !(v = realloc(map.gone, (map.ngone + 1) * sizeof(*v)))) {
-		free(id);
-		return;
-	}
-	map.gone = v;
-	map.gone[map.ngone++] = id;
+	note(&map.gone, &map.ngone, id);
 }
 
 /* name left sub */
@@ -181,8 +192,10 @@ touched(const char *name)
 	size_t idlen = maildir_id_len(name), i;
 	int found;
 
-	if (idlen && (i = slot(name, idlen, &found), found))
+	if (idlen && (i = slot(name, idlen, &found), found)) {
 		map.v[i]->has_key = 0;
+		note(&map.changed, &map.nchanged, strdup(map.v[i]->id));
+	}
 }
 
 static int
@@ -328,13 +341,14 @@ drain(void)
 }
 
 int
-inbox_map_open(void)
+inbox_map_open(void (*noted)(void))
 {
 	char **names;
 	size_t n;
 	int err;
 
 	pthread_mutex_lock(&map.mu);
+	map.noted = noted;
 	for (int k = 0; k < 2; k++) {
 		if ((err = maildir_names(subs[k], map.dir[k], &names, &n))) {
 			pthread_mutex_unlock(&map.mu);
@@ -372,6 +386,10 @@ inbox_map_close(void)
 	strv_free(map.gone, map.ngone);
 	map.gone = NULL;
 	map.ngone = 0;
+	strv_free(map.changed, map.nchanged);
+	map.changed = NULL;
+	map.nchanged = 0;
+	map.noted = NULL;
 	pthread_mutex_unlock(&map.mu);
 }
 
@@ -488,6 +506,11 @@ inbox_map_gone(char ***ids, size_t *n)
 		else
 			map.gone[k++] = map.gone[i];
 	}
+	for (i = 0; i < map.nchanged; i++)
+		note(&map.gone, &k, map.changed[i]);
+	free(map.changed);
+	map.changed = NULL;
+	map.nchanged = 0;
 	*ids = map.gone;
 	*n = k;
 	map.gone = NULL;

@@ -14,8 +14,10 @@
 
 #include "fs/inbox_index.h"
 
-/* Read new/ and cur/ (the Maildir must be open). -1 + errno. */
-int	inbox_map_open(void);
+/* Read new/ and cur/ (the Maildir must be open). noted, if not NULL, is
+ * called (with a lock held: it must only wake someone) when an ID may
+ * have gone or its file was rewritten (inbox_map_gone). -1 + errno. */
+int	inbox_map_open(void (*noted)(void));
 void	inbox_map_close(void);
 /*
  * Where id is: its full path, and (key) the file's size, mtime and inode
@@ -28,8 +30,9 @@ int	inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 int	inbox_map_ids(char ***ids, size_t *n);
 /* Bumped by every change seen. */
 unsigned long inbox_map_generation(void);
-/* The IDs that went away since the last call (not moved: gone), for the
- * kernel to forget (strv_free). */
+/* The IDs that went away since the last call (not moved: gone), and
+ * those whose file was written to in place, for the kernel to forget
+ * (strv_free). */
 int	inbox_map_gone(char ***ids, size_t *n);
 
 #endif

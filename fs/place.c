@@ -353,7 +353,7 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 		fill_file(st, l->qf->mode, size, t);
 		break;
 	case K_IENTRY:
-		if ((err = inbox_stat(l->id, &t)))
+		if ((err = inbox_stat(l->id, &t, gen)))
 			return err;
 		fill_dir(st, t, 1);
 		break;
@@ -366,6 +366,7 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 			fill_dir(st, inbox_mtime(m), 1);
 		else
 			fill_file(st, 0444, n->len, inbox_mtime(m));
+		*gen = inbox_generation(m);
 		inbox_put(m);
 		if (err)
 			return err;
