@@ -68,37 +68,6 @@ file_handle(const struct fuse_file_info *fi)
 	return h && !h->is_dir ? h : NULL;
 }
 
-/* The top-level info of an inbox message: it shows the Maildir flags,
- * which change. */
-static int
-is_inbox_info(const struct loc *l)
-{
-	return l->kind == K_INODE && strcmp(l->name, "info") == 0;
-}
-
-/*
- * How long the kernel may keep an entry: the fixed ones for long, an
- * inbox message for INBOX_TIMEOUT and its files (whose content never
- * changes while the message exists) for long; others not at all.
- */
-static double
-entry_timeout(const struct loc *l)
-{
-	return l->kind == K_AREA || l->kind == K_CTL || l->kind == K_LOG ||
-	    l->kind == K_STATS || l->kind == K_INODE ? STATIC_TIMEOUT :
-	    l->kind == K_IENTRY ? INBOX_TIMEOUT : 0;
-}
-
-/* The same for attributes: sizes and times that cannot change. */
-static double
-attr_timeout(const struct loc *l)
-{
-	return l->kind == K_CTL || l->kind == K_ROOT ||
-	    (l->kind == K_AREA && l->area == AREA_INBOX) ? STATIC_TIMEOUT :
-	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
-	    l->kind == K_INODE && !is_inbox_info(l) ? STATIC_TIMEOUT : 0;
-}
-
 static void
 reply_entry(fuse_req_t req, const struct loc *l, struct stat *st,
     uint64_t gen)
@@ -109,8 +78,8 @@ reply_entry(fuse_req_t req, const struct loc *l, struct stat *st,
 	e.generation = gen;
 	st->st_ino = e.ino;
 	e.attr = *st;
-	e.entry_timeout = entry_timeout(l);
-	e.attr_timeout = attr_timeout(l);
+	e.entry_timeout = place_entry_timeout(l);
+	e.attr_timeout = place_attr_timeout(l);
 	if (fuse_reply_entry(req, &e) != 0)
 		node_forget(e.ino, 1);
 }
@@ -159,7 +128,7 @@ tree_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((err = place_stat(&l, h, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	st.st_ino = ino;
-	fuse_reply_attr(req, &st, attr_timeout(&l));
+	fuse_reply_attr(req, &st, place_attr_timeout(&l));
 }
 
 static void
@@ -576,7 +545,7 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (place_is_dynamic(&l))
 		fi->direct_io = 1;
 	else if (l.kind == K_EFILE ||
-	    (l.kind == K_INODE && !is_inbox_info(&l)))
+	    (l.kind == K_INODE && !place_is_inbox_info(&l)))
 		fi->keep_cache = 1;
 	/* Closing an inbox file needs no word from us (FOPEN_NOFLUSH: no
 	 * FLUSH request at each close). */
@@ -765,7 +734,7 @@ tree_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 
 /*
  * inbox/ID went away behind our back (another tool deleted it): the
- * kernel, which may keep inbox entries for long (entry_timeout), is told
+ * kernel, which may keep inbox entries for long (place_entry_timeout), is told
  * to forget it. Called from fs/inbox.c's own thread, never from a request
  * (the kernel takes the directory's lock for this).
  */
@@ -822,6 +791,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.fsync = tree_fsync,
 	.opendir = dir_open,
 	.readdir = dir_read,
+	.readdirplus = dir_readplus,
 	.releasedir = dir_release,
 	.statfs = tree_statfs,
 	.setxattr = tree_setxattr,

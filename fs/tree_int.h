@@ -105,6 +105,11 @@ enum queue_where place_where(enum area a);
 int	place_is_dynamic(const struct loc *l);
 /* ctl files: written with verbs, never read. */
 int	place_is_ctl(const struct loc *l);
+/* inbox/ID/info, which shows the Maildir flags: it changes. */
+int	place_is_inbox_info(const struct loc *l);
+/* How long the kernel may keep l's entry and attributes (seconds). */
+double	place_entry_timeout(const struct loc *l);
+double	place_attr_timeout(const struct loc *l);
 /* Parse a path ("" is the root) into l: 0, ENOENT or ENAMETOOLONG. */
 int	place_parse(const char *path, struct loc *l);
 int	place_child_path(const char *parent, const char *name, char *out,
@@ -138,6 +143,8 @@ void	dir_stop(void);
 int	dir_is_open_by(const char *path, pid_t pid);
 void	dir_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void	dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	    struct fuse_file_info *fi);
+void	dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	    struct fuse_file_info *fi);
 void	dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
