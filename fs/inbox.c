@@ -17,9 +17,9 @@
  * renames the file, and changes info).
  *
  * The indexing thread (indexer) wakes when the Maildir or the index
- * changed (their generations) and renders what has no row, in
- * transactions of BATCH messages, so a kill -9 loses at most one batch;
- * it forgets the rows of messages that are gone.
+ * changed (their generations) and renders what has no row (up to
+ * BACKGROUND_MAX bytes), in transactions of BATCH messages, so a kill -9
+ * loses at most one batch; it forgets the rows of messages that are gone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +42,11 @@
 #define CACHE_ENTRIES	64
 #define CACHE_BYTES	(64 * 1024 * 1024)
 #define BATCH		64
+#define BATCH_BYTES	(4 * 1024 * 1024)
+/* Larger messages are indexed when first read, not in the background: a
+ * render costs about three times the message, and a burst of big mail
+ * must not raise the daemon's memory while nobody reads it. */
+#define BACKGROUND_MAX	(1024 * 1024)
 
 struct inbox_msg {
 	char id[MAILDIR_ID_MAX];
@@ -535,20 +540,26 @@ index_missing(char **ids, size_t n)
 	struct inbox_row rows[BATCH];
 	struct mime_node *root;
 	char path[PATH_MAX];
-	size_t i, k = 0;
+	size_t i, k = 0, bytes = 0;
 
 	for (i = 0; i <= n && !stopping(); i++) {
 		if (i < n && inbox_map_find(ids[i], 0, path, &rows[k].key) == 0 &&
+		    rows[k].key.size <= BACKGROUND_MAX &&
 		    render(ids[i], path, &root, &rows[k].key) == 0) {
 			rows[k].id = ids[i];
-			if (inbox_index_encode(root, &rows[k]) == 0)
+			if (inbox_index_encode(root, &rows[k]) == 0) {
+				bytes += rows[k].metalen + rows[k].biglen;
 				k++;
+			}
 			mime_free(root);
 		}
-		if (k == BATCH || (i == n && k > 0)) {
+		/* a batch is bounded in bytes too: at most BATCH_BYTES
+		 * and one more message held */
+		if (k == BATCH || bytes > BATCH_BYTES || (i == n && k > 0)) {
 			inbox_index_put(rows, k);
 			while (k > 0)
 				inbox_row_free(&rows[--k]);
+			bytes = 0;
 		}
 	}
 	while (k > 0)

@@ -14,8 +14,13 @@
  * rest and the ops table. Generated files are rendered once per open into
  * the handle and served in slices, so reads at different offsets agree;
  * files whose content changes (status, log, stats, ctl: the dynamic ones)
- * are opened direct_io and every attribute and dynamic entry has a zero
- * timeout, so `tail -f`, `cat` and `wc` never see stale sizes.
+ * are opened direct_io and their attributes and entries have a zero
+ * timeout, so `tail -f`, `cat` and `wc` never see stale sizes. What cannot
+ * change (the root, inbox/, a received message's files but info) is kept
+ * by the kernel for long (place_entry_timeout), with its page cache
+ * (keep_cache) and no FLUSH at close: a `cat` of every inbox/ID/subject
+ * costs an OPEN per file, not eight requests; mail deleted or rewritten
+ * behind our back is forgotten by notify_inval_entry (inbox_gone).
  *
  * Every entry of queue/, sent/ and failed/ has a ctl: `retry` (queue/
  * only) and `delete`.

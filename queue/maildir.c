@@ -548,6 +548,7 @@ walk(int (*fn)(const char *dir, const char *name, void *arg), void *arg)
 struct list_acc {
 	char	**ids;
 	size_t	n, cap;
+	int	whole;		/* the file names, not the IDs */
 };
 
 static int
@@ -566,7 +567,8 @@ list_one(const char *dir, const char *name, void *arg)
 		a->ids = ids;
 		a->cap = cap;
 	}
-	if ((a->ids[a->n] = strndup(name, len)) == NULL)
+	if ((a->ids[a->n] = a->whole ? strdup(name) : strndup(name, len)) ==
+	    NULL)
 		return ENOMEM;
 	a->n++;
 	return 0;
@@ -575,7 +577,7 @@ list_one(const char *dir, const char *name, void *arg)
 int
 maildir_list(char ***ids, size_t *n)
 {
-	struct list_acc a = { NULL, 0, 0 };
+	struct list_acc a = { NULL, 0, 0, 0 };
 	int rc;
 
 	if (!md.open)
@@ -681,36 +683,10 @@ maildir_id_len(const char *name)
 	return name[0] == '.' || len >= MAILDIR_ID_MAX ? 0 : len;
 }
 
-struct names_acc {
-	char	**v;
-	size_t	n, cap;
-};
-
-static int
-names_one(const char *dir, const char *name, void *arg)
-{
-	struct names_acc *a = arg;
-
-	(void)dir;
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 64;
-		char **v = realloc(a->v, cap * sizeof(*v));
-
-		if (v == NULL)
-			return ENOMEM;
-		a->v = v;
-		a->cap = cap;
-	}
-	if ((a->v[a->n] = strdup(name)) == NULL)
-		return ENOMEM;
-	a->n++;
-	return 0;
-}
-
 int
 maildir_names(const char *sub, char dir[PATH_MAX], char ***names, size_t *n)
 {
-	struct names_acc a = { NULL, 0, 0 };
+	struct list_acc a = { NULL, 0, 0, 1 };
 	int rc;
 
 	if (!md.open)
@@ -718,11 +694,11 @@ maildir_names(const char *sub, char dir[PATH_MAX], char ***names, size_t *n)
 	if (strcmp(sub, "new") != 0 && strcmp(sub, "cur") != 0)
 		return EINVAL;
 	snprintf(dir, PATH_MAX, "%s/%s", md.root, sub);
-	if ((rc = walk_sub(sub, names_one, &a)) != 0) {
-		strv_free(a.v, a.n);
+	if ((rc = walk_sub(sub, list_one, &a)) != 0) {
+		strv_free(a.ids, a.n);
 		return rc;
 	}
-	*names = a.v;
+	*names = a.ids;
 	*n = a.n;
 	return 0;
 }
