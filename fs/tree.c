@@ -20,7 +20,7 @@
  * by the kernel for long (place_entry_timeout), with its page cache
  * (keep_cache) and no FLUSH at close: a `cat` of every inbox/ID/subject
  * costs an OPEN per file, not eight requests; mail deleted or rewritten
- * behind our back is forgotten by notify_inval_entry (inbox_gone).
+ * behind our back is forgotten by notify_inval_entry (fs/session.c).
  *
  * Every entry of queue/, sent/ and failed/ has a ctl: `retry` (queue/
  * only) and `delete`.
@@ -60,7 +60,6 @@
 #include "queue/qlog.h"
 
 static const struct conf *conf;
-static struct fuse_session *session;
 
 /* --- entries and attributes --- */
 
@@ -737,43 +736,9 @@ tree_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	fuse_reply_err(req, ENOTSUP);
 }
 
-/*
- * inbox/ID went away behind our back (another tool deleted it): the
- * kernel, which may keep inbox entries for long (place_entry_timeout), is told
- * to forget it. Called from fs/inbox.c's own thread, never from a request
- * (the kernel takes the directory's lock for this).
- */
-static void
-inbox_gone(const char *id)
-{
-	uint64_t dir = node_ino("inbox");
-
-	if (session)
-		fuse_lowlevel_notify_inval_entry(session, dir, id, strlen(id));
-}
-
-/* The session is up: everything fs/ needs is open (mailfs.c opens the
- * Maildir before the session loop starts). */
-static void
-tree_init(void *userdata, struct fuse_conn_info *fc)
-{
-	(void)userdata;
-	(void)fc;
-	inbox_on_gone(inbox_gone);
-	inbox_start(conf->spool);
-}
-
-/* Before the session goes: nothing may use it after this (inbox_gone). */
-static void
-tree_destroy(void *userdata)
-{
-	(void)userdata;
-	inbox_stop();
-}
-
 static const struct fuse_lowlevel_ops ops = {
-	.init = tree_init,
-	.destroy = tree_destroy,
+	.init = session_init,
+	.destroy = session_destroy,
 	.lookup = tree_lookup,
 	.forget = tree_forget,
 	.forget_multi = tree_forget_multi,
@@ -812,16 +777,11 @@ fs_ops(void)
 }
 
 void
-fs_session(struct fuse_session *se)
-{
-	session = se;
-}
-
-void
 fs_init(const struct conf *c)
 {
 	conf = c;
 	place_init(c);
+	session_spool(c->spool);
 	outbox_init(&c->max_size);
 	if (drafts_init(c->spool, &c->max_size) == -1)
 		log_warn("%s/drafts", c->spool);

@@ -2,8 +2,10 @@
  * tree_int.h - private interfaces between the files of the FUSE face
  * (fs.h): place.c turns inodes and paths into places in the tree of
  * interface.md and gives their attributes; dir.c lists directories;
- * remove.c deletes (rm -r of inbox/, sent/ and failed/ entries); tree.c
- * holds every other operation and the ops table. Not for use outside fs/.
+ * remove.c deletes (rm -r of inbox/, sent/ and failed/ entries);
+ * session.c starts and ends what needs the session and tells the kernel
+ * what changed behind its back; tree.c holds every other operation and
+ * the ops table. Not for use outside fs/.
  */
 #ifndef MAILFS_TREE_INT_H
 #define MAILFS_TREE_INT_H
@@ -147,6 +149,14 @@ void	dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void	dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	    struct fuse_file_info *fi);
 void	dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* --- session.c --- */
+
+/* The spool, for what session_init opens. */
+void	session_spool(const char *spool);
+/* The ops init and destroy: what needs the session up (the inbox). */
+void	session_init(void *userdata, struct fuse_conn_info *fc);
+void	session_destroy(void *userdata);
 
 /* --- remove.c --- */
 
