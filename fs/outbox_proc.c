@@ -236,17 +236,13 @@ outbox_process(pid_t tid)
 }
 
 
-/* 1 if descriptor fd of pid is outbox/name (an unlinked one included). */
+/* 1 if the link target of a descriptor is outbox/name (an unlinked one
+ * included). */
 static int
-fd_is(pid_t pid, const char *fd, const char *name)
+target_is(const char *target, const char *name)
 {
-	char path[64], target[PATH_MAX], tail[512];
-	ssize_t n;
+	char tail[512];
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, fd);
-	if ((n = readlink(path, target, sizeof(target) - 1)) <= 0)
-		return 0;
-	target[n] = '\0';
 	if ((size_t)snprintf(tail, sizeof(tail), "/outbox/%s", name) >=
 	    sizeof(tail))
 		return 0;
@@ -255,40 +251,52 @@ fd_is(pid_t pid, const char *fd, const char *name)
 	    strstr(target, tail) != NULL);
 }
 
+/* The inode number of descriptor fd of pid (fdinfo's "ino:"), 0 unknown. */
+static unsigned long
+fd_ino(pid_t pid, const char *fd)
+{
+	char path[320], line[128];
+	unsigned long n, ino = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%s", (int)pid, fd);
+	if (!(fp = fopen(path, "re")))
+		return 0;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "ino: %lu", &n) == 1) {
+			ino = n;
+			break;
+		}
+	fclose(fp);
+	return ino;
+}
+
 /*
- * outbox_holds_other - 1 if process pid still has a descriptor on outbox/name,
- * inode ino (fdinfo's "ino:", then the link's path): its close() was of a
- * duplicate, as when dash saves and restores a redirected fd around a
- * command.
+ * outbox_holds_other - 1 if process pid still has a descriptor on
+ * outbox/name, inode ino: its close() was of a duplicate, as when dash
+ * saves and restores a redirected fd around a command. Each descriptor's
+ * link is read (one readlinkat); only one that names the file has its
+ * fdinfo read for the inode, to tell it from another file of that name.
  */
 int
 outbox_holds_other(pid_t pid, unsigned long ino, const char *name)
 {
-	char path[64], line[128];
-	unsigned long n;
+	char path[64], target[PATH_MAX];
 	struct dirent *d;
-	int found = 0, dfd, fd;
-	FILE *fp;
+	int found = 0, dfd;
+	ssize_t n;
 	DIR *dir;
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	if (ino == 0 || !(dir = opendir(path)))
 		return 0;
 	dfd = dirfd(dir);
 	while (!found && (d = readdir(dir))) {
-		if (d->d_name[0] == '.' ||
-		    (fd = openat(dfd, d->d_name, O_RDONLY | O_CLOEXEC)) == -1)
+		if (d->d_name[0] == '.' || (n = readlinkat(dfd, d->d_name,
+		    target, sizeof(target) - 1)) <= 0)
 			continue;
-		if (!(fp = fdopen(fd, "r"))) {
-			close(fd);
-			continue;
-		}
-		while (fgets(line, sizeof(line), fp))
-			if (sscanf(line, "ino: %lu", &n) == 1) {
-				found = n == ino && fd_is(pid, d->d_name, name);
-				break;
-			}
-		fclose(fp);
+		target[n] = '\0';
+		found = target_is(target, name) && fd_ino(pid, d->d_name) == ino;
 	}
 	closedir(dir);
 	return found;
