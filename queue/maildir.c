@@ -444,6 +444,8 @@ maildir_tmp_commit(struct maildir_tmp *t, const char *envelope)
 
 	snprintf(id, sizeof(id), "%s", t->id);
 	ticket = t->ticket;
+	/* from here on, microseconds until each wait (spool.h) */
+	spool_sync_hold(&md.sync);
 	rc = close(t->fd) == -1 ? errno : 0;
 	t->fd = -1;
 	free(t);
@@ -452,17 +454,18 @@ maildir_tmp_commit(struct maildir_tmp *t, const char *envelope)
 	 * open. Both durable (round 1) before the link shows the message. */
 	if (rc == 0 && (rc = spool_put_file(md.envfd, id, envelope,
 	    strlen(envelope))) == 0 &&
-	    ((rc = spool_sync_wait(&md.sync, ticket)) != 0 ||
+	    ((rc = spool_sync_wait(&md.sync, ticket, 1)) != 0 ||
 	    (rc = publish(id)) != 0))
 		unlinkat(md.envfd, id, 0);
 	if (rc != 0)
 		unlinkat(md.tmpfd, id, 0);
-	if (rc == 0 && (rc = spool_sync_wait(&md.sync, ticket)) != 0) {
+	if (rc == 0 && (rc = spool_sync_wait(&md.sync, ticket, 1)) != 0) {
 		/* Not known to be durable: take it back rather than 250 a
 		 * message that a crash could lose and a retry duplicate. */
 		unlinkat(md.newfd, id, 0);
 		unlinkat(md.envfd, id, 0);
 	}
+	spool_sync_release(&md.sync);
 	return rc;
 }
 

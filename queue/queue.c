@@ -250,17 +250,11 @@ queue_reject(const char *name, const char *reason)
 	stats_add(STATS_REJECTED, 1);
 }
 
-/*
- * store - the durable part of a submission: SPOOL/tmp/ID/{message,state}
- * written, a shared round (queue.fs) makes them durable, renamed into
- * queue/, a second round makes the name durable: two syncfs calls for one
- * writer, shared by all writers waiting at once. Sets m->id. Returns 0 or
- * an errno.
- */
+/* store's work, holding queue.fs (spool.h): the next round waits for it
+ * (up to a millisecond) while it writes. */
 static int
-store(struct msg *m, const struct submit_msg *sm)
+store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 {
-	unsigned long ticket = spool_sync_ticket(&queue.fs);
 	char *state;
 	size_t len;
 	int dfd, err;
@@ -290,20 +284,40 @@ store(struct msg *m, const struct submit_msg *sm)
 	free(state);
 	/* The files durable before queue/ID shows them. */
 	if (!err)
-		err = spool_sync_wait(&queue.fs, ticket);
+		err = spool_sync_wait(&queue.fs, ticket, 1);
 	if (!err && renameat(queue.tmpfd, m->id, queue.dirs[QUEUE_QUEUE].fd[0], m->id) == -1)
 		err = errno;
 	if (err) {
 		spool_remove_tree(queue.tmpfd, m->id);
 		return err;
 	}
-	if ((err = spool_sync_wait(&queue.fs, ticket)) != 0) {
+	if ((err = spool_sync_wait(&queue.fs, ticket, 1)) != 0) {
 		/* Not known to be durable: refuse it whole rather than risk
 		 * sending what the writer will submit again. */
 		spool_remove_tree(queue.dirs[QUEUE_QUEUE].fd[0], m->id);
 		return err;
 	}
 	return 0;
+}
+
+/*
+ * store - the durable part of a submission: SPOOL/tmp/ID/{message,state}
+ * written, a shared round (queue.fs) makes them durable, renamed into
+ * queue/, a second round makes the name durable: two syncfs calls for one
+ * writer, shared by all writers waiting at once. Sets m->id. Returns 0 or
+ * an errno.
+ */
+static int
+store(struct msg *m, const struct submit_msg *sm)
+{
+	unsigned long ticket;
+	int err;
+
+	spool_sync_hold(&queue.fs);
+	ticket = spool_sync_ticket(&queue.fs);
+	err = store_held(m, sm, ticket);
+	spool_sync_release(&queue.fs);
+	return err;
 }
 
 /* The comma list of recipients for the `queued` line. */

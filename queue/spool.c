@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue/spool.h"
@@ -106,7 +107,43 @@ spool_sync_ticket(struct spool_dir *d)
 int
 spool_dir_sync(struct spool_dir *d)
 {
-	return spool_sync_wait(d, spool_sync_ticket(d));
+	return spool_sync_wait(d, spool_sync_ticket(d), 0);
+}
+
+/* Caller holds d->mu and leads the next round: give the writers that
+ * hold d (writing, about to wait) up to SPOOL_GROUP_DELAY_US to arrive,
+ * so that they share this round instead of each starting the next. */
+static void
+gather(struct spool_dir *d)
+{
+	struct timespec until;
+
+	if (d->held == 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += SPOOL_GROUP_DELAY_US * 1000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	while (d->held > 0 &&
+	    pthread_cond_timedwait(&d->cv, &d->mu, &until) == 0)
+		;
+}
+
+void
+spool_sync_hold(struct spool_dir *d)
+{
+	pthread_mutex_lock(&d->mu);
+	d->held++;
+	pthread_mutex_unlock(&d->mu);
+}
+
+void
+spool_sync_release(struct spool_dir *d)
+{
+	pthread_mutex_lock(&d->mu);
+	if (--d->held == 0)
+		pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
 }
 
 /*
@@ -121,19 +158,25 @@ spool_dir_sync(struct spool_dir *d)
  * later success proves nothing about what was written before it).
  */
 int
-spool_sync_wait(struct spool_dir *d, unsigned long ticket)
+spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
 {
 	unsigned long want, mine;
 	int err;
 
 	pthread_mutex_lock(&d->mu);
+	/* while it waits, a holder is not one to wait for */
+	if (held && --d->held == 0)
+		pthread_cond_broadcast(&d->cv);
 	want = d->started + 1;
 	while (d->done < want) {
 		if (d->running) {
 			pthread_cond_wait(&d->cv, &d->mu);
 			continue;
 		}
+		/* Lead: claim the round, gather, and only then number it,
+		 * so that whoever arrives meanwhile is in it. */
 		d->running = 1;
+		gather(d);
 		mine = ++d->started;
 		pthread_mutex_unlock(&d->mu);
 		err = sync_all(d);
@@ -147,6 +190,8 @@ spool_sync_wait(struct spool_dir *d, unsigned long ticket)
 		pthread_cond_broadcast(&d->cv);
 	}
 	err = d->failed > ticket ? d->err : 0;
+	if (held)
+		d->held++;
 	pthread_mutex_unlock(&d->mu);
 	return err;
 }

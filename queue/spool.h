@@ -37,6 +37,7 @@ struct spool_dir {
 	unsigned long done;	/* rounds finished (they run one at a time) */
 	unsigned long failed;	/* number of the last one that failed, 0: none */
 	unsigned long rounds;	/* syscalls made (for tests) */
+	int held;		/* writers that will wait soon */
 	int err;		/* its errno */
 	int running;
 };
@@ -46,7 +47,7 @@ int	spool_dir_open(struct spool_dir *d, int atfd, const char *name);
  * more file system, nothing if it is the same). */
 int	spool_dir_add(struct spool_dir *d, int atfd, const char *name);
 void	spool_dir_close(struct spool_dir *d);
-/* spool_sync_wait(d, spool_sync_ticket(d)): for a rename just made. */
+/* spool_sync_wait(d, spool_sync_ticket(d), 0): for a rename just made. */
 int	spool_dir_sync(struct spool_dir *d);
 
 /*
@@ -54,18 +55,29 @@ int	spool_dir_sync(struct spool_dir *d);
  * syncfs(2) of the file system holding atfd/name, which makes durable
  * every file written there and every name made before it began. A writer
  * takes a ticket before it writes anything, writes its files without
- * syncing them, and calls spool_sync_wait(d, ticket): it returns once a
- * round that began after the call has finished, so one syscall serves
- * every writer waiting at that moment. syncfs reports a writeback error
- * once, to whichever round looks first, and that round may be one an
- * earlier writer waited for; so a failed round fails every writer whose
- * ticket is older than it (its data may be what failed), not only those
- * who waited for it. Two rounds make a durable create: data (round 1),
- * then the name that makes it visible (rename or link), then round 2.
+ * syncing them, and calls spool_sync_wait(d, ticket, held): it returns
+ * once a round that began after the call has finished, so one syscall
+ * serves every writer waiting at that moment. syncfs reports a writeback
+ * error once, to whichever round looks first, and that round may be one
+ * an earlier writer waited for; so a failed round fails every writer
+ * whose ticket is older than it (its data may be what failed), not only
+ * those who waited for it. Two rounds make a durable create: data (round
+ * 1), then the name that makes it visible (rename or link), then round 2.
+ *
+ * A writer that holds d (spool_sync_hold, until spool_sync_release; held
+ * set in its waits) is one that will wait soon: whoever starts a round
+ * gives the holders up to SPOOL_GROUP_DELAY_US to arrive first, so that
+ * concurrent writers share rounds even when a sync is quick. Hold only
+ * for work that takes microseconds (writing a small file, a rename), never
+ * across a wait for a client.
  */
+#define SPOOL_GROUP_DELAY_US	1000
+
 int	spool_fs_open(struct spool_dir *d, int atfd, const char *name);
 unsigned long spool_sync_ticket(struct spool_dir *d);
-int	spool_sync_wait(struct spool_dir *d, unsigned long ticket);
+int	spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held);
+void	spool_sync_hold(struct spool_dir *d);
+void	spool_sync_release(struct spool_dir *d);
 
 /* Write all of the n pieces in v to fd (retrying short writes). */
 int	spool_write_iov(int fd, const struct iovec *v, size_t n);

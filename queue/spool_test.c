@@ -107,7 +107,7 @@ main(void)
 		    "no syncfs");
 		t0 = spool_sync_ticket(&d);
 		ok(spool_put_file(dfd, "a/p", "data", 4) == 0 &&
-		    spool_sync_wait(&d, t0) == 0 && d.rounds == 1,
+		    spool_sync_wait(&d, t0, 0) == 0 && d.rounds == 1,
 		    "one writer, one syncfs");
 		t0 = spool_sync_ticket(&d);
 		saved = d.fd[0];
@@ -115,9 +115,9 @@ main(void)
 		ok(spool_dir_sync(&d) == EBADF, "a failed syncfs is reported");
 		d.fd[0] = saved;
 		t1 = spool_sync_ticket(&d);
-		ok(spool_sync_wait(&d, t0) == EBADF,
+		ok(spool_sync_wait(&d, t0, 0) == EBADF,
 		    "also to a writer whose ticket is older than it");
-		ok(spool_sync_wait(&d, t1) == 0,
+		ok(spool_sync_wait(&d, t1, 0) == 0,
 		    "not to one that began after it");
 		spool_dir_close(&d);
 	}

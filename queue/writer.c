@@ -146,7 +146,7 @@ save_batch(struct msg **v, int *errs, size_t n)
 		save_write(&s[i]);
 		work += s[i].dfd != -1 && !s[i].err;
 	}
-	err = work > 0 ? spool_sync_wait(&queue.fs, ticket) : 0;
+	err = work > 0 ? spool_sync_wait(&queue.fs, ticket, 0) : 0;
 	for (i = 0; i < n; i++) {
 		if (err && s[i].dfd != -1 && !s[i].err) {
 			s[i].err = err;
@@ -156,7 +156,7 @@ save_batch(struct msg **v, int *errs, size_t n)
 		save_publish(&s[i]);
 	}
 	if (!err && work > 0)
-		err = spool_sync_wait(&queue.fs, ticket);
+		err = spool_sync_wait(&queue.fs, ticket, 0);
 	for (i = 0; i < n; i++) {
 		save_end(&s[i], err);
 		errs[i] = s[i].err;
