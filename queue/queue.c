@@ -1,9 +1,9 @@
 /*
  * queue.c - the durable outbound queue: its state in memory (struct
- * queue_state, the index), submission, the writer thread that persists
- * states and moves finished entries to sent/ or failed/, removal, and
- * opening and closing the spool. The other roles live beside it: writer.c
- * (the writer thread: saving states in batches), view.c
+ * queue_state, the index), submission, the moves of an entry between
+ * places, removal, and opening and closing the spool. The other roles
+ * live beside it: writer.c (the writer thread: saving states and moving
+ * finished entries to sent/ or failed/, in batches), view.c
  * (what the fs sees: listing, entry files, verbs), jobs.c (delivery
  * jobs and their results), local.c (delivery into the inbox), bounce.c
  * (delivery status notifications), load.c (reloading the spool at start).

@@ -47,9 +47,8 @@ spool_fs_open(struct spool_dir *d, int atfd, const char *name)
 int
 spool_dir_add(struct spool_dir *d, int atfd, const char *name)
 {
-	int fd;
-
 	struct stat a, b;
+	int fd;
 
 	if (d->nfd == 0 || d->nfd == SPOOL_DIR_FDS)
 		return EINVAL;
