@@ -251,7 +251,7 @@ queue_reject(const char *name, const char *reason)
 }
 
 /* store's work, holding queue.fs (spool.h): the next round waits for it
- * (up to a millisecond) while it writes. */
+ * (up to SPOOL_GROUP_DELAY_US) while it writes. */
 static int
 store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 {
