@@ -11,12 +11,9 @@
  * Diagnostics: refusals the queue does not see (writer died, too big at
  * write, empty) go to the event log through queue_reject.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +25,7 @@
 
 #include "fs/outbox.h"
 #include "fs/outbox_ghost.h"
+#include "fs/outbox_proc.h"
 #include "lib/strv.h"
 #include "queue/queue.h"
 
@@ -289,169 +287,6 @@ outbox_read(struct outbox_file *f, char *buf, size_t size, off_t off)
 	return n;
 }
 
-/* How the process closing a file ends: the FLUSH of a dying writer's
- * files comes while it dies. */
-enum writer_end { WRITER_ALIVE, WRITER_FAILED, WRITER_KILLED, WRITER_EXEC };
-
-/*
- * A read of /proc/PID/stat waits for the process's exec lock, and a
- * process in execve(2) holds it while it closes its close-on-exec files:
- * their FLUSH comes to us then (dash saves a redirected fd that way
- * before it runs a command), and reading stat in the FLUSH would never
- * return. So a helper thread reads it, and a read still blocked after
- * STAT_WAIT_MS means an exec in progress: a living writer. The helper
- * finishes once our reply lets the exec go on.
- */
-#define STAT_WAIT_MS	200
-
-struct stat_read {
-	pthread_mutex_t mu;
-	pthread_cond_t done_cv;
-	int fd, refs, done;
-	char buf[2048];
-	ssize_t n;
-};
-
-static void
-stat_read_unref(struct stat_read *r)
-{
-	int last;
-
-	pthread_mutex_lock(&r->mu);
-	last = --r->refs == 0;
-	pthread_mutex_unlock(&r->mu);
-	if (last) {
-		close(r->fd);
-		pthread_mutex_destroy(&r->mu);
-		pthread_cond_destroy(&r->done_cv);
-		free(r);
-	}
-}
-
-static void *
-stat_reader(void *arg)
-{
-	struct stat_read *r = arg;
-	ssize_t n = read(r->fd, r->buf, sizeof(r->buf) - 1);
-
-	pthread_mutex_lock(&r->mu);
-	r->n = n;
-	r->done = 1;
-	pthread_cond_signal(&r->done_cv);
-	pthread_mutex_unlock(&r->mu);
-	stat_read_unref(r);
-	return NULL;
-}
-
-/* The text of /proc/PID/stat in buf: 1, 0 when there is none, -1 when
- * reading it blocks (an exec in progress). */
-static int
-read_stat(pid_t pid, char *buf, size_t size)
-{
-	char path[64];
-	struct stat_read *r;
-	struct timespec until;
-	pthread_attr_t attr;
-	pthread_t th;
-	sigset_t all;
-	size_t n = 0;
-	int ret;
-
-	buf[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (!(r = calloc(1, sizeof(*r))))
-		return 0;
-	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		free(r);
-		return 0;
-	}
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->done_cv, NULL);
-	r->refs = 2;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	/* SIGTERM must reach a FUSE thread, whose wakeup ends the loop */
-	sigfillset(&all);
-	pthread_attr_setsigmask_np(&attr, &all);
-	if (pthread_create(&th, &attr, stat_reader, r) != 0) {
-		r->refs = 1;
-		r->n = read(r->fd, r->buf, sizeof(r->buf) - 1);
-		r->done = 1;
-	}
-	pthread_attr_destroy(&attr);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += STAT_WAIT_MS * 1000000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
-	pthread_mutex_lock(&r->mu);
-	while (!r->done &&
-	    pthread_cond_timedwait(&r->done_cv, &r->mu, &until) == 0)
-		;
-	ret = r->done ? r->n > 0 : -1;
-	if (ret == 1) {
-		n = (size_t)r->n < size - 1 ? (size_t)r->n : size - 1;
-		memcpy(buf, r->buf, n);
-		buf[n] = '\0';
-	}
-	pthread_mutex_unlock(&r->mu);
-	stat_read_unref(r);
-	return ret;
-}
-
-/*
- * writer_end - PF_EXITING (0x4) in field 9 of /proc/PID/stat, and the
- * exit_code of field 52: a signal in its low 7 bits, else the status.
- */
-static enum writer_end
-writer_end(pid_t pid)
-{
-	char buf[2048], *p, *tok, *save;
-	unsigned long flags = 0;
-	long code = 0;
-	int field;
-
-	if (pid <= 0)
-		return WRITER_ALIVE;
-	switch (read_stat(pid, buf, sizeof(buf))) {
-	case -1:
-		return WRITER_EXEC;
-	case 0:
-		return WRITER_ALIVE;
-	}
-	/* Field 2, the command, may hold spaces and parentheses. */
-	if (!(p = strrchr(buf, ')')))
-		return WRITER_ALIVE;
-	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
-	    field++, tok = strtok_r(NULL, " \n", &save)) {
-		if (field == 9)
-			flags = strtoul(tok, NULL, 10);
-		else if (field == 52)
-			code = strtol(tok, NULL, 10);
-	}
-	if (!(flags & 0x4) || code == 0)
-		return WRITER_ALIVE;
-	return code & 0x7f ? WRITER_KILLED : WRITER_FAILED;
-}
-
-pid_t
-outbox_process(pid_t tid)
-{
-	char path[64], line[256];
-	int tgid = (int)tid;
-	FILE *fp;
-
-	if (tid <= 0)
-		return tid;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if (!(fp = fopen(path, "re")))
-		return tid;
-	while (fgets(line, sizeof(line), fp))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(fp);
-	return (pid_t)tgid;
-}
-
 /*
  * submit_frozen - queue_submit f's content as name with the lock dropped
  * for the fsyncs: f is held (a reference the caller drops) and frozen, so
@@ -510,69 +345,13 @@ finish(struct outbox_file *f, const char *reason, int err)
 	return err;
 }
 
-/* 1 if descriptor fd of pid is outbox/name (an unlinked one included). */
-static int
-fd_is(pid_t pid, const char *fd, const char *name)
-{
-	char path[64], target[PATH_MAX], tail[512];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%s", (int)pid, fd);
-	if ((n = readlink(path, target, sizeof(target) - 1)) <= 0)
-		return 0;
-	target[n] = '\0';
-	if ((size_t)snprintf(tail, sizeof(tail), "/outbox/%s", name) >=
-	    sizeof(tail))
-		return 0;
-	return g_str_has_suffix(target, tail) ||
-	    (g_str_has_suffix(target, " (deleted)") &&
-	    strstr(target, tail) != NULL);
-}
-
-/*
- * holds_other - 1 if process pid still has a descriptor on outbox/name,
- * inode ino (fdinfo's "ino:", then the link's path): its close() was of a
- * duplicate, as when dash saves and restores a redirected fd around a
- * command.
- */
-static int
-holds_other(pid_t pid, unsigned long ino, const char *name)
-{
-	char path[64], line[128];
-	unsigned long n;
-	struct dirent *d;
-	int found = 0, dfd, fd;
-	FILE *fp;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
-	if (ino == 0 || !(dir = opendir(path)))
-		return 0;
-	dfd = dirfd(dir);
-	while (!found && (d = readdir(dir))) {
-		if (d->d_name[0] == '.' ||
-		    (fd = openat(dfd, d->d_name, O_RDONLY | O_CLOEXEC)) == -1)
-			continue;
-		if (!(fp = fdopen(fd, "r"))) {
-			close(fd);
-			continue;
-		}
-		while (fgets(line, sizeof(line), fp))
-			if (sscanf(line, "ino: %lu", &n) == 1) {
-				found = n == ino && fd_is(pid, d->d_name, name);
-				break;
-			}
-		fclose(fp);
-	}
-	closedir(dir);
-	return found;
-}
-
 int
 outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
 {
-	enum writer_end end = writer_end(pid);
-	int mine = owner <= 0 || pid <= 0 || outbox_process(pid) == owner;
+	enum outbox_writer_end end = outbox_writer_end(pid);
+	/* a thread whose ID is its process's is that process's first */
+	int mine = owner <= 0 || pid <= 0 || pid == owner ||
+	    outbox_process(pid) == owner;
 	char *name;
 
 	pthread_mutex_lock(&lock);
@@ -583,7 +362,7 @@ outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
 	/* Not the end of the message: a close by another process sharing
 	 * the file, by an exec closing a copy, or of one of two copies. */
 	if (!mine || end == WRITER_EXEC ||
-	    (end == WRITER_ALIVE && holds_other(pid, ino, name))) {
+	    (end == WRITER_ALIVE && outbox_holds_other(pid, ino, name))) {
 		free(name);
 		pthread_mutex_lock(&lock);
 		f->poisoned |= end == WRITER_KILLED || end == WRITER_FAILED;

@@ -1,7 +1,7 @@
 /*
  * core.h - the outbound queue's shared state and the operations on it
  * that its files share (private to queue/). queue.c owns the state, the
- * index and the disk moves of an entry; view.c renders entries and takes
+ * index and the disk moves of an entry; writer.c saves states; view.c renders entries and takes
  * the fs's verbs; jobs.c hands out and takes back delivery jobs; local.c
  * delivers to our own domains; bounce.c queues delivery status
  * notifications; load.c reloads the spool at start.
@@ -29,6 +29,7 @@ struct queue_state {
 	char *spool;
 	int spoolfd, tmpfd;
 	struct spool_dir dirs[3];	/* by enum queue_where */
+	struct spool_dir fs;		/* syncfs rounds of the spool */
 	GHashTable *index;		/* ID -> struct msg */
 	GPtrArray *queued;		/* the queue/ entries, sorted by ID */
 	void (*wakeup)(void *);
@@ -56,6 +57,11 @@ extern const char *const queue_dir_names[];
 
 /* Caller holds queue.mu. Index m (and list it, if queued). */
 void	queue_index_add(struct msg *m);
+/* Caller holds queue.mu. Drop a reference to m (freed with the last). */
+void	queue_msg_unref(struct msg *m);
+/* Caller holds queue.mu and m->wmu. Rename m's directory into place to
+ * (and the index with it): 0 or an errno. */
+int	queue_entry_move(struct msg *m, enum queue_where to);
 /* Caller holds queue.mu. The entry id in place w, or NULL. */
 struct msg *queue_find(enum queue_where w, const char *id);
 /* Where m belongs: queue/ until every recipient is finished, then failed/
@@ -63,18 +69,23 @@ struct msg *queue_find(enum queue_where w, const char *id);
 enum queue_where queue_destination(const struct msg *m);
 /* Call the wakeup hook (without queue.mu held). */
 void	queue_wake(void);
-/* Write m's state and move it to where it belongs (see queue.c). */
+/* Take entry id out of place w and off the disk. 0, ENOENT or EIO. */
+int	queue_drop(enum queue_where w, const char *id, int durable);
+/* Caller holds queue.mu. SPOOL/PLACE/ID/file into path. */
+void	queue_entry_path(const struct msg *m, const char *file,
+	    char path[PATH_MAX]);
+
+/* --- writer.c --- */
+
+/* Write m's state and move it to where it belongs, now (see writer.c). */
 int	queue_save(struct msg *m);
 /* Caller holds queue.mu. Have the writer thread save m soon. */
 void	queue_save_later(struct msg *m);
 /* Caller holds queue.mu. Retry failed state writes now, not after the
  * backoff. */
 void	queue_retry_writes(void);
-/* Take entry id out of place w and off the disk. 0, ENOENT or EIO. */
-int	queue_drop(enum queue_where w, const char *id, int durable);
-/* Caller holds queue.mu. SPOOL/PLACE/ID/file into path. */
-void	queue_entry_path(const struct msg *m, const char *file,
-	    char path[PATH_MAX]);
+/* The writer thread's body (queue_open starts it). */
+void	*queue_writer_main(void *arg);
 
 /* --- jobs.c --- */
 

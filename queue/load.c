@@ -129,6 +129,14 @@ load_entry(enum queue_where w, const char *id)
 		move_aside(w, id, "unreadable state");
 		return;
 	}
+	/* The state says how long the acknowledged message is: a message
+	 * file of another size is not it, and is never sent. */
+	if (w == QUEUE_QUEUE && m->size != 0 &&
+	    m->size != (size_t)st.st_size) {
+		entry_free(m);
+		move_aside(w, id, "its message is not the size its state says");
+		return;
+	}
 	m->where = w;
 	m->size = (size_t)st.st_size;
 	queue_id_seen(id);

@@ -4,15 +4,15 @@
  *
  * A delivery is a stream (struct maildir_tmp; maildir_deliver* wrap one):
  * tmp/ID written piece by piece as the data arrives, then at
- * maildir_tmp_commit fsync'd, envelope/ID written and fdatasync'd, tmp/ID
- * linked into new/ID and unlinked, then new/ and envelope/ fsync'd, so the
- * message and its envelope are durable before maildir_tmp_commit returns
- * 0. (A crash before that may leave a message without its envelope, shown
- * like mail from another tool, never the reverse: clean_envelopes drops
- * orphans.) Both directory fsyncs are one group-commit round shared by
- * concurrent deliveries (struct spool_dir in spool.h, with both
- * directories in it): the more deliveries arrive during a round, the more
- * share the next.
+ * maildir_tmp_commit envelope/ID written, both made durable by a syncfs
+ * round, tmp/ID linked into new/ID and unlinked, and a second round makes
+ * the names durable, so the message and its envelope are durable before
+ * the link and the link before maildir_tmp_commit returns 0. (A crash
+ * before that may leave a message without its envelope, shown like mail
+ * from another tool, never the reverse: clean_envelopes drops orphans.)
+ * Rounds are shared by concurrent deliveries (group commit, struct
+ * spool_dir in spool.h, one syncfs per file system): the more deliveries
+ * arrive during a round, the more share the next.
  *
  * Everything inside the Maildir is reached through directory descriptors
  * (tmp/, new/, envelope/); only maildir_path hands out a full path.
@@ -51,7 +51,7 @@ static struct {
 	char		*envdir;	/* SPOOL/envelope */
 	char		host[160];	/* sanitized for file names */
 	int		tmpfd, newfd, envfd;
-	struct spool_dir sync;		/* new/ and envelope/ */
+	struct spool_dir sync;		/* syncfs rounds: new/, envelope/ */
 	atomic_ulong	seq;
 	int		open;
 } md = { .tmpfd = -1, .newfd = -1, .envfd = -1 };
@@ -322,7 +322,7 @@ maildir_open(const char *spool, const char *hostname)
 	md.envfd = open_dirfd(md.envdir, NULL);
 	if (md.tmpfd == -1 || md.newfd == -1 || md.envfd == -1)
 		goto fail;
-	if ((errno = spool_dir_open(&md.sync, md.newfd, ".")) != 0 ||
+	if ((errno = spool_fs_open(&md.sync, md.newfd, ".")) != 0 ||
 	    (errno = spool_dir_add(&md.sync, md.envfd, ".")) != 0)
 		goto fail;
 	md.open = 1;
@@ -387,6 +387,7 @@ publish(const char *id)
 
 struct maildir_tmp {
 	int	fd;		/* tmp/ID */
+	unsigned long ticket;	/* of md.sync, taken before the first write */
 	char	id[MAILDIR_ID_MAX];
 };
 
@@ -403,6 +404,7 @@ maildir_tmp_open(const char *id, struct maildir_tmp **t)
 	if ((m = malloc(sizeof(*m))) == NULL)
 		return ENOMEM;
 	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->ticket = spool_sync_ticket(&md.sync);
 	m->fd = openat(md.tmpfd, id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600);
 	if (m->fd == -1 || own_fd(m->fd, 0) == -1) {
@@ -437,28 +439,33 @@ int
 maildir_tmp_commit(struct maildir_tmp *t, const char *envelope)
 {
 	char id[MAILDIR_ID_MAX];
+	unsigned long ticket;
 	int rc;
 
 	snprintf(id, sizeof(id), "%s", t->id);
-	rc = fsync(t->fd) == -1 ? errno : 0;
-	if (close(t->fd) == -1 && rc == 0)
-		rc = errno;
+	ticket = t->ticket;
+	/* from here on, microseconds until each wait (spool.h) */
+	spool_sync_hold(&md.sync);
+	rc = close(t->fd) == -1 ? errno : 0;
 	t->fd = -1;
+	free(t);
 	/* the envelope before the link, so that new/ID never appears
 	 * without it; one left alone by a failure or crash is dropped at
-	 * open */
-	if (rc == 0 && (rc = spool_write_file(md.envfd, id, envelope,
-	    strlen(envelope))) == 0 && (rc = publish(id)) != 0)
+	 * open. Both durable (round 1) before the link shows the message. */
+	if (rc == 0 && (rc = spool_put_file(md.envfd, id, envelope,
+	    strlen(envelope))) == 0 &&
+	    ((rc = spool_sync_wait(&md.sync, ticket, 1)) != 0 ||
+	    (rc = publish(id)) != 0))
 		unlinkat(md.envfd, id, 0);
 	if (rc != 0)
 		unlinkat(md.tmpfd, id, 0);
-	free(t);
-	if (rc == 0 && (rc = spool_dir_sync(&md.sync)) != 0) {
+	if (rc == 0 && (rc = spool_sync_wait(&md.sync, ticket, 1)) != 0) {
 		/* Not known to be durable: take it back rather than 250 a
 		 * message that a crash could lose and a retry duplicate. */
 		unlinkat(md.newfd, id, 0);
 		unlinkat(md.envfd, id, 0);
 	}
+	spool_sync_release(&md.sync);
 	return rc;
 }
 

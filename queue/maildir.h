@@ -7,9 +7,9 @@
  * An inbox ID is the unique part of the Maildir file name (before ":2,"),
  * so mail placed there by other tools shows up too.
  *
- * Delivery is tmp/ -> write -> fsync -> link into new/ -> fsync new/ and
- * envelope/ (maildir_tmp_commit); concurrent deliveries share the
- * directory fsyncs (group commit, queue/spool.h).
+ * Delivery is tmp/ -> write (with the envelope) -> sync -> link into new/
+ * -> sync (maildir_tmp_commit); each sync is a syncfs round that
+ * concurrent deliveries share (group commit, queue/spool.h).
  * Thread-safe.
  */
 #ifndef MAILFS_MAILDIR_H
@@ -33,7 +33,7 @@ void	maildir_close(void);
 
 /*
  * maildir_deliver - store one message (already with Return-Path: and
- * Received: on top) and its envelope text durably. Blocks for the fsyncs:
+ * Received: on top) and its envelope text durably. Blocks for the syncs:
  * call it from a worker thread, never the event loop. Returns 0 (id set) or
  * an errno.
  */
@@ -58,8 +58,8 @@ int	maildir_deliver_iov(const char *id, const struct iovec *v, size_t n,
  * (the listener stores each message as it arrives): maildir_tmp_open
  * creates tmp/ID, maildir_tmp_write appends to it (it may block on a busy
  * disk: a worker's job too), and exactly one of these ends it and frees t:
- * maildir_tmp_commit - fsync, envelope, link into new/ and the shared
- * directory fsyncs, as maildir_deliver_iov does: 0, or an errno with
+ * maildir_tmp_commit - envelope, shared sync, link into new/, shared
+ * sync, as maildir_deliver_iov does: 0, or an errno with
  * nothing left behind; maildir_tmp_abort - unlink the tmp file.
  * A stream is used by one thread at a time.
  */

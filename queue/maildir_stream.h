@@ -13,8 +13,8 @@
  *
  * A stream has at most one job out at a time: maildir_stream_write
  * appends (creating tmp/ID the first time), maildir_stream_commit
- * appends the rest, fsyncs and links into new/ (maildir_tmp_commit, its
- * directory fsyncs shared with the other workers) and logs "received" in
+ * appends the rest, syncs and links into new/ (maildir_tmp_commit, its
+ * syncfs rounds shared with the other workers) and logs "received" in
  * the mail log. Each job's done(arg, rc) runs on the owner's thread,
  * from maildir_stream_reap, which the owner calls whenever wake(warg)
  * (called on a worker) asks it to. After a commit's done the stream is

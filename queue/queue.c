@@ -1,8 +1,9 @@
 /*
  * queue.c - the durable outbound queue: its state in memory (struct
- * queue_state, the index), submission, the writer thread that persists
- * states and moves finished entries to sent/ or failed/, removal, and
- * opening and closing the spool. The other roles live beside it: view.c
+ * queue_state, the index), submission, the moves of an entry between
+ * places, removal, and opening and closing the spool. The other roles
+ * live beside it: writer.c (the writer thread: saving states and moving
+ * finished entries to sent/ or failed/, in batches), view.c
  * (what the fs sees: listing, entry files, verbs), jobs.c (delivery
  * jobs and their results), local.c (delivery into the inbox), bounce.c
  * (delivery status notifications), load.c (reloading the spool at start).
@@ -15,9 +16,11 @@
  *	state	the envelope and per-recipient state, replaced atomically
  *		(format in entry.h)
  *	log	this message's own event lines (qlog.c appends)
- * A submission is built in SPOOL/tmp/ID/ (files fdatasync'd, directory
- * fsync'd), renamed into SPOOL/queue/ and that directory fsync'd with
- * group commit. A finished entry is renamed to sent/ or failed/.
+ * A submission is built in SPOOL/tmp/ID/, made durable by a syncfs round,
+ * renamed into SPOOL/queue/ and made durable by a second round; rounds
+ * are shared by every writer waiting at once (group commit, spool.h).
+ * A finished entry is renamed to sent/ or failed/ (by the writer thread,
+ * in batches sharing two rounds).
  *
  * Memory: every entry lives in an index by ID; queue/ entries also in an
  * array sorted by ID (oldest first, the order jobs are handed out).
@@ -67,8 +70,8 @@ struct queue_state queue = {
 /* ---- entries in memory ---- */
 
 /* Caller holds queue.mu. */
-static void
-msg_unref_locked(struct msg *m)
+void
+queue_msg_unref(struct msg *m)
 {
 	if (--m->refs == 0)
 		entry_free(m);
@@ -78,7 +81,7 @@ static void
 msg_unref(struct msg *m)
 {
 	pthread_mutex_lock(&queue.mu);
-	msg_unref_locked(m);
+	queue_msg_unref(m);
 	pthread_mutex_unlock(&queue.mu);
 }
 
@@ -115,7 +118,23 @@ index_remove(struct msg *m)
 		g_ptr_array_remove(queue.queued, m);
 	g_hash_table_remove(queue.index, m->id);
 	m->gone = 1;
-	msg_unref_locked(m);
+	queue_msg_unref(m);
+}
+
+/* Caller holds queue.mu and m->wmu. Rename m's directory into place
+ * to: 0 or an errno. */
+int
+queue_entry_move(struct msg *m, enum queue_where to)
+{
+	if (renameat(queue.dirs[m->where].fd[0], m->id, queue.dirs[to].fd[0],
+	    m->id) == -1)
+		return errno;
+	if (m->where == QUEUE_QUEUE)
+		g_ptr_array_remove(queue.queued, m);
+	m->where = to;
+	if (to == QUEUE_QUEUE)
+		queued_insert(m);
+	return 0;
 }
 
 /* Caller holds queue.mu. The entry id in place w, or NULL. */
@@ -175,183 +194,6 @@ queue_set_wakeup(void (*fn)(void *), void *arg)
 }
 
 /*
- * save - queue the DSNs m owes (bounce.c), write m's state into its
- * directory and, when it is finished, move the directory to sent/ or
- * failed/ (rename + fsync of the new parent, shared with concurrent
- * callers). Called without queue.mu, holding a
- * reference to m. What is written is the state at the time of writing, so
- * any number of changes before it cost one write.
- */
-int
-queue_save(struct msg *m)
-{
-	char *text = NULL;
-	size_t len;
-	int dfd = -1, err = 0;
-	enum queue_where from, to;
-
-	pthread_mutex_lock(&m->wmu);
-	/* Before the state is written, so it records who was told. */
-	bounce_notify(m);
-	pthread_mutex_lock(&queue.mu);
-	if (m->gone) {
-		pthread_mutex_unlock(&queue.mu);
-		pthread_mutex_unlock(&m->wmu);
-		return 0;
-	}
-	from = m->where;
-	to = from == QUEUE_QUEUE ? queue_destination(m) : from;
-	if ((text = entry_serialize(m, &len)) == NULL)
-		err = ENOMEM;
-	pthread_mutex_unlock(&queue.mu);
-
-	/* Only this function and the removals (which take wmu too) rename
-	 * the entry, so from stays right while we write. */
-	if (!err && (dfd = openat(queue.dirs[from].fd[0], m->id,
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		err = errno;
-	if (!err)
-		err = spool_replace_file(dfd, "state", text, len);
-	if (dfd != -1)
-		close(dfd);
-	free(text);
-	if (err) {
-		errno = err;
-		log_warn("%s: cannot write its state", m->id);
-	}
-	if (!err && to != from) {
-		pthread_mutex_lock(&queue.mu);
-		if (renameat(queue.dirs[from].fd[0], m->id, queue.dirs[to].fd[0], m->id) == -1) {
-			err = errno;
-		} else {
-			if (from == QUEUE_QUEUE)
-				g_ptr_array_remove(queue.queued, m);
-			m->where = to;
-			if (to == QUEUE_QUEUE)
-				queued_insert(m);
-		}
-		pthread_mutex_unlock(&queue.mu);
-		if (!err)
-			err = spool_dir_sync(&queue.dirs[to]);
-		if (err) {
-			errno = err;
-			log_warn("%s: cannot move to %s/", m->id, queue_dir_names[to]);
-		}
-	}
-	pthread_mutex_unlock(&m->wmu);
-	return err;
-}
-
-/* Caller holds queue.mu. Have the writer thread save m soon. */
-void
-queue_save_later(struct msg *m)
-{
-	if (m->pending)
-		return;
-	m->pending = 1;
-	m->refs++;
-	g_queue_push_tail(&queue.unsaved, m);
-	pthread_cond_signal(&queue.writer_cv);
-}
-
-/* Caller holds queue.mu. After a failed save of m: keep it dirty (the
- * memory is the truth: delivery never takes its finished recipients
- * again) and have the writer retry it after a backoff, 1 s doubling up to
- * WRITE_BACKOFF_MAX, so delivered mail reaches sent/ once space returns
- * and is not sent again after a restart. */
-#define WRITE_BACKOFF_MAX	8
-static void
-save_failed(struct msg *m)
-{
-	stats_add(STATS_STATE_WRITE_ERRORS, 1);
-	if (!m->dirty) {
-		m->dirty = 1;
-		m->refs++;
-		g_queue_push_tail(&queue.unwritten, m);
-	}
-	if (queue.backoff == 0)
-		queue.backoff = 1;
-	queue.retry_at = time(NULL) + queue.backoff;
-	if (queue.backoff < WRITE_BACKOFF_MAX)
-		queue.backoff *= 2;
-}
-
-/* Caller holds queue.mu. The dirty entries back into the writer's list
- * (those saved meanwhile need nothing more). */
-static void
-retry_unwritten(void)
-{
-	struct msg *m;
-
-	while ((m = g_queue_pop_head(&queue.unwritten)) != NULL) {
-		if (m->dirty && !m->gone)
-			queue_save_later(m);
-		m->dirty = 0;
-		msg_unref_locked(m);
-	}
-}
-
-/* Caller holds queue.mu. Retry failed state writes now (a flush). */
-void
-queue_retry_writes(void)
-{
-	if (queue.unwritten.length > 0) {
-		queue.retry_at = 0;
-		pthread_cond_signal(&queue.writer_cv);
-	}
-}
-
-/*
- * writer_main - the writer thread. The event thread reports results and
- * must never wait for an fsync, so state writes and moves happen here.
- * A save that fails is retried (save_failed). It runs until queue_close,
- * which lets it finish what is pending first, with one last try of what
- * failed.
- */
-static void *
-writer_main(void *arg)
-{
-	struct timespec ts;
-	struct msg *m;
-	int err, last = 0;
-
-	(void)arg;
-	pthread_mutex_lock(&queue.mu);
-	for (;;) {
-		if ((m = g_queue_pop_head(&queue.unsaved)) == NULL) {
-			if (queue.unwritten.length > 0 && (queue.writer_stop ?
-			    !last++ : time(NULL) >= queue.retry_at)) {
-				retry_unwritten();
-				continue;
-			}
-			if (queue.writer_stop)
-				break;
-			if (queue.unwritten.length == 0) {
-				pthread_cond_wait(&queue.writer_cv, &queue.mu);
-				continue;
-			}
-			ts.tv_sec = queue.retry_at;
-			ts.tv_nsec = 0;
-			pthread_cond_timedwait(&queue.writer_cv, &queue.mu, &ts);
-			continue;
-		}
-		m->pending = 0;
-		pthread_mutex_unlock(&queue.mu);
-		err = queue_save(m);
-		pthread_mutex_lock(&queue.mu);
-		if (err && !m->gone)
-			save_failed(m);
-		else if (!err && queue.unwritten.length == 0)
-			queue.backoff = 0;
-		if (!err)
-			m->dirty = 0;
-		msg_unref_locked(m);
-	}
-	pthread_mutex_unlock(&queue.mu);
-	return NULL;
-}
-
-/*
  * drop - take entry id out of place w and off the disk: renamed into tmp/
  * (so it disappears at once, and a crash midway leaves only tmp/ debris),
  * the old parent fsync'd when durable is set, then removed.
@@ -408,13 +250,10 @@ queue_reject(const char *name, const char *reason)
 	stats_add(STATS_REJECTED, 1);
 }
 
-/*
- * store - the durable part of a submission: SPOOL/tmp/ID/{message,state},
- * each fdatasync'd, the directory fsync'd, renamed into queue/, queue/
- * fsync'd (group commit). Sets m->id. Returns 0 or an errno.
- */
+/* store's work, holding queue.fs (spool.h): the next round waits for it
+ * (up to SPOOL_GROUP_DELAY_US) while it writes. */
 static int
-store(struct msg *m, const struct submit_msg *sm)
+store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 {
 	char *state;
 	size_t len;
@@ -437,27 +276,48 @@ store(struct msg *m, const struct submit_msg *sm)
 	dfd = openat(queue.tmpfd, m->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	err = dfd == -1 ? errno : 0;
 	if (!err)
-		err = spool_write_file(dfd, "message", sm->data, sm->len);
+		err = spool_put_file(dfd, "message", sm->data, sm->len);
 	if (!err)
-		err = spool_write_file(dfd, "state", state, len);
-	if (!err && fsync(dfd) == -1)
-		err = errno;
+		err = spool_put_file(dfd, "state", state, len);
 	if (dfd != -1)
 		close(dfd);
 	free(state);
+	/* The files durable before queue/ID shows them. */
+	if (!err)
+		err = spool_sync_wait(&queue.fs, ticket, 1);
 	if (!err && renameat(queue.tmpfd, m->id, queue.dirs[QUEUE_QUEUE].fd[0], m->id) == -1)
 		err = errno;
 	if (err) {
 		spool_remove_tree(queue.tmpfd, m->id);
 		return err;
 	}
-	if ((err = spool_dir_sync(&queue.dirs[QUEUE_QUEUE])) != 0) {
+	if ((err = spool_sync_wait(&queue.fs, ticket, 1)) != 0) {
 		/* Not known to be durable: refuse it whole rather than risk
 		 * sending what the writer will submit again. */
 		spool_remove_tree(queue.dirs[QUEUE_QUEUE].fd[0], m->id);
 		return err;
 	}
 	return 0;
+}
+
+/*
+ * store - the durable part of a submission: SPOOL/tmp/ID/{message,state}
+ * written, a shared round (queue.fs) makes them durable, renamed into
+ * queue/, a second round makes the name durable: two syncfs calls for one
+ * writer, shared by all writers waiting at once. Sets m->id. Returns 0 or
+ * an errno.
+ */
+static int
+store(struct msg *m, const struct submit_msg *sm)
+{
+	unsigned long ticket;
+	int err;
+
+	spool_sync_hold(&queue.fs);
+	ticket = spool_sync_ticket(&queue.fs);
+	err = store_held(m, sm, ticket);
+	spool_sync_release(&queue.fs);
+	return err;
 }
 
 /* The comma list of recipients for the `queued` line. */
@@ -630,6 +490,12 @@ queue_open(const struct conf *c)
 			goto fail;
 		}
 	}
+	if ((err = spool_fs_open(&queue.fs, queue.spoolfd, ".")) != 0) {
+		for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
+			spool_dir_close(&queue.dirs[w]);
+		errno = err;
+		goto fail;
+	}
 	queue.conf = c;
 	queue.spool = strdup(c->spool);
 	pthread_mutex_lock(&queue.mu);
@@ -640,7 +506,7 @@ queue_open(const struct conf *c)
 		if (queue_load_dir(w) == -1)
 			log_warn("%s/%s: cannot read", c->spool, queue_dir_names[w]);
 	queue.writer_stop = 0;
-	if ((err = pthread_create(&queue.writer, NULL, writer_main, NULL)) != 0) {
+	if ((err = pthread_create(&queue.writer, NULL, queue_writer_main, NULL)) != 0) {
 		queue.writer_stop = 1;
 		queue_close();
 		errno = err;
@@ -683,7 +549,7 @@ queue_close(void)
 	/* Reported after the writer ended: tried again after a restart. */
 	while ((m = g_queue_pop_head(&queue.unsaved)) != NULL) {
 		m->pending = 0;
-		msg_unref_locked(m);
+		queue_msg_unref(m);
 	}
 	/* Still not written after the last try: lost, said so. */
 	while ((m = g_queue_pop_head(&queue.unwritten)) != NULL) {
@@ -691,12 +557,12 @@ queue_close(void)
 			log_warnx("%s: its state is not saved: at the next start "
 			    "it is as last saved", m->id);
 		m->dirty = 0;
-		msg_unref_locked(m);
+		queue_msg_unref(m);
 	}
 	queue.backoff = 0;
 	g_hash_table_iter_init(&it, queue.index);
 	while (g_hash_table_iter_next(&it, NULL, &val))
-		msg_unref_locked(val);
+		queue_msg_unref(val);
 	g_hash_table_destroy(queue.index);
 	g_ptr_array_free(queue.queued, TRUE);
 	queue.index = NULL;
@@ -705,6 +571,7 @@ queue_close(void)
 	pthread_mutex_unlock(&queue.mu);
 	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
 		spool_dir_close(&queue.dirs[w]);
+	spool_dir_close(&queue.fs);
 	close(queue.tmpfd);
 	close(queue.spoolfd);
 	queue.tmpfd = queue.spoolfd = -1;

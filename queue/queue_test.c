@@ -516,6 +516,8 @@ main(void)
 	f = fopen(p, "w");
 	fputs("garbage\n", f);
 	fclose(f);
+	snprintf(p, sizeof(p), "%s/queue/%s/message", spool, id);
+	ok(truncate(p, 10) == 0, "a queued message cut short by hand");
 	snprintf(p, sizeof(p), "cp -r %s/queue/%s %s/sent/", spool, id5, spool);
 	ok(system(p) == 0, "a copy of a queued entry put in sent/ by hand");
 	ok(queue_open(&c) == 0, "queue_open with damaged entries");
@@ -529,6 +531,9 @@ main(void)
 	ok(strcmp(s, "from alice@example.org\nto a@one.test\nto b@ONE.test\n"
 	    "to c@two.test\nuid -\n") == 0,
 	    "unreadable state: rebuilt (Bcc gone)");
+	ok(exists("corrupt", id, NULL) && !exists("queue", id, NULL) &&
+	    queue_lookup(QUEUE_QUEUE, id, &mt) == ENOENT,
+	    "a message shorter than its state says is moved aside, not sent");
 	ok(exists("corrupt", "20200101T000000.000001", NULL) &&
 	    !exists("queue", "20200101T000000.000001", NULL),
 	    "an entry without a message is moved to corrupt/");

@@ -1,6 +1,7 @@
 /*
  * spool.c - the durability layer of queue/: fsync'd writes, atomic
- * replacement, tree removal, and group commit of directory fsyncs, for
+ * replacement, tree removal, and group commit of directory fsyncs or
+ * syncfs rounds (spool.h says when a round counts for whom), for
  * the outbound spool (queue.c) and the inbox Maildir (maildir.c) alike.
  *
  * API: see spool.h. Everything is relative to directory descriptors so a
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue/spool.h"
@@ -33,14 +35,31 @@ spool_dir_open(struct spool_dir *d, int atfd, const char *name)
 }
 
 int
+spool_fs_open(struct spool_dir *d, int atfd, const char *name)
+{
+	int err = spool_dir_open(d, atfd, name);
+
+	if (!err)
+		d->whole_fs = 1;
+	return err;
+}
+
+int
 spool_dir_add(struct spool_dir *d, int atfd, const char *name)
 {
+	struct stat a, b;
 	int fd;
 
 	if (d->nfd == 0 || d->nfd == SPOOL_DIR_FDS)
 		return EINVAL;
 	if ((fd = openat(atfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		return errno;
+	/* one syncfs per file system */
+	if (d->whole_fs && fstat(fd, &a) == 0 && fstat(d->fd[0], &b) == 0 &&
+	    a.st_dev == b.st_dev) {
+		close(fd);
+		return 0;
+	}
 	d->fd[d->nfd++] = fd;
 	return 0;
 }
@@ -56,42 +75,107 @@ spool_dir_close(struct spool_dir *d)
 	pthread_cond_destroy(&d->cv);
 }
 
-/* One round: fsync every directory of d, 0 or the first errno. */
+/* One round: syncfs, or fsync every directory of d; 0 or the first
+ * errno. Called by one thread at a time. */
 static int
-sync_all(const struct spool_dir *d)
+sync_all(struct spool_dir *d)
 {
 	int i;
 
-	for (i = 0; i < d->nfd; i++)
-		if (fsync(d->fd[i]) == -1)
+	for (i = 0; i < d->nfd; i++) {
+		d->rounds++;
+		if ((d->whole_fs ? syncfs(d->fd[i]) : fsync(d->fd[i])) == -1)
 			return errno;
+	}
 	return 0;
 }
 
-/*
- * spool_dir_sync - group commit. Our rename happened before this call, so
- * any fsync numbered started+1 or later covers it; an fsync already
- * running may have begun before the rename and does not. fsyncs are
- * serialized, so the one that finishes as number `want` is the first
- * that counts; whoever finds none running starts the next one for all
- * the waiters. A failure is reported to everyone waiting for it or an
- * earlier one (after a failed fsync the kernel may have dropped the dirty
- * state, so a later success proves nothing about earlier renames).
- */
+/* The last round finished: one that fails after this may concern what
+ * the caller writes next. */
+unsigned long
+spool_sync_ticket(struct spool_dir *d)
+{
+	unsigned long t;
+
+	pthread_mutex_lock(&d->mu);
+	t = d->done;
+	pthread_mutex_unlock(&d->mu);
+	return t;
+}
+
 int
 spool_dir_sync(struct spool_dir *d)
+{
+	return spool_sync_wait(d, spool_sync_ticket(d), 0);
+}
+
+/* Caller holds d->mu and leads the next round: give the writers that
+ * hold d (writing, about to wait) up to SPOOL_GROUP_DELAY_US to arrive,
+ * so that they share this round instead of each starting the next. */
+static void
+gather(struct spool_dir *d)
+{
+	struct timespec until;
+
+	if (d->held == 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += SPOOL_GROUP_DELAY_US * 1000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	while (d->held > 0 &&
+	    pthread_cond_timedwait(&d->cv, &d->mu, &until) == 0)
+		;
+}
+
+void
+spool_sync_hold(struct spool_dir *d)
+{
+	pthread_mutex_lock(&d->mu);
+	d->held++;
+	pthread_mutex_unlock(&d->mu);
+}
+
+void
+spool_sync_release(struct spool_dir *d)
+{
+	pthread_mutex_lock(&d->mu);
+	if (--d->held == 0)
+		pthread_cond_broadcast(&d->cv);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/*
+ * spool_sync_wait - group commit. What the caller wrote or renamed
+ * happened before this call, so any round numbered started+1 or later
+ * covers it; a round already running may have begun before and does not.
+ * Rounds are serialized, so the one that finishes as number `want` is the
+ * first that counts; whoever finds none running starts the next one for
+ * all the waiters. A failure is reported to everyone whose ticket is older
+ * than the failed round (after a failed fsync the kernel may have dropped
+ * the dirty state, and a writeback error is reported only once, so a
+ * later success proves nothing about what was written before it).
+ */
+int
+spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
 {
 	unsigned long want, mine;
 	int err;
 
 	pthread_mutex_lock(&d->mu);
+	/* while it waits, a holder is not one to wait for */
+	if (held && --d->held == 0)
+		pthread_cond_broadcast(&d->cv);
 	want = d->started + 1;
 	while (d->done < want) {
 		if (d->running) {
 			pthread_cond_wait(&d->cv, &d->mu);
 			continue;
 		}
+		/* Lead: claim the round, gather, and only then number it,
+		 * so that whoever arrives meanwhile is in it. */
 		d->running = 1;
+		gather(d);
 		mine = ++d->started;
 		pthread_mutex_unlock(&d->mu);
 		err = sync_all(d);
@@ -104,7 +188,9 @@ spool_dir_sync(struct spool_dir *d)
 		}
 		pthread_cond_broadcast(&d->cv);
 	}
-	err = d->failed >= want ? d->err : 0;
+	err = d->failed > ticket ? d->err : 0;
+	if (held)
+		d->held++;
 	pthread_mutex_unlock(&d->mu);
 	return err;
 }
@@ -132,8 +218,10 @@ spool_write_iov(int fd, const struct iovec *v, size_t n)
 	return 0;
 }
 
-int
-spool_write_file(int dirfd, const char *name, const void *buf, size_t len)
+/* spool_write_file and spool_put_file: datasync says which. */
+static int
+write_file(int dirfd, const char *name, const void *buf, size_t len,
+    int datasync)
 {
 	struct iovec v = { (void *)buf, len };
 	int fd, err;
@@ -143,13 +231,25 @@ spool_write_file(int dirfd, const char *name, const void *buf, size_t len)
 	if (fd == -1)
 		return errno;
 	err = spool_write_iov(fd, &v, 1);
-	if (!err && fdatasync(fd) == -1)
+	if (!err && datasync && fdatasync(fd) == -1)
 		err = errno;
 	if (close(fd) == -1 && !err)
 		err = errno;
 	if (err)
 		unlinkat(dirfd, name, 0);
 	return err;
+}
+
+int
+spool_write_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	return write_file(dirfd, name, buf, len, 1);
+}
+
+int
+spool_put_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	return write_file(dirfd, name, buf, len, 0);
 }
 
 int

@@ -3,7 +3,7 @@
  * write loop over pieces, fsync'd and atomically replaced files, reading
  * back, tree removal, and the group-commit directory sync (one round over
  * several directories, many threads sharing rounds, a failed round
- * reported to its waiters only). TAP.
+ * reported to those whose ticket is older), syncfs rounds. TAP.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +94,33 @@ main(void)
 	ok(spool_dir_sync(&d) == 0, "and a later round that works is not");
 	spool_dir_close(&d);
 	ok(d.nfd == 0, "spool_dir_close closes every directory");
+
+	/* syncfs rounds, and a failure reported to an older ticket: the
+	 * error syncfs reports once may concern its data */
+	{
+		unsigned long t0, t1;
+
+		ok(faccessat(dfd, "a", F_OK, 0) == 0 &&
+		    spool_fs_open(&d, dfd, "a") == 0 && d.whole_fs &&
+		    spool_dir_add(&d, dfd, "b") == 0 && d.nfd == 1,
+		    "spool_fs_open; a directory on the same file system adds "
+		    "no syncfs");
+		t0 = spool_sync_ticket(&d);
+		ok(spool_put_file(dfd, "a/p", "data", 4) == 0 &&
+		    spool_sync_wait(&d, t0, 0) == 0 && d.rounds == 1,
+		    "one writer, one syncfs");
+		t0 = spool_sync_ticket(&d);
+		saved = d.fd[0];
+		d.fd[0] = -1;
+		ok(spool_dir_sync(&d) == EBADF, "a failed syncfs is reported");
+		d.fd[0] = saved;
+		t1 = spool_sync_ticket(&d);
+		ok(spool_sync_wait(&d, t0, 0) == EBADF,
+		    "also to a writer whose ticket is older than it");
+		ok(spool_sync_wait(&d, t1, 0) == 0,
+		    "not to one that began after it");
+		spool_dir_close(&d);
+	}
 
 	ok(spool_dir_open(&shared, dfd, "a") == 0, "a shared directory");
 	for (i = 0; i < THREADS; i++)
