@@ -37,7 +37,8 @@ enq_syncs() {
 	head -n "$N_SYNCS" "$ALLFILES" >"$T/syncfiles"
 	strace_up "$MAILFS_PID" "$T/strace.enq$1"
 	timeout -k 5 "$LIMIT" sh "$BENCH_DIR/writers.sh" "$1" "$T/syncfiles" cp "$MNT/outbox"
-	record "enq$1.syncs" "$(per "$N_SYNCS" "$(strace_down)")"
+	strace_down
+	record "enq$1.syncs" "$(per "$N_SYNCS" "$SYNCS")"
 	mailfs_down
 }
 

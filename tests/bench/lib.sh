@@ -214,7 +214,8 @@ listening() {
 }
 
 # strace_up PID FILE: count the system calls of every thread of PID into
-# FILE; sets STRACE_PID. strace_down prints the syncs counted.
+# FILE; sets STRACE_PID. strace_down ends it and sets SYNCS, the syncs
+# counted (not in a command substitution: it waits for strace).
 strace_up() {
 	strace -f -c -o "$2" -p "$1" 2>/dev/null &
 	STRACE_PID=$!
@@ -232,8 +233,8 @@ strace_down() {
 	kill -INT "$STRACE_PID" 2>/dev/null
 	wait "$STRACE_PID" 2>/dev/null
 	untrack "$STRACE_PID"
-	awk '$NF ~ /^(fsync|fdatasync|syncfs|sync_file_range|sync)$/ { s += $4 }
-	     END { print s + 0 }' "$STRACE_OUT"
+	SYNCS=$(awk '$NF ~ /^(fsync|fdatasync|syncfs|sync_file_range|sync)$/ { s += $4 }
+	     END { print s + 0 }' "$STRACE_OUT")
 }
 
 # pf_up NAME MAIN [MASTER]: a throwaway Postfix in $T/NAME (test-lib.sh's

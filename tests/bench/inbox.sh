@@ -1,0 +1,72 @@
+# inbox.sh - line 5 of issue 9: inbox/ over a Maildir of N_INBOX messages
+# of ~4 KiB (gen-maildir.py, made once, copied afresh for every run so that
+# deletions do not add up). `cat inbox/*/subject` and `grep -l x
+# inbox/*/subject`, cold and warm, against mblaze's `mlist DIR | mscan` on
+# the same Maildir; then `ls -l inbox` and `rm -r` of a tenth of the
+# entries. Cold: mailfs restarted after `sync; echo 3 >
+# /proc/sys/vm/drop_caches` (root only; without root the cold lines are
+# skipped); warm: the same command again at once. Records cat.cold,
+# cat.warm, grep.cold, grep.warm, mscan.cold, mscan.warm, lsl, rm (s) and
+# rss.inbox.
+
+# inbox_start RUN: mailfs over the run's Maildir, the page cache dropped
+# first (root only); false if it did not start
+inbox_start() {
+	[ $ROOT -eq 0 ] || drop_caches
+	mailfs_up "inbox$1"
+}
+
+# inbox_time KEY SHELL-COMMAND: time it in MNT, record it as KEY
+inbox_time() {
+	record "$1" "$(timed sh -c "cd \"\$1\" && $2" sh "$MNT")"
+}
+
+inbox_mblaze() {
+	[ $ROOT -eq 0 ] || { drop_caches; record mscan.cold "$(timed sh -c 'mlist "$1" | mscan' sh "$T/maildir")"; }
+	record mscan.warm "$(timed sh -c 'mlist "$1" | mscan' sh "$T/maildir")"
+}
+
+inbox_mailfs() {
+	r=$1 rss=""
+	rm -rf "$T/inbox$r"
+	mkdir -p "$T/inbox$r/spool"
+	cp -a "$T/maildir" "$T/inbox$r/spool/inbox"
+	# cat: cold (if root), then warm
+	inbox_start $r || { record cat.warm error; return; }
+	[ $ROOT -eq 0 ] || inbox_time cat.cold 'cat inbox/*/subject'
+	inbox_time cat.warm 'cat inbox/*/subject'
+	n=$(ls "$MNT/inbox" | wc -l)
+	[ "$n" -eq "$N_INBOX" ] || note "inbox: $n entries of $N_INBOX"
+	mailfs_down
+	rss=$HWM
+	# grep: cold (if root), then warm; then ls -l and rm -r, warm
+	inbox_start $r || { record grep.warm error; return; }
+	[ $ROOT -eq 0 ] || inbox_time grep.cold 'grep -l x inbox/*/subject'
+	inbox_time grep.warm 'grep -l x inbox/*/subject'
+	inbox_time lsl 'ls -l inbox'
+	ls "$MNT/inbox" | head -n $((N_INBOX / 10)) >"$T/inbox$r/rm.list"
+	inbox_time rm "cd inbox && xargs rm -r <\"$T/inbox$r/rm.list\""
+	n=$(ls "$MNT/inbox" | wc -l)
+	[ "$n" -eq $((N_INBOX - N_INBOX / 10)) ] ||
+		note "inbox: $n entries left after rm -r, not $((N_INBOX - N_INBOX / 10))"
+	mailfs_down
+	record rss.inbox "$(max "$rss" "$HWM")"
+	rm -rf "$T/inbox$r"
+}
+
+bench_inbox() {
+	note "inbox: $N_INBOX messages; cat and grep -l of inbox/*/subject vs mlist | mscan; ls -l; rm -r of $((N_INBOX / 10))"
+	$PY "$BENCH_DIR/gen-maildir.py" "$T/maildir" "$N_INBOX"
+	# mscan's sequence file: none of the user's
+	mkdir -p "$T/mblaze"
+	: >"$T/mblaze/seq"
+	MBLAZE=$T/mblaze
+	export MBLAZE
+	r=1
+	while [ $r -le "$RUNS" ]; do
+		inbox_mblaze
+		inbox_mailfs $r
+		r=$((r + 1))
+	done
+	rm -rf "$T/maildir"
+}
