@@ -11,6 +11,8 @@
 #   BENCH_LIMIT=120          seconds any one timed phase may take
 #                            ("timeout", a FAIL, rather than a hang)
 #   BENCH_ONLY="inbox queue" some parts only: enqueue drain smtpin inbox queue
+#   BENCH_BASELINE_OUT=FILE  append the peak RSS figures, as lines for
+#                            tests/bench/baseline, to FILE
 #
 # The parts are tests/bench/PART.sh; tests/bench/lib.sh has what they
 # share. Needs root for Postfix and for cold caches; without root those

@@ -269,7 +269,16 @@ messages() {
 	EOF
 }
 
-# report: one line per row of tests/bench/goals, then the summary
+# baseline KEY: today's figure for KEY at these sizes from
+# tests/bench/baseline, or "-"
+baseline() {
+	v=$(awk -v k="$MODE.$1" '$1 == k { print $2 }' "$BENCH_DIR/baseline" 2>/dev/null)
+	echo "${v:--}"
+}
+
+# report: one line per row of tests/bench/goals, then the summary; with
+# BENCH_BASELINE_OUT=FILE it also appends the figures the baseline rows
+# compare with to FILE, in tests/bench/baseline's form
 report() {
 	met=0 total=0 skipped=0
 	printf '%-44s %10s %10s %7s %9s  %s\n' "line (unit)" mailfs reference ratio goal result
@@ -278,8 +287,9 @@ report() {
 		a=$(median "$mkey")
 		case $rkey in
 		-) b="-" ;;
-		baseline) b=$(awk -v k="$MODE.$mkey" '$1 == k { print $2 }' "$BENCH_DIR/baseline")
-			  [ -n "$b" ] || b="-" ;;
+		baseline) b=$(baseline "$mkey")
+			  [ -z "${BENCH_BASELINE_OUT:-}" ] ||
+				echo "$MODE.$mkey $a" >>"$BENCH_BASELINE_OUT" ;;
 		*) b=$(median "$rkey") ;;
 		esac
 		ratio="-"

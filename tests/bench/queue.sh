@@ -1,0 +1,40 @@
+# queue.sh - line 6 of issue 9: queue/ with N_QUEUE deferred entries
+# (gen-queue.py, written into the spool while no daemon runs, kept for
+# every run). Per run: start-up (from exec until ctl appears, page cache
+# warm), `ls queue`, `cat` of the status files of the first twentieth of
+# the names `ls queue` gave (5,000 of 100,000), and the daemon's peak RSS
+# after that. Nothing is due during the run (the generator makes every
+# entry due in a day). Records qstart, qls, qstatus (s) and qrss (MiB).
+
+queue_run() {
+	mailfs_up queue "relayhost=127.0.0.1:$DEAD_PORT,retry=1h"
+	record qstart "$STARTUP"
+	if [ "$STARTUP" = timeout ]; then
+		record qls timeout
+		record qstatus timeout
+		record qrss timeout
+		return
+	fi
+	wait_stat queue "$N_QUEUE" ||
+		note "queue: $(stat_of queue) of $N_QUEUE loaded ${LIMIT}s after ctl appeared"
+	record qls "$(timed sh -c 'ls "$1" >"$2"' sh "$MNT/queue" "$T/queue.ls")"
+	n=$(wc -l <"$T/queue.ls")
+	[ "$n" -eq "$N_QUEUE" ] || note "queue: ls queue listed $n of $N_QUEUE"
+	head -n $((N_QUEUE / 20)) "$T/queue.ls" | sed 's|$|/status|' >"$T/queue.cat"
+	record qstatus "$(timed sh -c 'cd "$1" && xargs cat <"$2"' sh "$MNT/queue" "$T/queue.cat")"
+	record qrss "$(hwm "$MAILFS_PID")"
+	mailfs_down
+}
+
+bench_queue() {
+	note "queue: $N_QUEUE deferred; start-up, ls queue, cat of $((N_QUEUE / 20)) status files, peak RSS"
+	mkdir -p "$T/queue/spool"
+	$PY "$BENCH_DIR/gen-queue.py" "$T/queue/spool" "$N_QUEUE"
+	DEAD_PORT=$(free_port)	# nothing listens there
+	r=1
+	while [ $r -le "$RUNS" ]; do
+		queue_run
+		r=$((r + 1))
+	done
+	rm -rf "$T/queue"
+}
