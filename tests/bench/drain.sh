@@ -33,6 +33,7 @@ drain_mailfs() {
 }
 
 drain_postfix() {
+	[ $POSTFIX -eq 1 ] || return 0
 	port=$(free_port) sport=$(free_port)
 	pf_up "pfdrain$1" "relayhost = [127.0.0.1]:$port
 default_destination_concurrency_limit = 20" \
@@ -69,10 +70,5 @@ bench_drain() {
 	note "drain: $N_DRAIN deferred messages to smtp-sink after a flush, vs Postfix postqueue -f"
 	messages "$T/drain.msgs" "$N_DRAIN"
 	ls "$T"/drain.msgs/* >"$T/drain.list"
-	r=1
-	while [ $r -le "$RUNS" ]; do
-		drain_mailfs $r
-		[ $POSTFIX -eq 0 ] || drain_postfix $r
-		r=$((r + 1))
-	done
+	each_run drain_mailfs drain_postfix
 }

@@ -10,6 +10,7 @@
 # enq_mailfs RUN K: one mailfs, N_ENQ messages by K writers; records the
 # rate
 enq_mailfs() {
+	gave_up "enq$2" && return
 	mailfs_up "enq$1.$2" "relayhost=127.0.0.1:$TARPIT_PORT,retry=1h" ||
 		{ record "enq$2" error; return; }
 	s=$(timed sh "$BENCH_DIR/writers.sh" "$2" "$ALLFILES" cp "$MNT/outbox")
@@ -22,6 +23,7 @@ enq_mailfs() {
 
 # enq_dd RUN K: the same files by K writers into a plain directory
 enq_dd() {
+	gave_up "enq$2.dd" && return
 	d=$T/enq$1.$2.dd
 	mkdir -p "$d"
 	s=$(timed sh "$BENCH_DIR/writers.sh" "$2" "$ALLFILES" dd "$d")
@@ -42,6 +44,14 @@ enq_syncs() {
 	mailfs_down
 }
 
+# enq_run RUN: 1 writer, then 8, each mailfs then dd
+enq_run() {
+	for k in 1 8; do
+		enq_mailfs "$1" $k
+		enq_dd "$1" $k
+	done
+}
+
 bench_enqueue() {
 	note "enqueue: $N_ENQ messages of ~4 KiB by cp into outbox/, 1 and 8 writers, vs dd conv=fsync"
 	messages "$T/msgs" "$N_ENQ"
@@ -50,14 +60,7 @@ bench_enqueue() {
 	TARPIT_PORT=$(free_port)
 	tarpit_up "$TARPIT_PORT" || { note "enqueue: no tarpit"; return; }
 	RSS_ENQ=""
-	r=1
-	while [ $r -le "$RUNS" ]; do
-		for k in 1 8; do
-			enq_mailfs $r $k
-			enq_dd $r $k
-		done
-		r=$((r + 1))
-	done
+	each_run enq_run
 	record rss.enq "$RSS_ENQ"
 	if command -v strace >/dev/null; then
 		enq_syncs 1

@@ -3,7 +3,7 @@
 # deletions do not add up). `cat inbox/*/subject` and `grep -l x
 # inbox/*/subject`, cold and warm, against mblaze's `mlist DIR | mscan` on
 # the same Maildir; then `ls -l inbox` and `rm -r` of a tenth of the
-# entries. Cold: mailfs restarted after `sync; echo 3 >
+# entries. Cold: mailfs started after `sync; echo 3 >
 # /proc/sys/vm/drop_caches` (root only; without root the cold lines are
 # skipped); warm: the same command again at once. Records cat.cold,
 # cat.warm, grep.cold, grep.warm, mscan.cold, mscan.warm, lsl, rm (s) and
@@ -16,42 +16,49 @@ inbox_start() {
 	mailfs_up "inbox$1"
 }
 
-# inbox_time KEY SHELL-COMMAND: time it in MNT, record it as KEY
+# inbox_time KEY SHELL-COMMAND: time it in MNT and record it as KEY,
+# unless KEY timed out before
 inbox_time() {
-	record "$1" "$(timed sh -c "cd \"\$1\" && $2" sh "$MNT")"
+	gave_up "$1" || record "$1" "$(timed sh -c "cd \"\$1\" && $2" sh "$MNT")"
 }
 
+# inbox_names: the names in inbox/, within LIMIT
+inbox_names() { timeout -k 5 "$LIMIT" ls "$MNT/inbox"; }
+
 inbox_mblaze() {
-	[ $ROOT -eq 0 ] || { drop_caches; record mscan.cold "$(timed sh -c 'mlist "$1" | mscan' sh "$T/maildir")"; }
+	[ $MBLAZE_OK -eq 1 ] || return 0
+	if [ $ROOT -eq 1 ]; then
+		drop_caches
+		record mscan.cold "$(timed sh -c 'mlist "$1" | mscan' sh "$T/maildir")"
+	fi
 	record mscan.warm "$(timed sh -c 'mlist "$1" | mscan' sh "$T/maildir")"
 }
 
 inbox_mailfs() {
-	r=$1 rss=""
-	rm -rf "$T/inbox$r"
-	mkdir -p "$T/inbox$r/spool"
-	cp -a "$T/maildir" "$T/inbox$r/spool/inbox"
+	rm -rf "$T/inbox$1"
+	mkdir -p "$T/inbox$1/spool"
+	cp -a "$T/maildir" "$T/inbox$1/spool/inbox"
 	# cat: cold (if root), then warm
-	inbox_start $r || { record cat.warm error; return; }
+	inbox_start "$1" || { record rss.inbox error; return; }
 	[ $ROOT -eq 0 ] || inbox_time cat.cold 'cat inbox/*/subject'
 	inbox_time cat.warm 'cat inbox/*/subject'
-	n=$(ls "$MNT/inbox" | wc -l)
+	n=$(inbox_names | wc -l)
 	[ "$n" -eq "$N_INBOX" ] || note "inbox: $n entries of $N_INBOX"
 	mailfs_down
 	rss=$HWM
 	# grep: cold (if root), then warm; then ls -l and rm -r, warm
-	inbox_start $r || { record grep.warm error; return; }
+	inbox_start "$1" || { record rss.inbox error; return; }
 	[ $ROOT -eq 0 ] || inbox_time grep.cold 'grep -l x inbox/*/subject'
 	inbox_time grep.warm 'grep -l x inbox/*/subject'
 	inbox_time lsl 'ls -l inbox'
-	ls "$MNT/inbox" | head -n $((N_INBOX / 10)) >"$T/inbox$r/rm.list"
-	inbox_time rm "cd inbox && xargs rm -r <\"$T/inbox$r/rm.list\""
-	n=$(ls "$MNT/inbox" | wc -l)
+	inbox_names | head -n $((N_INBOX / 10)) >"$T/inbox$1/rm.list"
+	inbox_time rm "cd inbox && xargs rm -r <\"$T/inbox$1/rm.list\""
+	n=$(inbox_names | wc -l)
 	[ "$n" -eq $((N_INBOX - N_INBOX / 10)) ] ||
 		note "inbox: $n entries left after rm -r, not $((N_INBOX - N_INBOX / 10))"
 	mailfs_down
 	record rss.inbox "$(max "$rss" "$HWM")"
-	rm -rf "$T/inbox$r"
+	rm -rf "$T/inbox$1"
 }
 
 bench_inbox() {
@@ -65,11 +72,6 @@ bench_inbox() {
 	MBLAZE_OK=1
 	command -v mlist >/dev/null && command -v mscan >/dev/null ||
 		{ MBLAZE_OK=0; note "inbox: no mblaze (mlist, mscan): no reference"; }
-	r=1
-	while [ $r -le "$RUNS" ]; do
-		[ $MBLAZE_OK -eq 0 ] || inbox_mblaze
-		inbox_mailfs $r
-		r=$((r + 1))
-	done
+	each_run inbox_mblaze inbox_mailfs
 	rm -rf "$T/maildir"
 }

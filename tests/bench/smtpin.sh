@@ -33,6 +33,7 @@ smtpin_syncs() {
 }
 
 smtpin_postfix() {
+	[ $POSTFIX -eq 1 ] || return 0
 	sport=$(free_port)
 	mkdir -p "$T/pfin$1/vmail"
 	chown postfix "$T/pfin$1/vmail"
@@ -51,12 +52,7 @@ virtual_minimum_uid = 1" "127.0.0.1:$sport inet n - n - - smtpd" ||
 
 bench_smtpin() {
 	note "smtp in: $N_SMTPIN messages of ~4 KiB, 20 sessions, into a Maildir, vs Postfix smtpd + virtual"
-	r=1
-	while [ $r -le "$RUNS" ]; do
-		smtpin_mailfs $r
-		[ $POSTFIX -eq 0 ] || smtpin_postfix $r
-		r=$((r + 1))
-	done
+	each_run smtpin_mailfs smtpin_postfix
 	if command -v strace >/dev/null; then
 		smtpin_syncs
 	else
