@@ -44,12 +44,15 @@ enq_syncs() {
 	mailfs_down
 }
 
-# enq_run RUN: 1 writer, then 8, each mailfs then dd
+# enq_run RUN: 1 writer, then 8, each mailfs then dd; the run's peak RSS
+# is the larger of its two daemons'
 enq_run() {
+	RSS_ENQ=""
 	for k in 1 8; do
 		enq_mailfs "$1" $k
 		enq_dd "$1" $k
 	done
+	[ -z "$RSS_ENQ" ] || record rss.enq "$RSS_ENQ"
 }
 
 bench_enqueue() {
@@ -59,9 +62,7 @@ bench_enqueue() {
 	ls "$T"/msgs/* >"$ALLFILES"
 	TARPIT_PORT=$(free_port)
 	tarpit_up "$TARPIT_PORT" || { note "enqueue: no tarpit"; return; }
-	RSS_ENQ=""
 	each_run enq_run
-	record rss.enq "$RSS_ENQ"
 	if command -v strace >/dev/null; then
 		enq_syncs 1
 		enq_syncs 8

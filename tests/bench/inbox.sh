@@ -16,10 +16,13 @@ inbox_start() {
 	mailfs_up "inbox$1"
 }
 
-# inbox_time KEY SHELL-COMMAND: time it in MNT and record it as KEY,
-# unless KEY timed out before
+# inbox_time KEY SHELL-COMMAND [LINES]: time it in MNT and record it as
+# KEY, unless KEY timed out before; with LINES, check it printed that many
 inbox_time() {
-	gave_up "$1" || record "$1" "$(timed sh -c "cd \"\$1\" && $2" sh "$MNT")"
+	gave_up "$1" && return
+	v=$(timed sh -c "cd \"\$1\" && $2" sh "$MNT")
+	record "$1" "$v"
+	[ -z "${3:-}" ] || [ "$v" = timeout ] || lines_are "$3" "$1"
 }
 
 # inbox_names: the names in inbox/, within LIMIT
@@ -32,6 +35,7 @@ inbox_mblaze() {
 		record mscan.cold "$(timed sh -c 'mlist "$1" | mscan' sh "$T/maildir")"
 	fi
 	record mscan.warm "$(timed sh -c 'mlist "$1" | mscan' sh "$T/maildir")"
+	lines_are "$N_INBOX" mscan.warm
 }
 
 inbox_mailfs() {
@@ -40,8 +44,8 @@ inbox_mailfs() {
 	cp -a "$T/maildir" "$T/inbox$1/spool/inbox"
 	# cat: cold (if root), then warm
 	inbox_start "$1" || { record rss.inbox error; return; }
-	[ $ROOT -eq 0 ] || inbox_time cat.cold 'cat inbox/*/subject'
-	inbox_time cat.warm 'cat inbox/*/subject'
+	[ $ROOT -eq 0 ] || inbox_time cat.cold 'cat inbox/*/subject' "$N_INBOX"
+	inbox_time cat.warm 'cat inbox/*/subject' "$N_INBOX"
 	n=$(inbox_names | wc -l)
 	[ "$n" -eq "$N_INBOX" ] || note "inbox: $n entries of $N_INBOX"
 	mailfs_down
@@ -50,7 +54,7 @@ inbox_mailfs() {
 	inbox_start "$1" || { record rss.inbox error; return; }
 	[ $ROOT -eq 0 ] || inbox_time grep.cold 'grep -l x inbox/*/subject'
 	inbox_time grep.warm 'grep -l x inbox/*/subject'
-	inbox_time lsl 'ls -l inbox'
+	inbox_time lsl 'ls -l inbox' $((N_INBOX + 1))
 	inbox_names | head -n $((N_INBOX / 10)) >"$T/inbox$1/rm.list"
 	inbox_time rm "cd inbox && xargs rm -r <\"$T/inbox$1/rm.list\""
 	n=$(inbox_names | wc -l)

@@ -28,7 +28,9 @@ queue_run() {
 	if [ ! -s "$T/queue.cat" ]; then
 		gave_up qstatus || record qstatus timeout	# no names: ls timed out
 	elif ! gave_up qstatus; then
-		record qstatus "$(timed sh -c 'cd "$1" && xargs cat <"$2"' sh "$MNT/queue" "$T/queue.cat")"
+		v=$(timed sh -c 'cd "$1" && xargs cat <"$2"' sh "$MNT/queue" "$T/queue.cat")
+		record qstatus "$v"
+		[ "$v" = timeout ] || lines_are $((N_QUEUE / 20)) qstatus
 	fi
 	record qrss "$(hwm "$MAILFS_PID")"
 	mailfs_down
