@@ -6,8 +6,18 @@
 # smtp-sink starts on that port and the clock runs from the flush (mailfs:
 # `echo flush > ctl`; Postfix: `postqueue -f`) until the sink holds every
 # message and the queue is empty (the delivery recorded). Both at a
-# concurrency of 20. Records drain, drain.postfix
-# (msg/s) and rss.drain.
+# concurrency of 20. Records drain, drain.postfix (msg/s) and rss.drain.
+
+# drained SINK EMPTY...: seconds from T0 until SINK holds every message
+# and the command EMPTY... says the queue is empty, or "timeout"
+drained() {
+	sink=$1; shift
+	if wait_count "$sink" "$N_DRAIN" && wait_until "$@"; then
+		elapsed "$T0" "$(now)"
+	else
+		echo timeout
+	fi
+}
 
 drain_mailfs() {
 	port=$(free_port)
@@ -20,10 +30,7 @@ drain_mailfs() {
 	elif sink_up "$T/drain$1/sink" "$port"; then
 		T0=$(now)
 		echo flush >"$MNT/ctl"
-		s=$(timed_count "$T/drain$1/sink" "$N_DRAIN")
-		[ "$s" = timeout ] || wait_stat queue 0 || s=timeout
-		[ "$s" = timeout ] || s=$(elapsed "$T0" "$(now)")
-		record drain "$(rate "$N_DRAIN" "$s")"
+		record drain "$(rate "$N_DRAIN" "$(drained "$T/drain$1/sink" stat_is queue 0)")"
 		stop "$SINK_PID"
 	else
 		record drain error
@@ -41,22 +48,20 @@ default_destination_concurrency_limit = 20" \
 	timeout -k 5 "$LIMIT" smtp-source -s 20 -m "$N_DRAIN" -l "$SIZE" \
 		-f bench@bench.test -t rcpt@example.test "127.0.0.1:$sport" >/dev/null 2>&1
 	# every message tried once: all of them in deferred/, none elsewhere
-	if ! wait_for $((LIMIT * 10)) pf_all_deferred; then
+	if ! wait_until pf_all_deferred; then
 		note "drain: Postfix deferred $(find "$PFX/queue/deferred" -type f | wc -l) of $N_DRAIN in time"
 		record drain.postfix error
 	elif sink_up "$PFX/sink" "$port"; then
 		T0=$(now)
 		postqueue -c "$PFX/conf" -f
-		s=$(timed_count "$PFX/sink" "$N_DRAIN")
-		[ "$s" = timeout ] || wait_for $((LIMIT * 10)) pf_empty || s=timeout
-		[ "$s" = timeout ] || s=$(elapsed "$T0" "$(now)")
-		record drain.postfix "$(rate "$N_DRAIN" "$s")"
+		record drain.postfix "$(rate "$N_DRAIN" "$(drained "$PFX/sink" pf_empty)")"
 		stop "$SINK_PID"
 	else
 		record drain.postfix error
 	fi
 	pf_down
 }
+
 pf_all_deferred() {
 	[ "$(find "$PFX/queue/deferred" -type f | wc -l)" -eq "$N_DRAIN" ] &&
 	[ -z "$(find "$PFX/queue/incoming" "$PFX/queue/active" -type f)" ]

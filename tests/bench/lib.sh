@@ -123,14 +123,11 @@ lines_are() {
 # count DIR: the files in DIR
 count() { ls -U "$1" 2>/dev/null | wc -l; }
 
+# holds DIR N: DIR holds N files or more
+holds() { [ "$(count "$1")" -ge "$2" ]; }
+
 # wait_count DIR N: until DIR holds N files; false after LIMIT seconds
-wait_count() {
-	end=$(( $(date +%s) + LIMIT ))
-	while [ "$(count "$1")" -lt "$2" ]; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.05
-	done
-}
+wait_count() { wait_until holds "$1" "$2"; }
 
 # timed_count DIR N: seconds until DIR holds N files, or "timeout"
 # (measured from the caller's T0)
@@ -154,14 +151,20 @@ max() {
 # stat_of KEY: the value of KEY in MNT/stats
 stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$MNT/stats" 2>/dev/null; }
 
-# wait_stat KEY N: until MNT/stats says KEY N; false after LIMIT seconds
-wait_stat() {
+# wait_until CMD...: until CMD is true; false after LIMIT seconds
+wait_until() {
 	end=$(( $(date +%s) + LIMIT ))
-	until [ "$(stat_of "$1")" = "$2" ]; do
+	until "$@"; do
 		[ "$(date +%s)" -ge "$end" ] && return 1
 		sleep 0.05
 	done
 }
+
+# stat_is KEY N: MNT/stats says KEY N
+stat_is() { [ "$(stat_of "$1")" = "$2" ]; }
+
+# wait_stat KEY N: until MNT/stats says KEY N; false after LIMIT seconds
+wait_stat() { wait_until stat_is "$1" "$2"; }
 
 # mailfs_up NAME [OPTIONS]: mailfs mounted on $T/NAME/mnt over
 # $T/NAME/spool (which may hold a spool already), in the foreground, its

@@ -20,8 +20,12 @@ queue_run() {
 	fi
 	wait_stat queue "$N_QUEUE" ||
 		note "queue: $(stat_of queue) of $N_QUEUE loaded ${LIMIT}s after ctl appeared"
-	gave_up qls ||
-		record qls "$(timed sh -c 'ls "$1" >"$2"' sh "$MNT/queue" "$T/queue.ls")"
+	# the names of the first run that listed them in time
+	if ! gave_up qls; then
+		v=$(timed ls "$MNT/queue")
+		record qls "$v"
+		[ "$v" = timeout ] || [ -s "$T/queue.ls" ] || cp "$T/out" "$T/queue.ls"
+	fi
 	n=$(cat "$T/queue.ls" 2>/dev/null | wc -l)
 	[ "$n" -eq "$N_QUEUE" ] || note "queue: ls queue listed $n of $N_QUEUE"
 	head -n $((N_QUEUE / 20)) "$T/queue.ls" 2>/dev/null | sed 's|$|/status|' >"$T/queue.cat"
