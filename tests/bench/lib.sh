@@ -69,7 +69,7 @@ median() {
 	w=$(grep -v '^[0-9.][0-9.]*$' "$f" | head -n 1)
 	[ -z "$w" ] || { echo "$w"; return; }
 	sort -g "$f" | awk '{ v[NR] = $1 } END {
-		if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR/2] + v[NR/2 + 1]) / 2 }'
+		if (NR % 2) print v[(NR + 1) / 2]; else printf "%g\n", (v[NR/2] + v[NR/2 + 1]) / 2 }'
 }
 
 # untrack PID: forget an ended process (its PID may be reused later)
