@@ -269,14 +269,15 @@ strace_down() {
 }
 
 # pf_up NAME MAIN [MASTER]: a throwaway Postfix in $T/NAME (test-lib.sh's
-# postfix_start), relaying nothing locally; sets PFX
+# postfix_start), relaying nothing locally; sets PFX. Listed for the
+# exit's `postfix stop` first, in case it starts only halfway.
 pf_up() {
 	PFX=$T/$1
+	postfix_dirs="$postfix_dirs $PFX"
 	postfix_start "$PFX" "myhostname = bench.test
 mydomain = bench.test
 myorigin = bench.test
-$2" "${3:-}" || { note "Postfix did not start"; return 1; }
-	postfix_dirs="$postfix_dirs $PFX"
+$2" "${3:-}" || { note "Postfix did not start"; pf_down; return 1; }
 }
 pf_down() {
 	postfix_stop "$PFX"
