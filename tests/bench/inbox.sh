@@ -1,0 +1,81 @@
+# inbox.sh - line 5 of issue 9: inbox/ over a Maildir of N_INBOX messages
+# of ~4 KiB (gen-maildir.py, made once, copied afresh for every run so that
+# deletions do not add up). `cat inbox/*/subject` and `grep -l x
+# inbox/*/subject`, cold and warm, against mblaze's `mlist DIR | mscan` on
+# the same Maildir; then `ls -l inbox` and `rm -r` of a tenth of the
+# entries. Cold: mailfs started after `sync; echo 3 >
+# /proc/sys/vm/drop_caches` (root only; without root the cold lines are
+# skipped); warm: the same command again at once. Records cat.cold,
+# cat.warm, grep.cold, grep.warm, mscan.cold, mscan.warm, lsl, rm (s) and
+# rss.inbox.
+
+# inbox_start RUN: mailfs over the run's Maildir, the page cache dropped
+# first (root only); false if it did not start
+inbox_start() {
+	[ $ROOT -eq 0 ] || drop_caches
+	mailfs_up "inbox$1"
+}
+
+# inbox_time KEY SHELL-COMMAND [LINES]: time it in MNT and record it as
+# KEY, unless KEY timed out before; with LINES, check it printed that many
+inbox_time() {
+	gave_up "$1" && return
+	v=$(timed sh -c "cd \"\$1\" && $2" sh "$MNT")
+	record "$1" "$v"
+	[ -z "${3:-}" ] || [ "$v" = timeout ] || lines_are "$3" "$1"
+}
+
+# inbox_names: the names in inbox/, within LIMIT
+inbox_names() { timeout -k 5 "$LIMIT" ls "$MNT/inbox"; }
+
+inbox_mblaze() {
+	[ $MBLAZE_OK -eq 1 ] || return 0
+	if [ $ROOT -eq 1 ]; then
+		drop_caches
+		record mscan.cold "$(timed sh -c 'mlist "$1" | mscan' sh "$T/maildir")"
+	fi
+	record mscan.warm "$(timed sh -c 'mlist "$1" | mscan' sh "$T/maildir")"
+	lines_are "$N_INBOX" mscan.warm
+}
+
+inbox_mailfs() {
+	rm -rf "$T/inbox$1"
+	mkdir -p "$T/inbox$1/spool"
+	cp -a "$T/maildir" "$T/inbox$1/spool/inbox"
+	# cat: cold (if root), then warm
+	inbox_start "$1" || { record rss.inbox error; return; }
+	[ $ROOT -eq 0 ] || inbox_time cat.cold 'cat inbox/*/subject' "$N_INBOX"
+	inbox_time cat.warm 'cat inbox/*/subject' "$N_INBOX"
+	n=$(inbox_names | wc -l)
+	[ "$n" -eq "$N_INBOX" ] || note "inbox: $n entries of $N_INBOX"
+	mailfs_down
+	rss=$HWM
+	# grep: cold (if root), then warm; then ls -l and rm -r, warm
+	inbox_start "$1" || { record rss.inbox error; return; }
+	[ $ROOT -eq 0 ] || inbox_time grep.cold 'grep -l x inbox/*/subject'
+	inbox_time grep.warm 'grep -l x inbox/*/subject'
+	inbox_time lsl 'ls -l inbox' $((N_INBOX + 1))
+	inbox_names | head -n $((N_INBOX / 10)) >"$T/inbox$1/rm.list"
+	inbox_time rm "cd inbox && xargs rm -r <\"$T/inbox$1/rm.list\""
+	n=$(inbox_names | wc -l)
+	[ "$n" -eq $((N_INBOX - N_INBOX / 10)) ] ||
+		note "inbox: $n entries left after rm -r, not $((N_INBOX - N_INBOX / 10))"
+	mailfs_down
+	record rss.inbox "$(max "$rss" "$HWM")"
+	rm -rf "$T/inbox$1"
+}
+
+bench_inbox() {
+	note "inbox: $N_INBOX messages; cat and grep -l of inbox/*/subject vs mlist | mscan; ls -l; rm -r of $((N_INBOX / 10))"
+	$PY "$BENCH_DIR/gen-maildir.py" "$T/maildir" "$N_INBOX"
+	# mscan's sequence file: none of the user's
+	mkdir -p "$T/mblaze"
+	: >"$T/mblaze/seq"
+	MBLAZE=$T/mblaze
+	export MBLAZE
+	MBLAZE_OK=1
+	command -v mlist >/dev/null && command -v mscan >/dev/null ||
+		{ MBLAZE_OK=0; note "inbox: no mblaze (mlist, mscan): no reference"; }
+	each_run inbox_mblaze inbox_mailfs
+	rm -rf "$T/maildir"
+}
