@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "queue/dueheap.h"
 #include "queue/queue.h"
 
 struct rcpt {
@@ -44,6 +45,8 @@ struct msg {
 	int gone;		/* no longer in the index */
 	int pending;		/* waiting for the writer thread */
 	int dirty;		/* its last state write failed: retried */
+	/* its places in the due heaps, by enum due_route (queue/due.c) */
+	struct dueheap_node due[2];
 	pthread_mutex_t wmu;
 };
 

@@ -98,13 +98,36 @@ queued_insert(struct msg *m)
 	g_ptr_array_insert(queue.queued, (gint)lo, m);
 }
 
+/* Caller holds queue.mu. m off the list of queue/ (a binary search: the
+ * list is sorted by ID) and out of the due heaps. */
+static void
+queued_remove(struct msg *m)
+{
+	guint lo = 0, hi = queue.queued->len, mid;
+
+	queue_due_forget(m);
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (strcmp(((struct msg *)queue.queued->pdata[mid])->id, m->id) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < queue.queued->len && queue.queued->pdata[lo] == m)
+		g_ptr_array_remove_index(queue.queued, lo);
+	else
+		g_ptr_array_remove(queue.queued, m);
+}
+
 /* Caller holds queue.mu. */
 void
 queue_index_add(struct msg *m)
 {
 	g_hash_table_replace(queue.index, m->id, m);
-	if (m->where == QUEUE_QUEUE)
+	if (m->where == QUEUE_QUEUE) {
 		queued_insert(m);
+		queue_due_update(m);
+	}
 }
 
 /* Caller holds queue.mu; drops the index's reference. */
@@ -112,7 +135,7 @@ static void
 index_remove(struct msg *m)
 {
 	if (m->where == QUEUE_QUEUE)
-		g_ptr_array_remove(queue.queued, m);
+		queued_remove(m);
 	g_hash_table_remove(queue.index, m->id);
 	m->gone = 1;
 	msg_unref_locked(m);
@@ -225,7 +248,7 @@ queue_save(struct msg *m)
 			err = errno;
 		} else {
 			if (from == QUEUE_QUEUE)
-				g_ptr_array_remove(queue.queued, m);
+				queued_remove(m);
 			m->where = to;
 			if (to == QUEUE_QUEUE)
 				queued_insert(m);
@@ -694,6 +717,7 @@ queue_close(void)
 		msg_unref_locked(m);
 	}
 	queue.backoff = 0;
+	queue_due_clear();
 	g_hash_table_iter_init(&it, queue.index);
 	while (g_hash_table_iter_next(&it, NULL, &val))
 		msg_unref_locked(val);

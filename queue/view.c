@@ -294,8 +294,10 @@ make_due(struct msg *m, time_t now)
 			n++;
 		}
 	}
-	if (n > 0)
+	if (n > 0) {
+		queue_due_update(m);
 		queue_save_later(m);
+	}
 	return n;
 }
 
@@ -389,8 +391,10 @@ queue_flush_domain(const char *node, int sub)
 				changed = 1;
 			}
 		}
-		if (changed)
+		if (changed) {
+			queue_due_update(m);
 			queue_save_later(m);	/* as make_due: kept due */
+		}
 		count += waiting;
 	}
 	pthread_mutex_unlock(&queue.mu);
