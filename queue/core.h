@@ -106,8 +106,9 @@ void	queue_due_forget(struct msg *m);
 /* Caller holds queue.mu. The entry with the earliest waiting recipient of
  * route k (*due set to when it is due), or NULL if none waits. */
 struct msg *queue_due_first(enum due_route k, time_t *due);
-/* Caller holds queue.mu. Both heaps emptied (queue_close). */
-void	queue_due_clear(void);
+/* Caller holds queue.mu. Both heaps emptied, their entries untouched
+ * (queue_close, after freeing them). */
+void	queue_due_free(void);
 
 /* --- local.c --- */
 

@@ -7,13 +7,15 @@
  * The invariant, kept under queue.mu: a queue/ entry is in heap k exactly
  * when it has a queued or deferred recipient of that route, keyed by the
  * earliest `next` among them; ties go oldest ID first (the order of the
- * queue/ listing). Whoever changes a recipient's state or due time, or
- * moves an entry into or out of queue/, calls queue_due_update or
- * queue_due_forget; a SIGHUP that may have changed `domains` (which route
- * a recipient takes) rebuilds both (queue_reload).
+ * queue/ listing). Whoever changes a recipient's state or due time calls
+ * queue_due_update; queue_drop, taking an entry out of queue/ unfinished,
+ * calls queue_due_forget. A finished entry moved to sent/ or failed/ left
+ * the heaps when its last recipient finished. A SIGHUP that may have
+ * changed `domains` (which route a recipient takes) sorts every entry
+ * again (queue_reload).
  *
- * API: queue_due_update, queue_due_forget, queue_due_first (core.h);
- * queue_reload (queue.h). No diagnostics.
+ * API: queue_due_update, queue_due_forget, queue_due_first,
+ * queue_due_free (core.h); queue_reload (queue.h). No diagnostics.
  */
 #include <stddef.h>
 #include <string.h>
@@ -98,14 +100,14 @@ queue_due_first(enum due_route k, time_t *due)
 	return msg_of(top, k);
 }
 
-/* Caller holds queue.mu. Both heaps emptied (queue_close). */
+/* Caller holds queue.mu. */
 void
-queue_due_clear(void)
+queue_due_free(void)
 {
 	int k;
 
 	for (k = 0; k < DUE_NROUTES; k++)
-		dueheap_clear(&heaps[k]);
+		dueheap_free(&heaps[k]);
 }
 
 void

@@ -2,7 +2,7 @@
  * dueheap.c - the min-heap of due times (see dueheap.h): an array in
  * heap order, each node's pos kept equal to its index + 1.
  *
- * API: dueheap_set, dueheap_remove, dueheap_top, dueheap_clear. No
+ * API: dueheap_set, dueheap_remove, dueheap_top, dueheap_free. No
  * locking (the queue calls it under queue.mu); no diagnostics.
  */
 #include <glib.h>
@@ -108,12 +108,8 @@ dueheap_top(const struct dueheap *h)
 }
 
 void
-dueheap_clear(struct dueheap *h)
+dueheap_free(struct dueheap *h)
 {
-	size_t i;
-
-	for (i = 0; i < h->n; i++)
-		h->v[i]->pos = 0;
 	g_free(h->v);
 	h->v = NULL;
 	h->n = h->cap = 0;

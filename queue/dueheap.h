@@ -35,7 +35,8 @@ void	dueheap_set(struct dueheap *h, struct dueheap_node *x, time_t due);
 void	dueheap_remove(struct dueheap *h, struct dueheap_node *x);
 /* The earliest node, or NULL when empty. */
 struct dueheap_node *dueheap_top(const struct dueheap *h);
-/* Empty the heap and free its array (the nodes are the owners'). */
-void	dueheap_clear(struct dueheap *h);
+/* Empty the heap and free its array without touching the nodes (their
+ * owners may be gone already). */
+void	dueheap_free(struct dueheap *h);
 
 #endif

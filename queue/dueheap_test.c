@@ -140,8 +140,8 @@ main(void)
 	dueheap_set(&h, &items[7].node, 1000);
 	ok(dueheap_top(&h) == &items[0].node && valid(&h),
 	    "moved later: no longer first");
-	dueheap_clear(&h);
-	ok(h.n == 0 && items[3].node.pos == 0 && dueheap_top(&h) == NULL,
-	    "clear empties it and every node knows");
+	dueheap_free(&h);
+	ok(h.n == 0 && h.v == NULL && dueheap_top(&h) == NULL,
+	    "free empties it");
 	return tap_done();
 }

@@ -98,27 +98,6 @@ queued_insert(struct msg *m)
 	g_ptr_array_insert(queue.queued, (gint)lo, m);
 }
 
-/* Caller holds queue.mu. m off the list of queue/ (a binary search: the
- * list is sorted by ID) and out of the due heaps. */
-static void
-queued_remove(struct msg *m)
-{
-	guint lo = 0, hi = queue.queued->len, mid;
-
-	queue_due_forget(m);
-	while (lo < hi) {
-		mid = (lo + hi) / 2;
-		if (strcmp(((struct msg *)queue.queued->pdata[mid])->id, m->id) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < queue.queued->len && queue.queued->pdata[lo] == m)
-		g_ptr_array_remove_index(queue.queued, lo);
-	else
-		g_ptr_array_remove(queue.queued, m);
-}
-
 /* Caller holds queue.mu. */
 void
 queue_index_add(struct msg *m)
@@ -135,7 +114,7 @@ static void
 index_remove(struct msg *m)
 {
 	if (m->where == QUEUE_QUEUE)
-		queued_remove(m);
+		g_ptr_array_remove(queue.queued, m);
 	g_hash_table_remove(queue.index, m->id);
 	m->gone = 1;
 	msg_unref_locked(m);
@@ -248,7 +227,7 @@ queue_save(struct msg *m)
 			err = errno;
 		} else {
 			if (from == QUEUE_QUEUE)
-				queued_remove(m);
+				g_ptr_array_remove(queue.queued, m);
 			m->where = to;
 			if (to == QUEUE_QUEUE)
 				queued_insert(m);
@@ -400,8 +379,10 @@ queue_drop(enum queue_where w, const char *id, int durable)
 	} else {
 		if (renameat(queue.dirs[w].fd[0], m->id, queue.tmpfd, m->id) == -1)
 			err = errno;
-		else
+		else {
+			queue_due_forget(m);
 			index_remove(m);
+		}
 	}
 	pthread_mutex_unlock(&queue.mu);
 	if (!err) {
@@ -717,7 +698,6 @@ queue_close(void)
 		msg_unref_locked(m);
 	}
 	queue.backoff = 0;
-	queue_due_clear();
 	g_hash_table_iter_init(&it, queue.index);
 	while (g_hash_table_iter_next(&it, NULL, &val))
 		msg_unref_locked(val);
@@ -725,6 +705,7 @@ queue_close(void)
 	g_ptr_array_free(queue.queued, TRUE);
 	queue.index = NULL;
 	queue.queued = NULL;
+	queue_due_free();
 	queue.wakeup = NULL;
 	pthread_mutex_unlock(&queue.mu);
 	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
