@@ -80,6 +80,8 @@ main(void)
 	struct queue_job *jobs[MANY], *all[MANY];
 	char a[QUEUE_ID_MAX], b[QUEUE_ID_MAX], d[QUEUE_ID_MAX];
 	char l[QUEUE_ID_MAX], many[MANY][QUEUE_ID_MAX], err[256], p[512];
+	const char *old = "From: o@example.org\r\nTo: u@old.test\r\n\r\n"
+	    "old\r\n";
 	int seen[MANY], good;
 	time_t now, next;
 	size_t k, i, got, taken;
@@ -208,14 +210,15 @@ main(void)
 	snprintf(p, sizeof(p), "%s/queue/20200101T000000.000001/message",
 	    spool);
 	f = fopen(p, "w");
-	fputs("From: o@example.org\r\nTo: u@old.test\r\n\r\nold\r\n", f);
+	fputs(old, f);
 	fclose(f);
 	snprintf(p, sizeof(p), "%s/queue/20200101T000000.000001/state", spool);
 	f = fopen(p, "w");
 	fprintf(f, "mailfs-state 1\nfrom o@example.org\nname old\n"
-	    "arrival %lld\ndone 0\nsize 40\neightbit 0\n"
+	    "arrival %lld\ndone 0\nsize %zu\neightbit 0\n"
 	    "rcpt u@old.test deferred 2 %lld 4.4.1 refused\n",
-	    (long long)time(NULL) - 7200, (long long)time(NULL) - 3600);
+	    (long long)time(NULL) - 7200, strlen(old),
+	    (long long)time(NULL) - 3600);
 	fclose(f);
 	ok(queue_open(&c) == 0, "queue_open with an older entry");
 	k = queue_take_due(time(NULL), jobs, MANY, &next);
