@@ -76,55 +76,6 @@ rebuild(struct msg *m, int dfd, const struct stat *st)
 	return err;
 }
 
-/*
- * read_state - ID/state under the directory of place wfd, read with as
- * few calls as a start with 100,000 entries can afford (no directory
- * opened, no fstat: read until a short read). 0 with *text (malloc'd,
- * NUL-terminated), or an errno.
- */
-static int
-read_state(int wfd, const char *id, char **text)
-{
-	char p[QUEUE_ID_MAX + 16], *buf = NULL, *nb;
-	size_t cap = 0, got = 0, want;
-	ssize_t n;
-	int fd, err = 0;
-
-	snprintf(p, sizeof(p), "%s/state", id);
-	if ((fd = openat(wfd, p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
-		return errno;
-	for (;;) {
-		if (cap - got < 2048) {
-			cap = cap ? 2 * cap : 4096;
-			if ((nb = realloc(buf, cap)) == NULL) {
-				err = ENOMEM;
-				break;
-			}
-			buf = nb;
-		}
-		want = cap - got - 1;
-		n = read(fd, buf + got, want);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			err = errno;
-			break;
-		}
-		got += (size_t)n;
-		/* A regular file gives less than asked only at its end. */
-		if ((size_t)n < want)
-			break;
-	}
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[got] = '\0';
-	*text = buf;
-	return 0;
-}
-
 static void
 load_entry(enum queue_where w, const char *id)
 {
@@ -132,6 +83,7 @@ load_entry(enum queue_where w, const char *id)
 	int wfd = queue.dirs[w].fd[0];
 	struct stat st;
 	struct msg *m;
+	size_t len;
 	int dfd, ok;
 
 	enum queue_where had = QUEUE_QUEUE;
@@ -162,7 +114,9 @@ load_entry(enum queue_where w, const char *id)
 	}
 	if ((m = entry_new(id)) == NULL)
 		return;
-	ok = read_state(wfd, id, &text) == 0 && entry_parse(m, text) == 0;
+	snprintf(p, sizeof(p), "%s/state", id);
+	ok = spool_read_file(wfd, p, &text, &len) == 0 &&
+	    entry_parse(m, text) == 0;
 	free(text);
 	if (!ok && w == QUEUE_QUEUE) {
 		entry_free(m);
