@@ -420,6 +420,7 @@ main(int argc, char **argv)
 		    "'%s'\n", conf.mount_opts ? conf.mount_opts : "");
 		return 1;
 	}
+	fs_session(se);
 	if (fuse_set_signal_handlers(se) == -1)
 		return 1;
 	/* libfuse or fusermount3 has said why (allow_other without

@@ -125,7 +125,7 @@ dir_list(const struct loc *l, struct dir_handle *d)
 		else if (l->area == AREA_DRAFTS)
 			err = drafts_list(&names, &count);
 		else if (l->area == AREA_INBOX)
-			err = maildir_list(&names, &count);
+			err = inbox_list(&names, &count);
 		else
 			err = queue_list(place_where(l->area), &names, &count);
 		if (err)
@@ -229,6 +229,67 @@ dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		used += n;
 	}
 	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+/*
+ * readdirplus: the same entries, and for those of inbox/ (inbox/ID, and
+ * the files of inbox/ID/) their attributes too, so that `ls -l`, a glob
+ * or `rm -r` need no lookup of each (their attributes come from the map
+ * and the index, cheap). Other entries go without (ino 0: the kernel
+ * looks them up as after readdir). Each entry given with attributes
+ * counts as a lookup (node_ref), undone if the reply fails.
+ */
+void
+dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	char path[PATH_MAX], *buf = calloc(1, size ? size : 1);
+	uint64_t *refs = malloc((d->n + 1) * sizeof(*refs)), gen;
+	struct fuse_entry_param e;
+	size_t used = 0, n, nrefs = 0;
+	const char *name;
+	struct loc l;
+	off_t i;
+
+	if (!buf || !refs) {
+		free(buf);
+		free(refs);
+		return (void)fuse_reply_err(req, ENOMEM);
+	}
+	for (i = off; (size_t)i < d->n + 2; i++) {
+		memset(&e, 0, sizeof(e));
+		if (i < 2) {
+			name = i == 0 ? "." : "..";
+			e.attr.st_ino = i == 0 ? ino : NODE_ROOT;
+			e.attr.st_mode = S_IFDIR;
+		} else {
+			name = d->v[i - 2].name;
+			e.attr.st_ino = d->v[i - 2].ino;
+			e.attr.st_mode = d->v[i - 2].mode;
+			if (place_child_path(d->path, name, path,
+			    sizeof(path)) == 0 && place_parse(path, &l) == 0 &&
+			    l.area == AREA_INBOX && l.kind != K_AREA &&
+			    place_stat(&l, NULL, &e.attr, &gen) == 0) {
+				e.ino = e.attr.st_ino = d->v[i - 2].ino;
+				e.generation = gen;
+				e.entry_timeout = place_entry_timeout(&l);
+				e.attr_timeout = place_attr_timeout(&l);
+			}
+		}
+		n = fuse_add_direntry_plus(req, buf + used, size - used, name,
+		    &e, i + 1);
+		if (n > size - used)
+			break;
+		used += n;
+		if (e.ino != 0)
+			refs[nrefs++] = node_ref(path);
+	}
+	if (fuse_reply_buf(req, buf, used) != 0)
+		while (nrefs > 0)
+			node_forget(refs[--nrefs], 1);
+	free(refs);
 	free(buf);
 }
 

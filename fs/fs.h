@@ -11,6 +11,10 @@ struct conf;
 /* The ops table; fs_init must be called before the session starts. */
 const struct fuse_lowlevel_ops *fs_ops(void);
 void	fs_init(const struct conf *c);
+struct fuse_session;
+/* The session, once made: for telling the kernel to forget entries that
+ * changed without a request (inbox mail another tool deleted). */
+void	fs_session(struct fuse_session *se);
 /* After the session has ended: free the handles the kernel had not
  * released yet (outbox files excepted). */
 void	fs_stop(void);

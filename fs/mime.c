@@ -543,12 +543,17 @@ message_render(struct render *r, struct mime_node *root, GMimeMessage *m,
 		mime_text_mend(ba, 0);
 		file_bytes(r, root, "body", ba);
 	}
-	g_string_append_printf(info, "size %lld\nflags", (long long)r->len);
+	g_string_append_printf(info, "size %lld\nflags\n", (long long)r->len);
 	if (flags != NULL && *flags != '\0') {
-		g_string_append_c(info, ' ');
-		mime_line_append(info, flags);
+		s = info;
+		info = g_string_new("");
+		if (mime_info_flags(s->str, s->len, flags, &v, &i) == -1)
+			r->nomem = 1;
+		else
+			g_string_append_len(info, v, i);
+		free(v);
+		g_string_free(s, TRUE);
 	}
-	g_string_append_c(info, '\n');
 	file_string(r, root, "info", info);
 
 	for (i = 0; i < parts.nkids; i++) {
@@ -562,6 +567,26 @@ message_render(struct render *r, struct mime_node *root, GMimeMessage *m,
 	for (; i < parts.nkids; i++)
 		node_clear(&parts.kids[i]);
 	free(parts.kids);
+}
+
+int
+mime_info_flags(const char *info, size_t len, const char *flags, char **out,
+    size_t *outlen)
+{
+	GString *s = g_string_new_len(info, len);
+
+	/* the last line is "flags": the flags go after it */
+	if (s->len > 0 && s->str[s->len - 1] == '\n')
+		g_string_truncate(s, s->len - 1);
+	if (flags != NULL && *flags != '\0') {
+		g_string_append_c(s, ' ');
+		mime_line_append(s, flags);
+	}
+	g_string_append_c(s, '\n');
+	*outlen = s->len;
+	/* g_malloc is the system malloc (see file_take) */
+	*out = g_string_free(s, FALSE);
+	return 0;
 }
 
 struct mime_node *

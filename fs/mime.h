@@ -26,6 +26,16 @@ struct mime_node {
 	 * copy in its data/len.
 	 */
 	int borrowed;
+	/*
+	 * Where a file's bytes are, in a tree read back from the inbox index
+	 * (fs/inbox_index.h) instead of rendered: MIME_HERE in data (always
+	 * so in a rendered tree); MIME_IN_MESSAGE at [off, off + len) of the
+	 * message file; MIME_IN_INDEX at off of the index's big column, with
+	 * FNV-1a sum; MIME_RENDERED only by rendering the message again.
+	 */
+	enum mime_where { MIME_HERE, MIME_IN_MESSAGE, MIME_IN_INDEX,
+		MIME_RENDERED } where;
+	unsigned long long off, sum;
 };
 
 /* Parse a message (as stored) into a directory node. NULL + errno. */
@@ -33,6 +43,13 @@ struct mime_node *mime_render(const char *data, size_t len);
 /* The same, with the Maildir flags (e.g. "RS") shown in info; may be NULL. */
 struct mime_node *mime_render_flags(const char *data, size_t len,
 	    const char *flags);
+/*
+ * The info file of a message with the Maildir flags (e.g. "RS", may be
+ * NULL) on its last line: info as mime_render made it (ending in
+ * "flags\n"), a new malloc'd copy in *out. 0, or -1 (ENOMEM).
+ */
+int	mime_info_flags(const char *info, size_t len, const char *flags,
+	    char **out, size_t *outlen);
 /* Find the node at a relative path like "2/1/body" ("" = the node). */
 const struct mime_node *mime_find(const struct mime_node *root,
 	    const char *relpath);

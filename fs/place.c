@@ -87,6 +87,37 @@ place_is_dynamic(const struct loc *l)
 	    (l->kind == K_EFILE && l->qf->dynamic);
 }
 
+/* The top-level info of an inbox message: it shows the Maildir flags,
+ * which change. */
+int
+place_is_inbox_info(const struct loc *l)
+{
+	return l->kind == K_INODE && strcmp(l->name, "info") == 0;
+}
+
+/*
+ * How long the kernel may keep an entry: the fixed ones for long, an
+ * inbox message for INBOX_TIMEOUT and its files (whose content never
+ * changes while the message exists) for long; others not at all.
+ */
+double
+place_entry_timeout(const struct loc *l)
+{
+	return l->kind == K_AREA || l->kind == K_CTL || l->kind == K_LOG ||
+	    l->kind == K_STATS || l->kind == K_INODE ? STATIC_TIMEOUT :
+	    l->kind == K_IENTRY ? INBOX_TIMEOUT : 0;
+}
+
+/* The same for attributes: sizes and times that cannot change. */
+double
+place_attr_timeout(const struct loc *l)
+{
+	return l->kind == K_CTL || l->kind == K_ROOT ||
+	    (l->kind == K_AREA && l->area == AREA_INBOX) ? STATIC_TIMEOUT :
+	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
+	    l->kind == K_INODE && !place_is_inbox_info(l) ? STATIC_TIMEOUT : 0;
+}
+
 int
 place_is_ctl(const struct loc *l)
 {
@@ -353,7 +384,7 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 		fill_file(st, l->qf->mode, size, t);
 		break;
 	case K_IENTRY:
-		if ((err = inbox_stat(l->id, &t)))
+		if ((err = inbox_stat(l->id, &t, gen)))
 			return err;
 		fill_dir(st, t, 1);
 		break;
@@ -366,6 +397,7 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 			fill_dir(st, inbox_mtime(m), 1);
 		else
 			fill_file(st, 0444, n->len, inbox_mtime(m));
+		*gen = inbox_generation(m);
 		inbox_put(m);
 		if (err)
 			return err;

@@ -14,8 +14,13 @@
  * rest and the ops table. Generated files are rendered once per open into
  * the handle and served in slices, so reads at different offsets agree;
  * files whose content changes (status, log, stats, ctl: the dynamic ones)
- * are opened direct_io and every attribute and dynamic entry has a zero
- * timeout, so `tail -f`, `cat` and `wc` never see stale sizes.
+ * are opened direct_io and their attributes and entries have a zero
+ * timeout, so `tail -f`, `cat` and `wc` never see stale sizes. What cannot
+ * change (the root, inbox/, a received message's files but info) is kept
+ * by the kernel for long (place_entry_timeout), with its page cache
+ * (keep_cache) and no FLUSH at close: a `cat` of every inbox/ID/subject
+ * costs an OPEN per file, not eight requests; mail deleted or rewritten
+ * behind our back is forgotten by notify_inval_entry (fs/session.c).
  *
  * Every entry of queue/, sent/ and failed/ has a ctl: `retry` (queue/
  * only) and `delete`.
@@ -72,15 +77,13 @@ reply_entry(fuse_req_t req, const struct loc *l, struct stat *st,
     uint64_t gen)
 {
 	struct fuse_entry_param e = { 0 };
-	double t = l->kind == K_AREA || l->kind == K_CTL || l->kind == K_LOG ||
-	    l->kind == K_STATS ? STATIC_TIMEOUT : 0;
 
 	e.ino = node_ref(l->path);
 	e.generation = gen;
 	st->st_ino = e.ino;
 	e.attr = *st;
-	e.entry_timeout = t;
-	e.attr_timeout = l->kind == K_CTL ? t : 0;
+	e.entry_timeout = place_entry_timeout(l);
+	e.attr_timeout = place_attr_timeout(l);
 	if (fuse_reply_entry(req, &e) != 0)
 		node_forget(e.ino, 1);
 }
@@ -129,7 +132,7 @@ tree_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((err = place_stat(&l, h, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	st.st_ino = ino;
-	fuse_reply_attr(req, &st, 0);
+	fuse_reply_attr(req, &st, place_attr_timeout(&l));
 }
 
 static void
@@ -288,6 +291,7 @@ fs_stop(void)
 			handle_free(h);
 	}
 	dir_stop();
+	inbox_stop();
 }
 
 static void
@@ -432,7 +436,7 @@ tree_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static int
 open_generated(const struct loc *l, struct handle *h)
 {
-	const struct mime_node *n;
+	struct inbox_view v;
 	char path[PATH_MAX];
 	int err;
 
@@ -458,14 +462,13 @@ open_generated(const struct loc *l, struct handle *h)
 			return errno == ENOENT ? ENOENT : EIO;
 		return 0;
 	case K_INODE:
-		if ((err = inbox_get(l->id, &h->msg)))
+		if ((err = inbox_open(l->id, l->name, &h->msg, &v)))
 			return err;
-		if (!(n = inbox_find(h->msg, l->name)))
-			return ENOENT;
-		if (n->is_dir)
-			return EISDIR;
-		h->data = n->data;
-		h->len = n->len;
+		h->data = v.data;
+		h->buf = v.buf;
+		h->fd = v.fd;
+		h->base = v.base;
+		h->len = v.len;
 		return 0;
 	default:
 		return EISDIR;
@@ -540,12 +543,18 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, err);
 	}
 	fi->fh = (uintptr_t)h;
-	/* The entry files that are not dynamic never change; inbox info
-	 * changes with the Maildir flags. */
+	/* The entry files that are not dynamic never change, nor do the
+	 * inbox files but info, which changes with the Maildir flags: what
+	 * the page cache holds of them stays good. */
 	if (place_is_dynamic(&l))
 		fi->direct_io = 1;
-	else if (l.kind == K_EFILE)
+	else if (l.kind == K_EFILE ||
+	    (l.kind == K_INODE && !place_is_inbox_info(&l)))
 		fi->keep_cache = 1;
+	/* Closing an inbox file needs no word from us (FOPEN_NOFLUSH: no
+	 * FLUSH request at each close). */
+	if (l.kind == K_INODE)
+		fi->noflush = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(h);
 }
@@ -569,7 +578,12 @@ tree_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (h->ob)
 		n = outbox_read(h->ob, buf, size, off);
-	else if (h->fd >= 0)
+	else if (h->fd >= 0 && h->kind == K_INODE) {
+		/* a slice of the message file: len bytes from base */
+		if (off >= 0 && (size_t)off < h->len)
+			n = pread(h->fd, buf, h->len - (size_t)off < size ?
+			    h->len - (size_t)off : size, h->base + off);
+	} else if (h->fd >= 0)
 		n = pread(h->fd, buf, size, off);
 	else if (off >= 0 && (size_t)off < h->len) {
 		n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
@@ -723,6 +737,8 @@ tree_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 }
 
 static const struct fuse_lowlevel_ops ops = {
+	.init = session_init,
+	.destroy = session_destroy,
 	.lookup = tree_lookup,
 	.forget = tree_forget,
 	.forget_multi = tree_forget_multi,
@@ -745,6 +761,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.fsync = tree_fsync,
 	.opendir = dir_open,
 	.readdir = dir_read,
+	.readdirplus = dir_readplus,
 	.releasedir = dir_release,
 	.statfs = tree_statfs,
 	.setxattr = tree_setxattr,
@@ -764,6 +781,7 @@ fs_init(const struct conf *c)
 {
 	conf = c;
 	place_init(c);
+	session_spool(c->spool);
 	outbox_init(&c->max_size);
 	if (drafts_init(c->spool, &c->max_size) == -1)
 		log_warn("%s/drafts", c->spool);

@@ -2,8 +2,10 @@
  * tree_int.h - private interfaces between the files of the FUSE face
  * (fs.h): place.c turns inodes and paths into places in the tree of
  * interface.md and gives their attributes; dir.c lists directories;
- * remove.c deletes (rm -r of inbox/, sent/ and failed/ entries); tree.c
- * holds every other operation and the ops table. Not for use outside fs/.
+ * remove.c deletes (rm -r of inbox/, sent/ and failed/ entries);
+ * session.c starts and ends what needs the session and tells the kernel
+ * what changed behind its back; tree.c holds every other operation and
+ * the ops table. Not for use outside fs/.
  */
 #ifndef MAILFS_TREE_INT_H
 #define MAILFS_TREE_INT_H
@@ -23,8 +25,12 @@
 /* st_blksize: a page, the unit readers size their reads by. */
 #define BLOCK_SIZE	4096
 
-/* Entries and attributes that never change (the top level). */
+/* Entries and attributes that never change (the top level, and the files
+ * of an inbox message but info). */
 #define STATIC_TIMEOUT	3600.0
+/* inbox/ID: how long another tool's deleting it may go unseen by a path
+ * that was looked up before. */
+#define INBOX_TIMEOUT	3600.0
 
 enum area { AREA_NONE, AREA_OUTBOX, AREA_QUEUE, AREA_SENT, AREA_FAILED,
 	AREA_INBOX, AREA_DRAFTS };
@@ -59,7 +65,8 @@ struct handle {
 	char *buf;		/* rendered content, or */
 	const char *data;	/* a view into msg */
 	size_t len;
-	int fd;			/* served from disk when >= 0 */
+	int fd;			/* served from disk when >= 0, */
+	off_t base;		/* from there (inbox raw slices: len bytes) */
 	struct inbox_msg *msg;
 	struct outbox_file *ob;
 	int append;
@@ -100,6 +107,11 @@ enum queue_where place_where(enum area a);
 int	place_is_dynamic(const struct loc *l);
 /* ctl files: written with verbs, never read. */
 int	place_is_ctl(const struct loc *l);
+/* inbox/ID/info, which shows the Maildir flags: it changes. */
+int	place_is_inbox_info(const struct loc *l);
+/* How long the kernel may keep l's entry and attributes (seconds). */
+double	place_entry_timeout(const struct loc *l);
+double	place_attr_timeout(const struct loc *l);
 /* Parse a path ("" is the root) into l: 0, ENOENT or ENAMETOOLONG. */
 int	place_parse(const char *path, struct loc *l);
 int	place_child_path(const char *parent, const char *name, char *out,
@@ -134,7 +146,17 @@ int	dir_is_open_by(const char *path, pid_t pid);
 void	dir_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void	dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	    struct fuse_file_info *fi);
+void	dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	    struct fuse_file_info *fi);
 void	dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* --- session.c --- */
+
+/* The spool, for what session_init opens. */
+void	session_spool(const char *spool);
+/* The ops init and destroy: what needs the session up (the inbox). */
+void	session_init(void *userdata, struct fuse_conn_info *fc);
+void	session_destroy(void *userdata);
 
 /* --- remove.c --- */
 

@@ -509,41 +509,46 @@ is_file(DIR *d, const struct dirent *e)
 	return fstatat(dirfd(d), e->d_name, &st, 0) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Call fn(name, arg) for each message file in new/ then cur/ (and note
- * where it is); a nonzero return stops the walk and is returned. */
+/* Call fn(name, arg) for each message file in sub ("new" or "cur") and
+ * note where it is; a nonzero return stops the walk and is returned. */
+static int
+walk_sub(const char *sub, int (*fn)(const char *dir, const char *name,
+    void *arg), void *arg)
+{
+	char dir[PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%s", md.root, sub);
+	if ((d = opendir(dir)) == NULL)
+		return errno;
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		size_t len = id_len(e->d_name);
+
+		if (e->d_name[0] == '.' || len == 0 ||
+		    len >= MAILDIR_ID_MAX || !is_file(d, e))
+			continue;
+		seen_put(sub, e->d_name, len);
+		rc = fn(dir, e->d_name, arg);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* walk_sub over new/ then cur/ */
 static int
 walk(int (*fn)(const char *dir, const char *name, void *arg), void *arg)
 {
-	static const char *const subs[] = { "new", "cur" };
+	int rc = walk_sub("new", fn, arg);
 
-	for (size_t i = 0; i < 2; i++) {
-		char dir[PATH_MAX];
-		DIR *d;
-		struct dirent *e;
-		int rc = 0;
-
-		snprintf(dir, sizeof(dir), "%s/%s", md.root, subs[i]);
-		if ((d = opendir(dir)) == NULL)
-			return errno;
-		while (rc == 0 && (e = readdir(d)) != NULL) {
-			size_t len = id_len(e->d_name);
-
-			if (e->d_name[0] == '.' || len == 0 ||
-			    len >= MAILDIR_ID_MAX || !is_file(d, e))
-				continue;
-			seen_put(subs[i], e->d_name, len);
-			rc = fn(dir, e->d_name, arg);
-		}
-		closedir(d);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	return rc != 0 ? rc : walk_sub("cur", fn, arg);
 }
 
 struct list_acc {
 	char	**ids;
 	size_t	n, cap;
+	int	whole;		/* the file names, not the IDs */
 };
 
 static int
@@ -562,7 +567,8 @@ list_one(const char *dir, const char *name, void *arg)
 		a->ids = ids;
 		a->cap = cap;
 	}
-	if ((a->ids[a->n] = strndup(name, len)) == NULL)
+	if ((a->ids[a->n] = a->whole ? strdup(name) : strndup(name, len)) ==
+	    NULL)
 		return ENOMEM;
 	a->n++;
 	return 0;
@@ -571,7 +577,7 @@ list_one(const char *dir, const char *name, void *arg)
 int
 maildir_list(char ***ids, size_t *n)
 {
-	struct list_acc a = { NULL, 0, 0 };
+	struct list_acc a = { NULL, 0, 0, 0 };
 	int rc;
 
 	if (!md.open)
@@ -652,10 +658,48 @@ maildir_delete(const char *id)
 
 	if ((rc = maildir_path(id, path)) != 0)
 		return rc;
+	return maildir_remove(id, path);
+}
+
+int
+maildir_remove(const char *id, const char *path)
+{
+	if (!md.open)
+		return EBADF;
+	if (strchr(id, '/') != NULL || id[0] == '.' || id[0] == '\0')
+		return ENOENT;
 	if (unlink(path) == -1)
 		return errno;
 	if (unlinkat(md.envfd, id, 0) == -1 && errno != ENOENT)
 		log_warn("maildir: unlink %s/%s", md.envdir, id);
+	return 0;
+}
+
+size_t
+maildir_id_len(const char *name)
+{
+	size_t len = id_len(name);
+
+	return name[0] == '.' || len >= MAILDIR_ID_MAX ? 0 : len;
+}
+
+int
+maildir_names(const char *sub, char dir[PATH_MAX], char ***names, size_t *n)
+{
+	struct list_acc a = { NULL, 0, 0, 1 };
+	int rc;
+
+	if (!md.open)
+		return EBADF;
+	if (strcmp(sub, "new") != 0 && strcmp(sub, "cur") != 0)
+		return EINVAL;
+	snprintf(dir, PATH_MAX, "%s/%s", md.root, sub);
+	if ((rc = walk_sub(sub, list_one, &a)) != 0) {
+		strv_free(a.ids, a.n);
+		return rc;
+	}
+	*names = a.ids;
+	*n = a.n;
 	return 0;
 }
 

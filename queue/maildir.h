@@ -80,6 +80,17 @@ int	maildir_path(const char *id, char path[PATH_MAX]);
 int	maildir_envelope(const char *id, char **buf, size_t *len);
 /* rm -r inbox/ID: delete the message and its envelope from disk. */
 int	maildir_delete(const char *id);
+/* The same for a caller that knows where the message file is (path, from
+ * maildir_names): no search. */
+int	maildir_remove(const char *id, const char *path);
+/* The message files in sub, "new" or "cur", as file names (unsorted; free
+ * with strv_free), and the directory's path in dir: for a caller that
+ * keeps its own map of the Maildir (fs/inbox_map.c). */
+int	maildir_names(const char *sub, char dir[PATH_MAX], char ***names,
+	    size_t *n);
+/* The length of the ID in a file name of new/ or cur/ (before ":2,"); 0
+ * if the name is not a message's. */
+size_t	maildir_id_len(const char *name);
 long	maildir_count(void);
 
 #endif

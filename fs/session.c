@@ -1,0 +1,65 @@
+/*
+ * session.c - the FUSE session's start and end (the init and destroy
+ * operations), and what we tell the kernel without a request: that an
+ * inbox/ID went away or was rewritten behind our back (another tool
+ * deleted it), since the kernel may keep inbox entries for long
+ * (place_entry_timeout).
+ *
+ * The inbox starts at init, not at fs_init: mailfs.c opens the Maildir
+ * after fs_init (and after the fork of fuse_daemonize, which threads do
+ * not survive), before the session loop, whose first request is INIT.
+ *
+ * API: fs.h (fs_session), tree_int.h (session_*).
+ */
+#include "fs/tree_int.h"
+
+#include <string.h>
+
+#include "fs/fs.h"
+#include "fs/inbox.h"
+#include "fs/node.h"
+
+static struct fuse_session *session;
+static const char *spool;
+
+void
+fs_session(struct fuse_session *se)
+{
+	session = se;
+}
+
+void
+session_spool(const char *s)
+{
+	spool = s;
+}
+
+/*
+ * Called from fs/inbox.c's own thread, never from a request: the kernel
+ * takes the directory's lock for this, which a request in inbox/ holds.
+ */
+static void
+inbox_gone(const char *id)
+{
+	uint64_t dir = node_ino("inbox");
+
+	if (session)
+		fuse_lowlevel_notify_inval_entry(session, dir, id, strlen(id));
+}
+
+void
+session_init(void *userdata, struct fuse_conn_info *fc)
+{
+	(void)userdata;
+	(void)fc;
+	inbox_on_gone(inbox_gone);
+	inbox_start(spool);
+}
+
+/* Before the session goes: nothing may use it after this (inbox_gone). */
+void
+session_destroy(void *userdata)
+{
+	(void)userdata;
+	inbox_stop();
+}
