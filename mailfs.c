@@ -277,6 +277,7 @@ hup_cb(evutil_socket_t fd, short what, void *arg)
 		    "reason", err, NULL);
 	} else {
 		conf_reload(reload.live, &fresh, later, sizeof(later));
+		queue_reload();		/* `domains` may have changed */
 		if (passwd_reload(err, sizeof(err)) == -1) {
 			/* the users in use stay: none is locked out */
 			log_warnx("reload: %s; keeping the users in use", err);

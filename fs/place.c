@@ -108,12 +108,19 @@ place_entry_timeout(const struct loc *l)
 	    l->kind == K_IENTRY ? INBOX_TIMEOUT : 0;
 }
 
-/* The same for attributes: sizes and times that cannot change. */
+/* The same for attributes: sizes and times that cannot change. Every
+ * path walk checks each directory on the way (default_permissions), a
+ * GETATTR each when its attributes are stale: those of the areas but
+ * outbox/ and drafts/ never change, nor do those of a queue/, sent/ or
+ * failed/ entry's directory while it exists (a moved entry is another
+ * path, so another inode; its lookups, not kept, still see it go). */
 double
 place_attr_timeout(const struct loc *l)
 {
 	return l->kind == K_CTL || l->kind == K_ROOT ||
-	    (l->kind == K_AREA && l->area == AREA_INBOX) ? STATIC_TIMEOUT :
+	    (l->kind == K_AREA && l->area != AREA_OUTBOX &&
+	    l->area != AREA_DRAFTS) ? STATIC_TIMEOUT :
+	    l->kind == K_ENTRY ? ENTRY_ATTR_TIMEOUT :
 	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
 	    l->kind == K_INODE && !place_is_inbox_info(l) ? STATIC_TIMEOUT : 0;
 }

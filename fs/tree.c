@@ -551,9 +551,9 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (l.kind == K_EFILE ||
 	    (l.kind == K_INODE && !place_is_inbox_info(&l)))
 		fi->keep_cache = 1;
-	/* Closing an inbox file needs no word from us (FOPEN_NOFLUSH: no
-	 * FLUSH request at each close). */
-	if (l.kind == K_INODE)
+	/* Closing an inbox file or an entry file but ctl needs no word from
+	 * us (FOPEN_NOFLUSH: no FLUSH request at each close). */
+	if (l.kind == K_INODE || (l.kind == K_EFILE && !place_is_ctl(&l)))
 		fi->noflush = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(h);

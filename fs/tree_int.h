@@ -28,6 +28,10 @@
 /* Entries and attributes that never change (the top level, and the files
  * of an inbox message but info). */
 #define STATIC_TIMEOUT	3600.0
+/* The attributes of a queue/, sent/ or failed/ entry's directory: kept
+ * briefly, so a directory still open after its entry moved shows them
+ * no longer than this. */
+#define ENTRY_ATTR_TIMEOUT	1.0
 /* inbox/ID: how long another tool's deleting it may go unseen by a path
  * that was looked up before. */
 #define INBOX_TIMEOUT	3600.0

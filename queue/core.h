@@ -101,6 +101,26 @@ struct queue_job *queue_job_make(struct msg *m, size_t first, time_t now,
 	    enum job_route route);
 void	queue_job_free(struct queue_job *j);
 
+/* --- due.c --- */
+
+/* The two ways out of the queue, each with its heap of due entries. */
+enum due_route {
+	DUE_REMOTE,	/* by SMTP (jobs.c, for smtp/) */
+	DUE_LOCAL,	/* into our inbox (local.c) */
+	DUE_NROUTES
+};
+/* Caller holds queue.mu. After any change of m's recipients' states or
+ * due times, or of where m is: its places in the heaps made right. */
+void	queue_due_update(struct msg *m);
+/* Caller holds queue.mu. m out of both heaps (it leaves queue/). */
+void	queue_due_forget(struct msg *m);
+/* Caller holds queue.mu. The entry with the earliest waiting recipient of
+ * route k (*due set to when it is due), or NULL if none waits. */
+struct msg *queue_due_first(enum due_route k, time_t *due);
+/* Caller holds queue.mu. Both heaps emptied, their entries untouched
+ * (queue_close, after freeing them). */
+void	queue_due_free(void);
+
 /* --- local.c --- */
 
 /* 1 if r is in our domains: delivered into the inbox by local.c. */

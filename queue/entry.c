@@ -38,8 +38,9 @@ entry_free(struct msg *m)
 	size_t i;
 
 	for (i = 0; i < m->nr; i++) {
+		if (m->r[i].domain_own)
+			free(m->r[i].domain);
 		free(m->r[i].addr);
-		free(m->r[i].domain);
 		free(m->r[i].text);
 		free(m->r[i].relay);
 	}
@@ -68,6 +69,7 @@ int
 entry_add_rcpt(struct msg *m, const char *addr)
 {
 	struct rcpt *r, *nr;
+	char *at;
 
 	if ((nr = realloc(m->r, (m->nr + 1) * sizeof(*nr))) == NULL)
 		return ENOMEM;
@@ -81,6 +83,14 @@ entry_add_rcpt(struct msg *m, const char *addr)
 		free(r->domain);
 		return ENOMEM;
 	}
+	/* Most addresses end in their domain as it is kept (lower case):
+	 * then it is that part of addr, not a copy. */
+	if ((at = strrchr(r->addr, '@')) != NULL &&
+	    strcmp(at + 1, r->domain) == 0) {
+		free(r->domain);
+		r->domain = at + 1;
+	} else
+		r->domain_own = 1;
 	r->state = r->before = QUEUE_RCPT_QUEUED;
 	r->next = m->arrival;
 	m->nr++;

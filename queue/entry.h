@@ -11,39 +11,46 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "queue/dueheap.h"
 #include "queue/queue.h"
+#include "queue/queue_int.h"
 
 struct rcpt {
 	char *addr;
-	char *domain;		/* lower case */
+	char *domain;		/* lower case; may point into addr */
+	char *text;		/* last reply or error, NULL none */
+	char *relay;		/* who gave it, NULL unknown (not kept) */
+	time_t next;		/* queued/deferred: when due */
+	char code[16];		/* last enhanced status code, "" none */
 	enum queue_rcpt_state state;
 	enum queue_rcpt_state before;	/* while sending: the state to persist */
 	int attempts;
-	time_t next;		/* queued/deferred: when due */
-	char code[16];		/* last enhanced status code, "" none */
-	char *text;		/* last reply or error, NULL none */
-	char *relay;		/* who gave it, NULL unknown (not kept) */
-	int notified;		/* failed and its sender told (bounce.c) */
+	unsigned notified:1;	/* failed and its sender told (bounce.c) */
+	unsigned domain_own:1;	/* domain is its own allocation */
 };
 
-/* One entry of queue/, sent/ or failed/; queue.c owns the locking. */
+/* One entry of queue/, sent/ or failed/; queue.c owns the locking. A
+ * queue with 100,000 entries keeps them all in memory: keep it small. */
 struct msg {
-	char id[QUEUE_ID_MAX];
+	/* Packed: small fields together, no holes (a 100,000-entry queue). */
+	char id[QUEUE_ID_LEN + 1];
 	enum queue_where where;
+	uid_t uid;		/* who submitted it; (uid_t)-1: unknown */
+	int refs;		/* the index holds one */
+	unsigned eightbit:1;
+	unsigned warned:1;	/* a delay warning went to the sender */
+	unsigned gone:1;	/* no longer in the index */
+	unsigned pending:1;	/* waiting for the writer thread */
+	unsigned dirty:1;	/* its last state write failed: retried */
 	char *from;		/* "" for <> */
 	char *name;
-	uid_t uid;		/* who submitted it; (uid_t)-1: unknown */
 	time_t arrival;
 	time_t done;		/* when it moved to sent/ or failed/ */
 	size_t size;
-	int eightbit;
-	int warned;		/* a delay warning went to the sender */
 	struct rcpt *r;
 	size_t nr;
-	int refs;		/* the index holds one */
-	int gone;		/* no longer in the index */
-	int pending;		/* waiting for the writer thread */
-	int dirty;		/* its last state write failed: retried */
+	/* its places in the due heaps, by enum due_route (queue/due.c) */
+	struct dueheap_node due[2];
 	pthread_mutex_t wmu;
 };
 

@@ -35,8 +35,9 @@ parse_us(const char *id)
 }
 
 void
-queue_id_new(char id[QUEUE_ID_MAX])
+queue_id_new(char id[QUEUE_ID_LEN + 1])
 {
+	char buf[QUEUE_ID_MAX];
 	struct timespec ts;
 	struct tm tm;
 	long long us;
@@ -51,9 +52,12 @@ queue_id_new(char id[QUEUE_ID_MAX])
 	pthread_mutex_unlock(&id_mu);
 	secs = (time_t)(us / 1000000);
 	gmtime_r(&secs, &tm);
-	snprintf(id, QUEUE_ID_MAX, "%04d%02d%02dT%02d%02d%02d.%06lld",
+	snprintf(buf, sizeof(buf), "%04d%02d%02dT%02d%02d%02d.%06lld",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, us % 1000000);
+	/* QUEUE_ID_LEN exactly (until the year 10000) */
+	memcpy(id, buf, QUEUE_ID_LEN);
+	id[QUEUE_ID_LEN] = '\0';
 }
 
 void

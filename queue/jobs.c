@@ -21,7 +21,7 @@
 #include "queue/stats.h"
 
 static int
-due(const struct rcpt *r, time_t now)
+is_due(const struct rcpt *r, time_t now)
 {
 	return (r->state == QUEUE_RCPT_QUEUED ||
 	    r->state == QUEUE_RCPT_DEFERRED) && r->next <= now;
@@ -56,7 +56,8 @@ on_route(const struct msg *m, size_t first, size_t i, enum job_route route)
 }
 
 /* Caller holds queue.mu. The job for the due recipients of m that go the
- * same way as recipient `first`, now marked sending. */
+ * same way as recipient `first`, now marked sending (and so out of the
+ * due heaps: due.c). */
 struct queue_job *
 queue_job_make(struct msg *m, size_t first, time_t now, enum job_route route)
 {
@@ -84,7 +85,7 @@ queue_job_make(struct msg *m, size_t first, time_t now, enum job_route route)
 	}
 	for (i = first; i < m->nr; i++) {
 		r = &m->r[i];
-		if (!due(r, now) || !on_route(m, first, i, route))
+		if (!is_due(r, now) || !on_route(m, first, i, route))
 			continue;
 		if ((j->rcpts[j->nrcpt] = strdup(r->addr)) == NULL) {
 			queue_job_free(j);
@@ -96,50 +97,58 @@ queue_job_make(struct msg *m, size_t first, time_t now, enum job_route route)
 	 * every recipient as it was. */
 	for (i = first; i < m->nr; i++) {
 		r = &m->r[i];
-		if (due(r, now) && on_route(m, first, i, route)) {
+		if (is_due(r, now) && on_route(m, first, i, route)) {
 			r->before = r->state;
 			r->state = QUEUE_RCPT_SENDING;
 		}
 	}
+	queue_due_update(m);
 	return j;
 }
 
+/*
+ * queue_take_due - the remote due heap (due.c) gives the entries in the
+ * order their earliest waiting recipient falls due, so this costs what it
+ * hands out, not the size of the queue. Each entry taken gives one job
+ * per domain (or one through the relayhost) and goes back into the heap
+ * at the due time of what it still has waiting, if anything.
+ */
 size_t
 queue_take_due(time_t now, struct queue_job **jobs, size_t max,
     time_t *next)
 {
 	struct queue_job *j;
 	struct msg *m;
-	time_t soon = 0;
+	time_t due = 0;
 	size_t n = 0, i, k;
-	guint mi;
-	int relay;
+	int relay, stuck = 0;
 
 	pthread_mutex_lock(&queue.mu);
 	relay = queue.conf != NULL && queue.conf->relayhost.host[0] != '\0';
-	for (mi = 0; queue.queued != NULL && mi < queue.queued->len; mi++) {
-		m = queue.queued->pdata[mi];
-		for (i = 0; i < m->nr; i++) {
+	while (n < max && !stuck &&
+	    (m = queue_due_first(DUE_REMOTE, &due)) != NULL && due <= now) {
+		for (i = 0; i < m->nr && n < max; i++) {
 			/* Local recipients are local.c's. */
-			if ((m->r[i].state != QUEUE_RCPT_QUEUED &&
-			    m->r[i].state != QUEUE_RCPT_DEFERRED) ||
+			if (!is_due(&m->r[i], now) ||
 			    queue_rcpt_is_local(&m->r[i]))
 				continue;
-			if (!due(&m->r[i], now) || n == max ||
-			    (j = queue_job_make(m, i, now,
+			if ((j = queue_job_make(m, i, now,
 			    relay ? JOB_RELAY : JOB_DOMAIN)) == NULL) {
-				/* Still pending: when it is due, or now if
-				 * it is due but could not be handed out. */
-				if (soon == 0 || m->r[i].next < soon)
-					soon = m->r[i].next < now ?
-					    now : m->r[i].next;
-				continue;
+				/* No memory: left due, tried again soon. */
+				stuck = 1;
+				break;
 			}
 			jobs[n++] = j;
 		}
+		queue_due_update(m);
 	}
+	/* Still pending: when the next is due, or now if it is due but
+	 * could not be handed out. */
+	if (queue_due_first(DUE_REMOTE, &due) != NULL)
+		*next = due < now ? now : due;
+	else
+		*next = 0;
 	pthread_mutex_unlock(&queue.mu);
-	*next = soon;
 	for (i = 0; i < n; i++)
 		for (k = 0; k < jobs[i]->nrcpt; k++)
 			qlog_event(jobs[i]->id, "sending", "to",
@@ -211,6 +220,7 @@ queue_report(const struct queue_job *job, const char *rcpt, int class,
 	r->relay = relay ? strdup(relay) : NULL;
 	if (queue_destination(m) != QUEUE_QUEUE)
 		m->done = now;
+	queue_due_update(m);
 	queue_format_time(r->next, when, sizeof(when));
 	queue_save_later(m);
 	pthread_mutex_unlock(&queue.mu);
@@ -268,6 +278,8 @@ queue_job_release(struct queue_job *job)
 	for (k = 0; m != NULL && k < job->nrcpt; k++)
 		if ((r = sending(m, job->rcpts[k])) != NULL)
 			r->state = r->before;
+	if (m != NULL)
+		queue_due_update(m);
 	pthread_mutex_unlock(&queue.mu);
 	queue_job_free(job);
 }

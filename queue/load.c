@@ -79,7 +79,8 @@ rebuild(struct msg *m, int dfd, const struct stat *st)
 static void
 load_entry(enum queue_where w, const char *id)
 {
-	char *text = NULL;
+	char p[QUEUE_ID_MAX + 16], *text = NULL;
+	int wfd = queue.dirs[w].fd[0];
 	struct stat st;
 	struct msg *m;
 	size_t len;
@@ -100,29 +101,33 @@ load_entry(enum queue_where w, const char *id)
 			move_aside(w, id, "the same ID is already loaded");
 		return;
 	}
-	dfd = openat(queue.dirs[w].fd[0], id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd == -1) {
-		log_warn("%s/%s: not loaded", queue_dir_names[w], id);
+	/* Paths below the place's directory: no descriptor per entry. */
+	snprintf(p, sizeof(p), "%s/state.tmp", id);
+	unlinkat(wfd, p, 0);
+	snprintf(p, sizeof(p), "%s/message", id);
+	if (fstatat(wfd, p, &st, 0) == -1) {
+		if (errno == ENOENT)
+			move_aside(w, id, "no message file");
+		else
+			log_warn("%s/%s: not loaded", queue_dir_names[w], id);
 		return;
 	}
-	unlinkat(dfd, "state.tmp", 0);
-	if (fstatat(dfd, "message", &st, 0) == -1) {
-		close(dfd);
-		move_aside(w, id, "no message file");
+	if ((m = entry_new(id)) == NULL)
 		return;
-	}
-	if ((m = entry_new(id)) == NULL) {
-		close(dfd);
-		return;
-	}
-	ok = spool_read_file(dfd, "state", &text, &len) == 0 &&
+	snprintf(p, sizeof(p), "%s/state", id);
+	ok = spool_read_file(wfd, p, &text, &len) == 0 &&
 	    entry_parse(m, text) == 0;
 	free(text);
 	if (!ok && w == QUEUE_QUEUE) {
 		entry_free(m);
-		ok = (m = entry_new(id)) != NULL && rebuild(m, dfd, &st) == 0;
+		dfd = openat(wfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		ok = dfd != -1 && (m = entry_new(id)) != NULL &&
+		    rebuild(m, dfd, &st) == 0;
+		if (dfd == -1)
+			m = NULL;
+		else
+			close(dfd);
 	}
-	close(dfd);
 	if (!ok) {
 		if (m != NULL)
 			entry_free(m);
@@ -156,18 +161,31 @@ load_entry(enum queue_where w, const char *id)
 	}
 }
 
+static gint
+cmp_names(gconstpointer a, gconstpointer b)
+{
+	return strcmp(a, b);
+}
+
+/* Loaded in ID order: each queue/ entry then goes at the end of the
+ * sorted list (queue.c) and at once into place in the due heaps, where
+ * the directory's order would cost a shift of the list per entry. The
+ * names (all QUEUE_ID_LEN long) are kept in one flat array, which a
+ * large queue gets from mmap and gives back whole. */
 int
 queue_load_dir(enum queue_where w)
 {
+	GArray *names = g_array_new(FALSE, FALSE, QUEUE_ID_LEN + 1);
 	struct dirent *de;
 	DIR *dir;
+	guint i;
 	int fd;
 
 	if ((fd = openat(queue.spoolfd, queue_dir_names[w], O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
-		return -1;
-	if ((dir = fdopendir(fd)) == NULL) {
-		close(fd);
+	    O_CLOEXEC)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		g_array_free(names, TRUE);
 		return -1;
 	}
 	while ((de = readdir(dir)) != NULL) {
@@ -177,9 +195,13 @@ queue_load_dir(enum queue_where w)
 			log_warnx("%s/%s: not a queue entry; left alone",
 			    queue_dir_names[w], de->d_name);
 		else
-			load_entry(w, de->d_name);
+			g_array_append_vals(names, de->d_name, 1);
 	}
 	closedir(dir);
+	g_array_sort(names, cmp_names);
+	for (i = 0; i < names->len; i++)
+		load_entry(w, &g_array_index(names, char, i * (QUEUE_ID_LEN + 1)));
+	g_array_free(names, TRUE);
 	return 0;
 }
 

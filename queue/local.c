@@ -169,32 +169,35 @@ deliver(struct queue_job *job)
 }
 
 /* Caller holds queue.mu. The next local job due at now, or NULL; *soon
- * is when the earliest other local recipient falls due (0: none). */
+ * is when the earliest other local recipient falls due (0: none). The
+ * local due heap (due.c) has the entry to take on top. */
 static struct queue_job *
 take(time_t now, time_t *soon)
 {
 	struct queue_job *j;
-	struct rcpt *r;
 	struct msg *m;
-	guint mi;
+	time_t due;
 	size_t i;
 
 	*soon = 0;
-	for (mi = 0; queue.queued != NULL && mi < queue.queued->len; mi++) {
-		m = queue.queued->pdata[mi];
+	while ((m = queue_due_first(DUE_LOCAL, &due)) != NULL) {
+		if (due > now) {
+			*soon = due;
+			return NULL;
+		}
 		for (i = 0; i < m->nr; i++) {
-			r = &m->r[i];
-			if ((r->state != QUEUE_RCPT_QUEUED &&
-			    r->state != QUEUE_RCPT_DEFERRED) ||
-			    !queue_rcpt_is_local(r))
+			if ((m->r[i].state != QUEUE_RCPT_QUEUED &&
+			    m->r[i].state != QUEUE_RCPT_DEFERRED) ||
+			    m->r[i].next > now || !queue_rcpt_is_local(&m->r[i]))
 				continue;
-			if (r->next <= now &&
-			    (j = queue_job_make(m, i, now, JOB_LOCAL)) != NULL)
+			if ((j = queue_job_make(m, i, now, JOB_LOCAL)) != NULL)
 				return j;
 			/* Due but no memory: again in a second. */
-			if (*soon == 0 || r->next < *soon)
-				*soon = r->next <= now ? now + 1 : r->next;
+			*soon = now + 1;
+			return NULL;
 		}
+		/* Its recipients' routes changed (SIGHUP): sort it again. */
+		queue_due_update(m);
 	}
 	return NULL;
 }

@@ -106,8 +106,10 @@ void
 queue_index_add(struct msg *m)
 {
 	g_hash_table_replace(queue.index, m->id, m);
-	if (m->where == QUEUE_QUEUE)
+	if (m->where == QUEUE_QUEUE) {
 		queued_insert(m);
+		queue_due_update(m);
+	}
 }
 
 /* Caller holds queue.mu; drops the index's reference. */
@@ -219,8 +221,10 @@ queue_drop(enum queue_where w, const char *id, int durable)
 	} else {
 		if (renameat(queue.dirs[w].fd[0], m->id, queue.tmpfd, m->id) == -1)
 			err = errno;
-		else
+		else {
+			queue_due_forget(m);
 			index_remove(m);
+		}
 	}
 	pthread_mutex_unlock(&queue.mu);
 	if (!err) {
@@ -567,6 +571,7 @@ queue_close(void)
 	g_ptr_array_free(queue.queued, TRUE);
 	queue.index = NULL;
 	queue.queued = NULL;
+	queue_due_free();
 	queue.wakeup = NULL;
 	pthread_mutex_unlock(&queue.mu);
 	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)

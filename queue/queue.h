@@ -139,6 +139,9 @@ void	queue_flush(void);
  * wait for such a recipient (0: nothing queued for it), -1 if the queue
  * is not open. */
 int	queue_flush_domain(const char *node, int sub);
+/* After a SIGHUP changed the settings: `domains` decides which recipients
+ * are delivered locally, so the queue sorts its waiting ones again. */
+void	queue_reload(void);
 /* Drop sent/ and failed/ entries older than keep; called periodically. */
 void	queue_expire(time_t now);
 

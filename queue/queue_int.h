@@ -20,7 +20,7 @@ struct conf;
 
 /* A new ID: UTC time with microseconds, strictly increasing in this
  * process and greater than every ID passed to queue_id_seen. */
-void	queue_id_new(char id[QUEUE_ID_MAX]);
+void	queue_id_new(char id[QUEUE_ID_LEN + 1]);
 /* Note an ID found in the spool (after a restart the clock may be behind). */
 void	queue_id_seen(const char *id);
 /* 1 if s has the shape of an ID (so it is safe as a file name). */

@@ -37,6 +37,7 @@ queue_list(enum queue_where w, char ***ids, size_t *n)
 {
 	GHashTableIter it;
 	gpointer key, val;
+	const struct msg *m;
 	char **out;
 	size_t k = 0;
 
@@ -49,10 +50,26 @@ queue_list(enum queue_where w, char ***ids, size_t *n)
 		*n = 0;
 		return 0;
 	}
-	out = calloc(g_hash_table_size(queue.index) + 1, sizeof(char *));
+	out = calloc((w == QUEUE_QUEUE ? queue.queued->len :
+	    g_hash_table_size(queue.index)) + 1, sizeof(char *));
 	if (out == NULL) {
 		pthread_mutex_unlock(&queue.mu);
 		return ENOMEM;
+	}
+	if (w == QUEUE_QUEUE) {
+		/* The list of queue/ is kept sorted: nothing to sort. */
+		for (k = 0; k < queue.queued->len; k++) {
+			m = queue.queued->pdata[k];
+			if ((out[k] = strdup(m->id)) == NULL) {
+				pthread_mutex_unlock(&queue.mu);
+				strv_free(out, k);
+				return ENOMEM;
+			}
+		}
+		pthread_mutex_unlock(&queue.mu);
+		*ids = out;
+		*n = k;
+		return 0;
 	}
 	g_hash_table_iter_init(&it, queue.index);
 	while (g_hash_table_iter_next(&it, &key, &val)) {
@@ -294,8 +311,10 @@ make_due(struct msg *m, time_t now)
 			n++;
 		}
 	}
-	if (n > 0)
+	if (n > 0) {
+		queue_due_update(m);
 		queue_save_later(m);
+	}
 	return n;
 }
 
@@ -389,8 +408,10 @@ queue_flush_domain(const char *node, int sub)
 				changed = 1;
 			}
 		}
-		if (changed)
+		if (changed) {
+			queue_due_update(m);
 			queue_save_later(m);	/* as make_due: kept due */
+		}
 		count += waiting;
 	}
 	pthread_mutex_unlock(&queue.mu);
