@@ -65,7 +65,9 @@ run: deps
 	@mountpoint -q $(MNT) && fusermount3 -u $(MNT) || true
 	./mailfs -f -o spool=$(CURDIR)/$(SPOOL),listen=127.0.0.1:2525,domains=localhost $(MNT)
 
-bench: deps
+# strace counts the daemon's syncs per message.
+bench:
+	@sh tests/deps.sh strace
 	@$(MAKE) --no-print-directory mailfs
 	@sh tests/bench.sh
 

@@ -2,7 +2,7 @@
 # deps.sh - install the Debian packages mailfs builds and tests with, when
 # any is missing. As root it runs apt-get itself; otherwise it prints the
 # exact command to run. Arguments name further packages (make fuzz: clang
-# and its runtime).
+# and its runtime; make bench: strace).
 #
 # The list is what a fresh Debian 12 (minbase) lacks, each for a reason:
 #   build:  gcc make libc6-dev pkg-config, and the -dev packages of the
