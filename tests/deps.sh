@@ -25,7 +25,8 @@
 #           libio-socket-ssl-perl (git send-email's AUTH and STARTTLS to
 #           our submission port, only recommended: t8003), sasl2-bin
 #           and libsasl2-modules (a real Postfix smarthost that wants
-#           SASL logins: t8004)
+#           SASL logins: t8004), sqlite3 (tampers with and checks the
+#           inbox index: t2501)
 # Installed with --no-install-recommends: a test that needs a recommended
 # package must name it here; `sh ../shared/fresh-check.sh` (what .ci/run
 # runs) catches one that is forgotten.
@@ -33,7 +34,7 @@ PKGS="$* gcc make libc6-dev pkg-config libfuse3-dev fuse3 libssl-dev openssl
 libc-ares-dev libevent-dev libgmime-3.0-dev libsqlite3-dev mandoc groff-base postfix
 dnsmasq-base swaks libnet-ssleay-perl mblaze python3 python3-aiosmtpd perl
 rsync vim procps systemd man-db dovecot-imapd bsd-mailx mutt git-email libmailtools-perl
-libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules"
+libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules sqlite3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
