@@ -35,9 +35,11 @@ gen() {
 
 # view: every file of inbox/ as "ID/REL SIZE MD5", sorted
 view() {
-	(cd "$MNT/inbox" && find . -type f -printf '%p %s\n' | sort >"$T/sizes" &&
-	find . -type f -print0 | sort -z | xargs -0 md5sum | sort -k 2) |
-	awk '{print $2, $1}' | join - "$T/sizes" | awk '{print $1, $3, $2}'
+	# sizes first: join must not open the file while it is being written
+	(cd "$MNT/inbox" && find . -type f -printf '%p %s\n' | sort) >"$T/sizes" &&
+	(cd "$MNT/inbox" && find . -type f -print0 | sort -z | xargs -0 md5sum |
+	sort -k 2) | awk '{print $2, $1}' | join - "$T/sizes" |
+	awk '{print $1, $3, $2}'
 }
 
 # same_view FILE: the view now is FILE's (and the sizes agree with the
