@@ -52,9 +52,11 @@ test_expect_success 'a spool that cannot be created exits 73 before mounting' '
 	[ $rc -eq 73 ] && grep -q spool err && ! mountpoint -q "$M"
 '
 
-# hold_port PORT: a listener on 127.0.0.1:PORT for a minute
+# hold_port PORT: a listener on 127.0.0.1:PORT for a minute. exec: run in
+# the background, the function's subshell becomes python, so $! is the
+# listener's PID and kill_pid ends it (it outlived the test for a minute).
 hold_port() {
-	$PY -c 'import socket, sys, time
+	exec $PY -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
 time.sleep(60)' "$1"
 }
