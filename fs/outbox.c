@@ -52,6 +52,7 @@ static struct outbox_file *files;
 static const size_t *max_sizep;	/* the live setting: SIGHUP changes it */
 static unsigned long serial;
 static struct timespec dir_mtime;
+static void (*changed)(void);	/* outbox_on_change */
 
 /* max_size now; read once per decision, as SIGHUP may change it */
 static size_t
@@ -98,6 +99,16 @@ static void
 touch_dir(void)
 {
 	clock_gettime(CLOCK_REALTIME, &dir_mtime);
+	if (changed)
+		changed();
+}
+
+void
+outbox_on_change(void (*fn)(void))
+{
+	pthread_mutex_lock(&lock);
+	changed = fn;
+	pthread_mutex_unlock(&lock);
 }
 
 /* Take f off the list (it keeps its handles). Called with the lock. */
