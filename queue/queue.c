@@ -322,16 +322,18 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
  * else a new SPOOL/tmp/ID, gets its message and state written, a shared
  * round (queue.fs) makes them durable, it is renamed to queue/ID, and a
  * second round makes the name durable: two syncfs calls for one writer,
- * shared by all writers waiting at once. Sets m->id. Returns 0 or an
- * errno.
+ * shared by all writers waiting at once. held: the caller holds queue.fs
+ * already (queue_submit, from before it parsed the message); it is
+ * released either way. Sets m->id. Returns 0 or an errno.
  */
 static int
-store(struct msg *m, const struct submit_msg *sm)
+store(struct msg *m, const struct submit_msg *sm, int held)
 {
 	unsigned long ticket;
 	int err;
 
-	spool_sync_hold(&queue.fs);
+	if (!held)
+		spool_sync_hold(&queue.fs);
 	ticket = spool_sync_ticket(&queue.fs);
 	err = store_held(m, sm, ticket);
 	spool_sync_release(&queue.fs);
@@ -363,9 +365,9 @@ rcpt_list(const struct submit_msg *sm)
  * (the null sender as <>). 0, or an errno with reason set. sm stays the
  * caller's.
  */
-int
-queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
-    char id[QUEUE_ID_MAX], char *reason, size_t reasonlen)
+static int
+enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
+    char id[QUEUE_ID_MAX], char *reason, size_t reasonlen, int held)
 {
 	char size[32], uidtext[32], *rcpts;
 	struct msg *m;
@@ -376,6 +378,8 @@ queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	    (m->name = strdup(name ? name : "")) == NULL) {
 		if (m != NULL)
 			entry_free(m);
+		if (held)
+			spool_sync_release(&queue.fs);
 		snprintf(reason, reasonlen, "out of memory");
 		return EIO;
 	}
@@ -386,9 +390,12 @@ queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	for (i = 0; !err && i < sm->nrcpt; i++)
 		if (entry_add_rcpt(m, sm->rcpts[i]) != 0)
 			err = EIO;
-	if (err)
+	if (err) {
+		if (held)
+			spool_sync_release(&queue.fs);
 		snprintf(reason, reasonlen, "out of memory");
-	if (!err && (err = store(m, sm)) != 0) {
+	}
+	if (!err && (err = store(m, sm, held)) != 0) {
 		snprintf(reason, reasonlen, "cannot store: %s", strerror(err));
 		err = spool_store_errno(err);
 	}
@@ -414,6 +421,13 @@ queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 }
 
 int
+queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
+    char id[QUEUE_ID_MAX], char *reason, size_t reasonlen)
+{
+	return enqueue(sm, name, uid, id, reason, reasonlen, 0);
+}
+
+int
 queue_submit(const char *data, size_t len, const char *name,
     const struct queue_origin *o, char id[QUEUE_ID_MAX])
 {
@@ -423,6 +437,10 @@ queue_submit(const char *data, size_t len, const char *name,
 
 	if (queue.index == NULL)
 		return EIO;
+	/* From here a round about to start waits for this message (up to
+	 * SPOOL_GROUP_DELAY_US) rather than leave it for the next one:
+	 * writers parsing at once share a round. */
+	spool_sync_hold(&queue.fs);
 	err = submit_prepare(queue.conf, data, len, o, &sm, reason,
 	    sizeof(reason));
 	sm.user = o != NULL ? o->user : NULL;
@@ -436,8 +454,10 @@ queue_submit(const char *data, size_t len, const char *name,
 		err = ENOSPC;
 	}
 	if (!err)
-		err = queue_enqueue(&sm, name, o != NULL ? o->uid : (uid_t)-1,
-		    id, reason, sizeof(reason));
+		err = enqueue(&sm, name, o != NULL ? o->uid : (uid_t)-1,
+		    id, reason, sizeof(reason), 1);
+	else
+		spool_sync_release(&queue.fs);
 	submit_free(&sm);
 	if (err)
 		queue_reject(name, reason);
