@@ -356,10 +356,10 @@ finish(struct outbox_file *f, const char *reason, int err)
 	return err;
 }
 
-int
-outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
+static int
+flush(struct outbox_file *f, enum outbox_writer_end end, pid_t pid,
+    pid_t owner, unsigned long ino)
 {
-	enum outbox_writer_end end = outbox_writer_end(pid);
 	/* a thread whose ID is its process's is that process's first */
 	int mine = owner <= 0 || pid <= 0 || pid == owner ||
 	    outbox_process(pid) == owner;
@@ -391,6 +391,25 @@ outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
 	if (end != WRITER_ALIVE || f->poisoned)
 		return finish(f, "writer died", EIO);
 	return finish(f, NULL, 0);
+}
+
+/*
+ * A close that turns out to send shares a sync round with others closing
+ * at once, from the start of its look at /proc (queue_submit_hold). A
+ * round waits for a holder SPOOL_GROUP_DELAY_US at most, so a look that
+ * blocks on an exec (outbox_proc.c) delays others no longer than that.
+ */
+int
+outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
+{
+	enum outbox_writer_end end;
+	int err;
+
+	queue_submit_hold();
+	end = outbox_writer_end(pid);
+	err = flush(f, end, pid, owner, ino);
+	queue_submit_unhold();
+	return err;
 }
 
 void

@@ -427,6 +427,27 @@ queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	return enqueue(sm, name, uid, id, reason, reasonlen, 0);
 }
 
+/* This thread's queue_submit_hold, not yet taken over by queue_submit. */
+static _Thread_local int holding;
+
+void
+queue_submit_hold(void)
+{
+	if (!holding && queue.index != NULL) {
+		spool_sync_hold(&queue.fs);
+		holding = 1;
+	}
+}
+
+void
+queue_submit_unhold(void)
+{
+	if (holding) {
+		holding = 0;
+		spool_sync_release(&queue.fs);
+	}
+}
+
 int
 queue_submit(const char *data, size_t len, const char *name,
     const struct queue_origin *o, char id[QUEUE_ID_MAX])
@@ -435,12 +456,17 @@ queue_submit(const char *data, size_t len, const char *name,
 	char reason[512];
 	int err;
 
-	if (queue.index == NULL)
+	if (queue.index == NULL) {
+		queue_submit_unhold();
 		return EIO;
-	/* From here a round about to start waits for this message (up to
-	 * SPOOL_GROUP_DELAY_US) rather than leave it for the next one:
-	 * writers parsing at once share a round. */
-	spool_sync_hold(&queue.fs);
+	}
+	/* From here (or the caller's queue_submit_hold) a round about to
+	 * start waits for this message (up to SPOOL_GROUP_DELAY_US) rather
+	 * than leave it for the next one: writers at once share a round. */
+	if (holding)
+		holding = 0;
+	else
+		spool_sync_hold(&queue.fs);
 	err = submit_prepare(queue.conf, data, len, o, &sm, reason,
 	    sizeof(reason));
 	sm.user = o != NULL ? o->user : NULL;
