@@ -327,6 +327,13 @@ main(int argc, char **argv)
 	pthread_t evthread;
 	sigset_t sigs, old;
 
+	/*
+	 * With TZ unset, GLib (the Date: of every submission) checks
+	 * /etc/localtime again on each local time: naming it once here lets
+	 * GLib and glibc keep the zone they loaded. The same zone either way.
+	 */
+	if (getenv("TZ") == NULL)
+		setenv("TZ", ":/etc/localtime", 0);
 	while ((ch = getopt_long(argc, argv, short_opts, long_opts,
 	    NULL)) != -1) {
 		switch (ch) {

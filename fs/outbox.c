@@ -52,6 +52,7 @@ static struct outbox_file *files;
 static const size_t *max_sizep;	/* the live setting: SIGHUP changes it */
 static unsigned long serial;
 static struct timespec dir_mtime;
+static void (*changed)(void);	/* outbox_on_change */
 
 /* max_size now; read once per decision, as SIGHUP may change it */
 static size_t
@@ -98,6 +99,16 @@ static void
 touch_dir(void)
 {
 	clock_gettime(CLOCK_REALTIME, &dir_mtime);
+	if (changed)
+		changed();
+}
+
+void
+outbox_on_change(void (*fn)(void))
+{
+	pthread_mutex_lock(&lock);
+	changed = fn;
+	pthread_mutex_unlock(&lock);
 }
 
 /* Take f off the list (it keeps its handles). Called with the lock. */
@@ -345,10 +356,10 @@ finish(struct outbox_file *f, const char *reason, int err)
 	return err;
 }
 
-int
-outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
+static int
+flush(struct outbox_file *f, enum outbox_writer_end end, pid_t pid,
+    pid_t owner, unsigned long ino)
 {
-	enum outbox_writer_end end = outbox_writer_end(pid);
 	/* a thread whose ID is its process's is that process's first */
 	int mine = owner <= 0 || pid <= 0 || pid == owner ||
 	    outbox_process(pid) == owner;
@@ -380,6 +391,25 @@ outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
 	if (end != WRITER_ALIVE || f->poisoned)
 		return finish(f, "writer died", EIO);
 	return finish(f, NULL, 0);
+}
+
+/*
+ * A close that turns out to send shares a sync round with others closing
+ * at once, from the start of its look at /proc (queue_submit_hold). A
+ * round waits for a holder SPOOL_GROUP_DELAY_US at most, so a look that
+ * blocks on an exec (outbox_proc.c) delays others no longer than that.
+ */
+int
+outbox_flush(struct outbox_file *f, pid_t pid, pid_t owner, unsigned long ino)
+{
+	enum outbox_writer_end end;
+	int err;
+
+	queue_submit_hold();
+	end = outbox_writer_end(pid);
+	err = flush(f, end, pid, owner, ino);
+	queue_submit_unhold();
+	return err;
 }
 
 void

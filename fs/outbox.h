@@ -94,5 +94,8 @@ int	outbox_rename(const char *from, const char *to, int noreplace);
 int	outbox_list(char ***names, size_t *n);
 /* When a name last came or went. */
 struct timespec outbox_mtime(void);
+/* fn is called (with outbox's lock held: it must not call back) whenever
+ * that time changes, so the kernel may keep outbox/'s attributes. */
+void	outbox_on_change(void (*fn)(void));
 
 #endif

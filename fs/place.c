@@ -113,7 +113,8 @@ place_entry_timeout(const struct loc *l)
  * GETATTR each when its attributes are stale: those of the areas but
  * outbox/ and drafts/ never change, nor do those of a queue/, sent/ or
  * failed/ entry's directory while it exists (a moved entry is another
- * path, so another inode; its lookups, not kept, still see it go). */
+ * path, so another inode; its lookups, not kept, still see it go).
+ * outbox/'s change only with its time, which the kernel is told of. */
 double
 place_attr_timeout(const struct loc *l)
 {
@@ -121,6 +122,7 @@ place_attr_timeout(const struct loc *l)
 	    (l->kind == K_AREA && l->area != AREA_OUTBOX &&
 	    l->area != AREA_DRAFTS) ? STATIC_TIMEOUT :
 	    l->kind == K_ENTRY ? ENTRY_ATTR_TIMEOUT :
+	    l->kind == K_AREA && l->area == AREA_OUTBOX ? OUTBOX_TIMEOUT :
 	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
 	    l->kind == K_INODE && !place_is_inbox_info(l) ? STATIC_TIMEOUT : 0;
 }

@@ -17,6 +17,7 @@
 
 #include "fs/fs.h"
 #include "fs/inbox.h"
+#include "fs/outbox.h"
 #include "fs/node.h"
 
 static struct fuse_session *session;
@@ -47,19 +48,36 @@ inbox_gone(const char *id)
 		fuse_lowlevel_notify_inval_entry(session, dir, id, strlen(id));
 }
 
+/*
+ * outbox/'s time changed: the kernel forgets the attributes it keeps
+ * (place_attr_timeout). Called from requests too (a submission at
+ * close), which is safe: dropping attributes takes no directory lock.
+ */
+static void
+outbox_changed(void)
+{
+	uint64_t dir = node_ino("outbox");
+
+	if (session)
+		fuse_lowlevel_notify_inval_inode(session, dir, -1, 0);
+}
+
 void
 session_init(void *userdata, struct fuse_conn_info *fc)
 {
 	(void)userdata;
 	(void)fc;
+	outbox_on_change(outbox_changed);
 	inbox_on_gone(inbox_gone);
 	inbox_start(spool);
 }
 
-/* Before the session goes: nothing may use it after this (inbox_gone). */
+/* Before the session goes: nothing may use it after this (inbox_gone,
+ * outbox_changed). */
 void
 session_destroy(void *userdata)
 {
 	(void)userdata;
+	outbox_on_change(NULL);
 	inbox_stop();
 }

@@ -325,6 +325,8 @@ tree_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	e.ino = node_ref(l.path);
 	e.generation = gen;
 	e.attr.st_ino = e.ino;
+	if (l.kind == K_OUTFILE)
+		e.attr_timeout = OUTBOX_TIMEOUT;
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi) != 0) {

@@ -32,6 +32,12 @@
  * briefly, so a directory still open after its entry moved shows them
  * no longer than this. */
 #define ENTRY_ATTR_TIMEOUT	1.0
+/* outbox/'s attributes (its time is dropped from the kernel when it
+ * changes: fs/session.c) and those a new outbox file is created with
+ * (until its first write, which the kernel knows to make stale): kept
+ * that long, so a `cp` asks for them once, not five times. (A name's
+ * absence is not kept: cp's O_EXCL create looks it up again anyway.) */
+#define OUTBOX_TIMEOUT	1.0
 /* inbox/ID: how long another tool's deleting it may go unseen by a path
  * that was looked up before. */
 #define INBOX_TIMEOUT	3600.0

@@ -16,7 +16,9 @@
  *	state	the envelope and per-recipient state, replaced atomically
  *		(format in entry.h)
  *	log	this message's own event lines (qlog.c appends)
- * A submission is built in SPOOL/tmp/ID/, made durable by a syncfs round,
+ * A submission is built in a spare directory made beforehand (spare.c,
+ * SPOOL/spare/N with the three files empty) or else in SPOOL/tmp/ID/,
+ * made durable by a syncfs round,
  * renamed into SPOOL/queue/ and made durable by a second round; rounds
  * are shared by every writer waiting at once (group commit, spool.h).
  * A finished entry is renamed to sent/ or failed/ (by the writer thread,
@@ -54,6 +56,7 @@
 #include "queue/core.h"
 #include "queue/qlog.h"
 #include "queue/queue_int.h"
+#include "queue/spare.h"
 #include "queue/stats.h"
 
 const char *const queue_dir_names[] = {
@@ -259,25 +262,34 @@ queue_reject(const char *name, const char *reason)
 static int
 store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 {
-	char *state;
+	char spare[SPARE_NAME_MAX], *state;
+	const char *name;	/* the directory filled, in fromfd */
 	size_t len;
-	int dfd, err;
+	int fromfd, dfd, err;
 
-	for (;;) {
+	if (spare_take(spare) == 0) {
 		queue_id_new(m->id);
-		if (mkdirat(queue.tmpfd, m->id, 0750) == 0)
-			break;
-		if (errno != EEXIST)
-			return errno;
+		fromfd = spare_dirfd();
+		name = spare;
+	} else {
+		for (;;) {
+			queue_id_new(m->id);
+			if (mkdirat(queue.tmpfd, m->id, 0750) == 0)
+				break;
+			if (errno != EEXIST)
+				return errno;
+		}
+		fromfd = queue.tmpfd;
+		name = m->id;
 	}
 	pthread_mutex_lock(&queue.mu);
 	state = entry_serialize(m, &len);
 	pthread_mutex_unlock(&queue.mu);
 	if (state == NULL) {
-		spool_remove_tree(queue.tmpfd, m->id);
+		spool_remove_tree(fromfd, name);
 		return ENOMEM;
 	}
-	dfd = openat(queue.tmpfd, m->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = openat(fromfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	err = dfd == -1 ? errno : 0;
 	if (!err)
 		err = spool_put_file(dfd, "message", sm->data, sm->len);
@@ -289,10 +301,11 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 	/* The files durable before queue/ID shows them. */
 	if (!err)
 		err = spool_sync_wait(&queue.fs, ticket, 1);
-	if (!err && renameat(queue.tmpfd, m->id, queue.dirs[QUEUE_QUEUE].fd[0], m->id) == -1)
+	if (!err && renameat(fromfd, name, queue.dirs[QUEUE_QUEUE].fd[0],
+	    m->id) == -1)
 		err = errno;
 	if (err) {
-		spool_remove_tree(queue.tmpfd, m->id);
+		spool_remove_tree(fromfd, name);
 		return err;
 	}
 	if ((err = spool_sync_wait(&queue.fs, ticket, 1)) != 0) {
@@ -305,19 +318,22 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 }
 
 /*
- * store - the durable part of a submission: SPOOL/tmp/ID/{message,state}
- * written, a shared round (queue.fs) makes them durable, renamed into
- * queue/, a second round makes the name durable: two syncfs calls for one
- * writer, shared by all writers waiting at once. Sets m->id. Returns 0 or
- * an errno.
+ * store - the durable part of a submission: a spare directory (spare.h),
+ * else a new SPOOL/tmp/ID, gets its message and state written, a shared
+ * round (queue.fs) makes them durable, it is renamed to queue/ID, and a
+ * second round makes the name durable: two syncfs calls for one writer,
+ * shared by all writers waiting at once. held: the caller holds queue.fs
+ * already (queue_submit, from before it parsed the message); it is
+ * released either way. Sets m->id. Returns 0 or an errno.
  */
 static int
-store(struct msg *m, const struct submit_msg *sm)
+store(struct msg *m, const struct submit_msg *sm, int held)
 {
 	unsigned long ticket;
 	int err;
 
-	spool_sync_hold(&queue.fs);
+	if (!held)
+		spool_sync_hold(&queue.fs);
 	ticket = spool_sync_ticket(&queue.fs);
 	err = store_held(m, sm, ticket);
 	spool_sync_release(&queue.fs);
@@ -349,9 +365,9 @@ rcpt_list(const struct submit_msg *sm)
  * (the null sender as <>). 0, or an errno with reason set. sm stays the
  * caller's.
  */
-int
-queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
-    char id[QUEUE_ID_MAX], char *reason, size_t reasonlen)
+static int
+enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
+    char id[QUEUE_ID_MAX], char *reason, size_t reasonlen, int held)
 {
 	char size[32], uidtext[32], *rcpts;
 	struct msg *m;
@@ -362,6 +378,8 @@ queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	    (m->name = strdup(name ? name : "")) == NULL) {
 		if (m != NULL)
 			entry_free(m);
+		if (held)
+			spool_sync_release(&queue.fs);
 		snprintf(reason, reasonlen, "out of memory");
 		return EIO;
 	}
@@ -372,9 +390,12 @@ queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	for (i = 0; !err && i < sm->nrcpt; i++)
 		if (entry_add_rcpt(m, sm->rcpts[i]) != 0)
 			err = EIO;
-	if (err)
+	if (err) {
+		if (held)
+			spool_sync_release(&queue.fs);
 		snprintf(reason, reasonlen, "out of memory");
-	if (!err && (err = store(m, sm)) != 0) {
+	}
+	if (!err && (err = store(m, sm, held)) != 0) {
 		snprintf(reason, reasonlen, "cannot store: %s", strerror(err));
 		err = spool_store_errno(err);
 	}
@@ -400,6 +421,34 @@ queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 }
 
 int
+queue_enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
+    char id[QUEUE_ID_MAX], char *reason, size_t reasonlen)
+{
+	return enqueue(sm, name, uid, id, reason, reasonlen, 0);
+}
+
+/* This thread's queue_submit_hold, not yet taken over by queue_submit. */
+static _Thread_local int holding;
+
+void
+queue_submit_hold(void)
+{
+	if (!holding && queue.index != NULL) {
+		spool_sync_hold(&queue.fs);
+		holding = 1;
+	}
+}
+
+void
+queue_submit_unhold(void)
+{
+	if (holding) {
+		holding = 0;
+		spool_sync_release(&queue.fs);
+	}
+}
+
+int
 queue_submit(const char *data, size_t len, const char *name,
     const struct queue_origin *o, char id[QUEUE_ID_MAX])
 {
@@ -407,8 +456,17 @@ queue_submit(const char *data, size_t len, const char *name,
 	char reason[512];
 	int err;
 
-	if (queue.index == NULL)
+	if (queue.index == NULL) {
+		queue_submit_unhold();
 		return EIO;
+	}
+	/* From here (or the caller's queue_submit_hold) a round about to
+	 * start waits for this message (up to SPOOL_GROUP_DELAY_US) rather
+	 * than leave it for the next one: writers at once share a round. */
+	if (holding)
+		holding = 0;
+	else
+		spool_sync_hold(&queue.fs);
 	err = submit_prepare(queue.conf, data, len, o, &sm, reason,
 	    sizeof(reason));
 	sm.user = o != NULL ? o->user : NULL;
@@ -422,8 +480,10 @@ queue_submit(const char *data, size_t len, const char *name,
 		err = ENOSPC;
 	}
 	if (!err)
-		err = queue_enqueue(&sm, name, o != NULL ? o->uid : (uid_t)-1,
-		    id, reason, sizeof(reason));
+		err = enqueue(&sm, name, o != NULL ? o->uid : (uid_t)-1,
+		    id, reason, sizeof(reason), 1);
+	else
+		spool_sync_release(&queue.fs);
 	submit_free(&sm);
 	if (err)
 		queue_reject(name, reason);
@@ -509,6 +569,10 @@ queue_open(const struct conf *c)
 	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
 		if (queue_load_dir(w) == -1)
 			log_warn("%s/%s: cannot read", c->spool, queue_dir_names[w]);
+	if ((err = spare_start(queue.spoolfd)) != 0) {
+		errno = err;
+		log_warn("%s/spare: cannot use it", c->spool);
+	}
 	queue.writer_stop = 0;
 	if ((err = pthread_create(&queue.writer, NULL, queue_writer_main, NULL)) != 0) {
 		queue.writer_stop = 1;
@@ -536,6 +600,7 @@ queue_close(void)
 	struct msg *m;
 
 	queue_local_stop();
+	spare_stop();
 	pthread_mutex_lock(&queue.mu);
 	if (queue.index == NULL) {
 		pthread_mutex_unlock(&queue.mu);

@@ -79,6 +79,15 @@ struct queue_origin {
  * `rejected` log line names the file and the reason, a `queued` line
  * names from, rcpts, size, name and uid (and user when o gives one).
  */
+/*
+ * queue_submit_hold, queue_submit_unhold - around work that may end in
+ * this thread's queue_submit (a writer's close being looked at): sync
+ * rounds about to start wait for it (briefly), so that writers closing
+ * at once share them. queue_submit takes the hold over; unhold drops it
+ * when no submission came.
+ */
+void	queue_submit_hold(void);
+void	queue_submit_unhold(void);
 int	queue_submit(const char *data, size_t len, const char *name,
 	    const struct queue_origin *o, char id[QUEUE_ID_MAX]);
 

@@ -1,0 +1,223 @@
+/*
+ * spare.c - empty entry directories made ahead of need (see spare.h).
+ *
+ * Why: a submission's directory and its message, state and log files are
+ * four new inodes, and on ext4 each costs a search of the inode bitmaps
+ * (longer the more inodes were freed lately): about half a millisecond
+ * of the writer's wait at close(). A thread makes them beforehand, while
+ * no writer waits for it, keeping SPARE_TARGET ready; a submission takes
+ * one, writes into its files (whose inodes exist) and renames it into
+ * queue/ under its ID. When none is ready it makes its own in tmp/.
+ *
+ * Durability: a spare is offered only once all three files exist, and the
+ * first sync round of the submission that takes it begins after the take,
+ * so that round makes the spare's names durable along with the data,
+ * before the rename shows them in queue/. A crash may leave half-made
+ * spares: spare_start removes every one and starts again. They live in
+ * their own directory, so that tmp/ holds only what interrupted work
+ * left.
+ *
+ * Diagnostics: a failure to make one is logged once (log_warn) and tried
+ * again after a pause; submissions go on without spares meanwhile.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "queue/spare.h"
+#include "queue/spool.h"
+
+/* Enough for 8 writers' bursts; each spare is four empty inodes. */
+#define SPARE_TARGET	16
+/* After a failure to make one (a full disk), before the next try. */
+#define SPARE_RETRY_S	5
+
+static const char *const files[] = { "message", "state", "log" };
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	int fd;			/* SPOOL/spare, or -1 */
+	int started, stop, warned;
+	unsigned long next;	/* the name of the next one made */
+	unsigned long ready[SPARE_TARGET];
+	size_t n;
+} sp = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, -1, 0, 0, 0,
+	0, { 0 }, 0 };
+
+/* Make spare number id: 0, or an errno (nothing of it left behind). */
+static int
+make(int fd, unsigned long id)
+{
+	char name[SPARE_NAME_MAX];
+	size_t i;
+	int dfd, f, err = 0;
+
+	snprintf(name, sizeof(name), "%lu", id);
+	if (mkdirat(fd, name, 0750) == -1)
+		return errno;
+	if ((dfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		err = errno;
+	for (i = 0; !err && i < sizeof(files) / sizeof(files[0]); i++) {
+		f = openat(dfd, files[i], O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, 0640);
+		if (f == -1)
+			err = errno;
+		else
+			close(f);
+	}
+	if (dfd != -1)
+		close(dfd);
+	if (err)
+		spool_remove_tree(fd, name);
+	return err;
+}
+
+static void *
+filler(void *arg)
+{
+	struct timespec until;
+	unsigned long id;
+	int err;
+
+	(void)arg;
+	pthread_mutex_lock(&sp.mu);
+	while (!sp.stop) {
+		if (sp.n >= SPARE_TARGET) {
+			pthread_cond_wait(&sp.cv, &sp.mu);
+			continue;
+		}
+		id = sp.next++;
+		pthread_mutex_unlock(&sp.mu);
+		err = make(sp.fd, id);
+		pthread_mutex_lock(&sp.mu);
+		if (!err) {
+			sp.ready[sp.n++] = id;
+			continue;
+		}
+		if (!sp.warned) {
+			errno = err;
+			log_warn("spare/%lu: cannot make it", id);
+			sp.warned = 1;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += SPARE_RETRY_S;
+		while (!sp.stop && pthread_cond_timedwait(&sp.cv, &sp.mu,
+		    &until) == 0)
+			;
+	}
+	pthread_mutex_unlock(&sp.mu);
+	return NULL;
+}
+
+/* Remove everything in SPOOL/spare. */
+static int
+clear(int fd)
+{
+	struct dirent *de;
+	DIR *dir;
+	int dfd, err = 0;
+
+	if ((dfd = dup(fd)) == -1)
+		return errno;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		err = errno;
+		close(dfd);
+		return err;
+	}
+	while ((de = readdir(dir)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0 &&
+		    !err)
+			err = spool_remove_tree(fd, de->d_name);
+	closedir(dir);
+	return err;
+}
+
+int
+spare_start(int spoolfd)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	int fd, err;
+
+	if (mkdirat(spoolfd, "spare", 0750) == -1 && errno != EEXIST)
+		return errno;
+	if ((fd = openat(spoolfd, "spare", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return errno;
+	if ((err = clear(fd)) != 0) {
+		close(fd);
+		return err;
+	}
+	pthread_mutex_lock(&sp.mu);
+	sp.fd = fd;
+	sp.stop = sp.warned = 0;
+	sp.n = 0;
+	sp.next = 0;
+	/* signals are for the FUSE and event threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	err = pthread_create(&sp.th, &attr, filler, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	sp.started = err == 0;
+	if (err) {
+		close(fd);
+		sp.fd = -1;
+	}
+	pthread_mutex_unlock(&sp.mu);
+	return err;
+}
+
+void
+spare_stop(void)
+{
+	pthread_mutex_lock(&sp.mu);
+	if (!sp.started) {
+		pthread_mutex_unlock(&sp.mu);
+		return;
+	}
+	sp.stop = 1;
+	pthread_cond_broadcast(&sp.cv);
+	pthread_mutex_unlock(&sp.mu);
+	pthread_join(sp.th, NULL);
+	pthread_mutex_lock(&sp.mu);
+	sp.started = 0;
+	sp.n = 0;
+	close(sp.fd);
+	sp.fd = -1;
+	pthread_mutex_unlock(&sp.mu);
+}
+
+int
+spare_take(char name[SPARE_NAME_MAX])
+{
+	unsigned long id;
+
+	pthread_mutex_lock(&sp.mu);
+	if (sp.n == 0) {
+		pthread_mutex_unlock(&sp.mu);
+		return -1;
+	}
+	id = sp.ready[--sp.n];
+	pthread_cond_signal(&sp.cv);
+	pthread_mutex_unlock(&sp.mu);
+	snprintf(name, SPARE_NAME_MAX, "%lu", id);
+	return 0;
+}
+
+int
+spare_dirfd(void)
+{
+	return sp.fd;
+}
