@@ -31,6 +31,7 @@ spool_dir_open(struct spool_dir *d, int atfd, const char *name)
 	d->nfd = 1;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
+	pthread_cond_init(&d->gathered, NULL);
 	return 0;
 }
 
@@ -73,6 +74,7 @@ spool_dir_close(struct spool_dir *d)
 		close(d->fd[--d->nfd]);
 	pthread_mutex_destroy(&d->mu);
 	pthread_cond_destroy(&d->cv);
+	pthread_cond_destroy(&d->gathered);
 }
 
 /* One round: syncfs, or fsync every directory of d; 0 or the first
@@ -124,7 +126,7 @@ gather(struct spool_dir *d)
 	until.tv_sec += until.tv_nsec / 1000000000L;
 	until.tv_nsec %= 1000000000L;
 	while (d->held > 0 &&
-	    pthread_cond_timedwait(&d->cv, &d->mu, &until) == 0)
+	    pthread_cond_timedwait(&d->gathered, &d->mu, &until) == 0)
 		;
 }
 
@@ -141,7 +143,7 @@ spool_sync_release(struct spool_dir *d)
 {
 	pthread_mutex_lock(&d->mu);
 	if (--d->held == 0)
-		pthread_cond_broadcast(&d->cv);
+		pthread_cond_signal(&d->gathered);
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -165,7 +167,7 @@ spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
 	pthread_mutex_lock(&d->mu);
 	/* while it waits, a holder is not one to wait for */
 	if (held && --d->held == 0)
-		pthread_cond_broadcast(&d->cv);
+		pthread_cond_signal(&d->gathered);
 	want = d->started + 1;
 	while (d->done < want) {
 		if (d->running) {

@@ -32,7 +32,8 @@ struct spool_dir {
 	int nfd;
 	int whole_fs;		/* a round is syncfs of each fd, not fsync */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;		/* a round finished */
+	pthread_cond_t gathered;	/* held fell to 0: the leader may start */
 	unsigned long started;	/* rounds begun */
 	unsigned long done;	/* rounds finished (they run one at a time) */
 	unsigned long failed;	/* number of the last one that failed, 0: none */
