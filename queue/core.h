@@ -71,6 +71,9 @@ enum queue_where queue_destination(const struct msg *m);
 void	queue_wake(void);
 /* Take entry id out of place w and off the disk. 0, ENOENT or EIO. */
 int	queue_drop(enum queue_where w, const char *id, int durable);
+/* Take entry id out of place w (and the index), renamed into directory
+ * tofd under its ID; not synced. 0, ENOENT or an errno. */
+int	queue_take_out(enum queue_where w, const char *id, int tofd);
 /* Caller holds queue.mu. SPOOL/PLACE/ID/file into path. */
 void	queue_entry_path(const struct msg *m, const char *file,
 	    char path[PATH_MAX]);

@@ -199,16 +199,17 @@ queue_set_wakeup(void (*fn)(void *), void *arg)
 }
 
 /*
- * drop - take entry id out of place w and off the disk: renamed into tmp/
- * (so it disappears at once, and a crash midway leaves only tmp/ debris),
- * the old parent fsync'd when durable is set, then removed.
+ * take_out - entry id out of place w: renamed into directory tofd, out of
+ * the index and the due heaps; with wmu held on return (*mp set, one
+ * reference more) when it was there.
  */
-int
-queue_drop(enum queue_where w, const char *id, int durable)
+static int
+take_out(enum queue_where w, const char *id, int tofd, struct msg **mp)
 {
 	struct msg *m;
 	int err = 0;
 
+	*mp = NULL;
 	pthread_mutex_lock(&queue.mu);
 	if ((m = queue_find(w, id)) == NULL) {
 		pthread_mutex_unlock(&queue.mu);
@@ -222,7 +223,7 @@ queue_drop(enum queue_where w, const char *id, int durable)
 	if (m->gone || m->where != w) {
 		err = ENOENT;
 	} else {
-		if (renameat(queue.dirs[w].fd[0], m->id, queue.tmpfd, m->id) == -1)
+		if (renameat(queue.dirs[w].fd[0], m->id, tofd, m->id) == -1)
 			err = errno;
 		else {
 			queue_due_forget(m);
@@ -230,6 +231,38 @@ queue_drop(enum queue_where w, const char *id, int durable)
 		}
 	}
 	pthread_mutex_unlock(&queue.mu);
+	*mp = m;
+	return err;
+}
+
+int
+queue_take_out(enum queue_where w, const char *id, int tofd)
+{
+	struct msg *m;
+	int err;
+
+	err = take_out(w, id, tofd, &m);
+	if (m == NULL)
+		return err;
+	pthread_mutex_unlock(&m->wmu);
+	msg_unref(m);
+	return err;
+}
+
+/*
+ * drop - take entry id out of place w and off the disk: renamed into tmp/
+ * (so it disappears at once, and a crash midway leaves only tmp/ debris),
+ * the old parent fsync'd when durable is set, then removed.
+ */
+int
+queue_drop(enum queue_where w, const char *id, int durable)
+{
+	struct msg *m = NULL;
+	int err;
+
+	err = take_out(w, id, queue.tmpfd, &m);
+	if (m == NULL)
+		return err;
 	if (!err) {
 		if (durable)
 			err = spool_dir_sync(&queue.dirs[w]);
@@ -262,12 +295,15 @@ queue_reject(const char *name, const char *reason)
 static int
 store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 {
-	char spare[SPARE_NAME_MAX], *state;
+	char spare[SPARE_NAME_MAX], seal[CHECK_SEAL_MAX], *state;
 	const char *name;	/* the directory filled, in fromfd */
 	size_t len;
-	int fromfd, dfd, err;
+	int fromfd, dfd, err, named = 0;
 
-	if (spare_take(spare) == 0) {
+	m->crc = check_crc(0, sm->data, sm->len);
+	m->has_crc = 1;
+	check_seal_name(sm->len, m->crc, seal);
+	if (spare_take(spare, &named) == 0) {
 		queue_id_new(m->id);
 		fromfd = spare_dirfd();
 		name = spare;
@@ -295,11 +331,19 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 		err = spool_put_file(dfd, "message", sm->data, sm->len);
 	if (!err)
 		err = spool_put_file(dfd, "state", state, len);
+	/* The seal: a spare's renamed, else a new name of the message. */
+	if (!err && (fromfd == queue.tmpfd ?
+	    linkat(dfd, "message", dfd, seal, 0) :
+	    renameat(dfd, SPARE_SEAL, dfd, seal)) == -1)
+		err = errno;
 	if (dfd != -1)
 		close(dfd);
 	free(state);
-	/* The files durable before queue/ID shows them. */
-	if (!err)
+	/* A directory whose names are not durable yet (made just now, or a
+	 * spare no round has covered) gets a round of its own first: an
+	 * entry in queue/ whose files a crash could lose would be rebuilt
+	 * at start from what is left (load.c). */
+	if (!err && !named)
 		err = spool_sync_wait(&queue.fs, ticket, 1);
 	if (!err && renameat(fromfd, name, queue.dirs[QUEUE_QUEUE].fd[0],
 	    m->id) == -1)
@@ -319,12 +363,17 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 
 /*
  * store - the durable part of a submission: a spare directory (spare.h),
- * else a new SPOOL/tmp/ID, gets its message and state written, a shared
- * round (queue.fs) makes them durable, it is renamed to queue/ID, and a
- * second round makes the name durable: two syncfs calls for one writer,
- * shared by all writers waiting at once. held: the caller holds queue.fs
- * already (queue_submit, from before it parsed the message); it is
- * released either way. Sets m->id. Returns 0 or an errno.
+ * else a new SPOOL/tmp/ID, gets its message, state and seal (check.c)
+ * written, is renamed to queue/ID, and one shared round (queue.fs) makes
+ * all of it durable at once: one syncfs for one writer, shared by all
+ * writers waiting at once. A crash before the round ends may leave
+ * queue/ID with its files empty, cut short or stale; it was never
+ * acknowledged, and the checks of check.c keep it from being sent
+ * damaged. A directory whose own names are not durable yet takes a
+ * round before the rename too (two rounds). The entry is indexed (seen
+ * in queue/, due) only after store returns. held: the caller holds
+ * queue.fs already (queue_submit, from before it parsed the message); it
+ * is released either way. Sets m->id, m->crc. Returns 0 or an errno.
  */
 static int
 store(struct msg *m, const struct submit_msg *sm, int held)
@@ -569,7 +618,7 @@ queue_open(const struct conf *c)
 	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
 		if (queue_load_dir(w) == -1)
 			log_warn("%s/%s: cannot read", c->spool, queue_dir_names[w]);
-	if ((err = spare_start(queue.spoolfd)) != 0) {
+	if ((err = spare_start(queue.spoolfd, &queue.fs)) != 0) {
 		errno = err;
 		log_warn("%s/spare: cannot use it", c->spool);
 	}

@@ -9,13 +9,16 @@
  * one, writes into its files (whose inodes exist) and renames it into
  * queue/ under its ID. When none is ready it makes its own in tmp/.
  *
- * Durability: a spare is offered only once all three files exist, and the
- * first sync round of the submission that takes it begins after the take,
- * so that round makes the spare's names durable along with the data,
- * before the rename shows them in queue/. A crash may leave half-made
- * spares: spare_start removes every one and starts again. They live in
- * their own directory, so that tmp/ holds only what interrupted work
- * left.
+ * Durability: a spare is offered only once all its files exist, and
+ * marked (spool_sync_mark) when it is complete; once a round of the
+ * spool's group commit has covered it (spool_sync_covered: under load,
+ * the round of any earlier submission), its names are durable and a
+ * submission taking it needs one round, not two (queue.c). Spares are
+ * taken oldest first, the likeliest to be covered; one that is not yet
+ * gets the first round of its submission's two. A crash may leave
+ * half-made spares: spare_start removes every one and starts again. They
+ * live in their own directory, so that tmp/ holds only what interrupted
+ * work left.
  *
  * Diagnostics: a failure to make one is logged once (log_warn) and tried
  * again after a pause; submissions go on without spares meanwhile.
@@ -42,17 +45,20 @@
 
 static const char *const files[] = { "message", "state", "log" };
 
+/* A ring of ready spares, oldest at head. */
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t th;
+	struct spool_dir *fs;
 	int fd;			/* SPOOL/spare, or -1 */
 	int started, stop, warned;
 	unsigned long next;	/* the name of the next one made */
 	unsigned long ready[SPARE_TARGET];
-	size_t n;
-} sp = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, -1, 0, 0, 0,
-	0, { 0 }, 0 };
+	unsigned long mark[SPARE_TARGET];	/* spool_sync_mark when made */
+	size_t head, n;
+} sp = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+	.fd = -1 };
 
 /* Make spare number id: 0, or an errno (nothing of it left behind). */
 static int
@@ -75,6 +81,9 @@ make(int fd, unsigned long id)
 		else
 			close(f);
 	}
+	/* a name, not an inode: renamed to the seal in one round */
+	if (!err && linkat(dfd, "message", dfd, SPARE_SEAL, 0) == -1)
+		err = errno;
 	if (dfd != -1)
 		close(dfd);
 	if (err)
@@ -87,6 +96,7 @@ filler(void *arg)
 {
 	struct timespec until;
 	unsigned long id;
+	size_t i;
 	int err;
 
 	(void)arg;
@@ -101,7 +111,9 @@ filler(void *arg)
 		err = make(sp.fd, id);
 		pthread_mutex_lock(&sp.mu);
 		if (!err) {
-			sp.ready[sp.n++] = id;
+			i = (sp.head + sp.n++) % SPARE_TARGET;
+			sp.ready[i] = id;
+			sp.mark[i] = spool_sync_mark(sp.fs);
 			continue;
 		}
 		if (!sp.warned) {
@@ -143,7 +155,7 @@ clear(int fd)
 }
 
 int
-spare_start(int spoolfd)
+spare_start(int spoolfd, struct spool_dir *fs)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
@@ -160,8 +172,9 @@ spare_start(int spoolfd)
 	}
 	pthread_mutex_lock(&sp.mu);
 	sp.fd = fd;
+	sp.fs = fs;
 	sp.stop = sp.warned = 0;
-	sp.n = 0;
+	sp.head = sp.n = 0;
 	sp.next = 0;
 	/* signals are for the FUSE and event threads */
 	sigfillset(&all);
@@ -200,7 +213,7 @@ spare_stop(void)
 }
 
 int
-spare_take(char name[SPARE_NAME_MAX])
+spare_take(char name[SPARE_NAME_MAX], int *durable)
 {
 	unsigned long id;
 
@@ -209,7 +222,10 @@ spare_take(char name[SPARE_NAME_MAX])
 		pthread_mutex_unlock(&sp.mu);
 		return -1;
 	}
-	id = sp.ready[--sp.n];
+	id = sp.ready[sp.head];
+	*durable = spool_sync_covered(sp.fs, sp.mark[sp.head]);
+	sp.head = (sp.head + 1) % SPARE_TARGET;
+	sp.n--;
 	pthread_cond_signal(&sp.cv);
 	pthread_mutex_unlock(&sp.mu);
 	snprintf(name, SPARE_NAME_MAX, "%lu", id);

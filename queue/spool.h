@@ -82,6 +82,14 @@ unsigned long spool_sync_ticket(struct spool_dir *d);
 int	spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held);
 void	spool_sync_hold(struct spool_dir *d);
 void	spool_sync_release(struct spool_dir *d);
+/*
+ * For work done with no writer waiting (spare.c makes directories ahead
+ * of need): spool_sync_mark after the work, and spool_sync_covered(d,
+ * mark) says whether a round that began after it has since finished
+ * without failing, so the work is durable without a round of its own.
+ */
+unsigned long spool_sync_mark(struct spool_dir *d);
+int	spool_sync_covered(struct spool_dir *d, unsigned long mark);
 
 /* Write all of the n pieces in v to fd (retrying short writes). */
 int	spool_write_iov(int fd, const struct iovec *v, size_t n);
