@@ -45,6 +45,7 @@
 #include "lib/log.h"
 #include "queue/core.h"
 #include "queue/queue_int.h"
+#include "queue/spare.h"
 
 #define SEAL_PREFIX	"seal-"
 #define READ_CHUNK	65536
@@ -154,10 +155,10 @@ check_find_seal(int dfd, size_t *size, uint32_t *crc)
 		return -1;
 	}
 	rewinddir(dir);
-	while (found == -1 && (de = readdir(dir)) != NULL) {
+	while (found != 1 && (de = readdir(dir)) != NULL) {
 		if (check_seal_parse(de->d_name, size, crc) == 0)
 			found = 1;
-		else if (strcmp(de->d_name, "seal") == 0)
+		else if (strcmp(de->d_name, SPARE_SEAL) == 0)
 			found = 0;
 	}
 	closedir(dir);
