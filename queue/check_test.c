@@ -47,7 +47,7 @@ main(void)
 	uint32_t crc, c2;
 	size_t size, len;
 	char *text;
-	int dfd, fd;
+	int dfd = -1, fd;
 
 	ok(check_crc(0, v, 9) == 0xcbf43926u, "CRC-32 of \"123456789\"");
 	ok(check_crc(check_crc(0, v, 4), v + 4, 5) == 0xcbf43926u &&
