@@ -15,7 +15,8 @@
  * the round of any earlier submission), its names are durable and a
  * submission taking it needs one round, not two (queue.c). Spares are
  * taken oldest first, the likeliest to be covered; one that is not yet
- * gets the first round of its submission's two. A crash may leave
+ * gets the first round of its submission's two. After a quiet spell the
+ * thread runs a round for the spares itself (stocked). A crash may leave
  * half-made spares: spare_start removes every one and starts again. They
  * live in their own directory, so that tmp/ holds only what interrupted
  * work left.
@@ -42,6 +43,8 @@
 #define SPARE_TARGET	16
 /* After a failure to make one (a full disk), before the next try. */
 #define SPARE_RETRY_S	5
+/* Idle this long with spares no round has covered: one round for them. */
+#define SPARE_IDLE_S	1
 
 static const char *const files[] = { "message", "state", "log" };
 
@@ -91,6 +94,34 @@ make(int fd, unsigned long id)
 	return err;
 }
 
+/*
+ * stocked - sp.mu held, every spare made: wait for a take. If no round
+ * has covered the newest spare after SPARE_IDLE_S (no submission came
+ * since it was made), run one, nobody waiting for it, so that the next
+ * submission after a quiet spell needs one round, not two. Under load
+ * the submissions' own rounds cover the spares and this never syncs.
+ */
+static void
+stocked(void)
+{
+	struct timespec until;
+	unsigned long newest;
+
+	newest = sp.mark[(sp.head + sp.n - 1) % SPARE_TARGET];
+	if (spool_sync_covered(sp.fs, newest)) {
+		pthread_cond_wait(&sp.cv, &sp.mu);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SPARE_IDLE_S;
+	if (pthread_cond_timedwait(&sp.cv, &sp.mu, &until) == 0 || sp.stop ||
+	    sp.n < SPARE_TARGET || spool_sync_covered(sp.fs, newest))
+		return;
+	pthread_mutex_unlock(&sp.mu);
+	spool_dir_sync(sp.fs);	/* a failure: still not covered */
+	pthread_mutex_lock(&sp.mu);
+}
+
 static void *
 filler(void *arg)
 {
@@ -103,7 +134,7 @@ filler(void *arg)
 	pthread_mutex_lock(&sp.mu);
 	while (!sp.stop) {
 		if (sp.n >= SPARE_TARGET) {
-			pthread_cond_wait(&sp.cv, &sp.mu);
+			stocked();
 			continue;
 		}
 		id = sp.next++;
