@@ -615,13 +615,16 @@ queue_open(const struct conf *c)
 	queue.index = g_hash_table_new(g_str_hash, g_str_equal);
 	queue.queued = g_ptr_array_new();
 	pthread_mutex_unlock(&queue.mu);
-	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
-		if (queue_load_dir(w) == -1)
-			log_warn("%s/%s: cannot read", c->spool, queue_dir_names[w]);
+	/* Spares cleared before queue/ is read: a crash during a rename
+	 * out of spare/ may leave the directory under both names, and
+	 * clearing it after loading would empty a loaded entry. */
 	if ((err = spare_start(queue.spoolfd, &queue.fs)) != 0) {
 		errno = err;
 		log_warn("%s/spare: cannot use it", c->spool);
 	}
+	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
+		if (queue_load_dir(w) == -1)
+			log_warn("%s/%s: cannot read", c->spool, queue_dir_names[w]);
 	queue.writer_stop = 0;
 	if ((err = pthread_create(&queue.writer, NULL, queue_writer_main, NULL)) != 0) {
 		queue.writer_stop = 1;
