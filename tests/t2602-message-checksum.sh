@@ -56,6 +56,7 @@ test_expect_success 'messages wait in the queue, sealed with their checksum' '
 	old=$(queue_one old b@remote.test) &&
 	cut=$(queue_one cut b@remote.test) &&
 	rebuilt=$(queue_one rebuilt b@remote.test) &&
+	empty=$(queue_one empty b@remote.test) &&
 	mailfs_stop &&
 	size=$(wc -c <"$SPOOL/queue/$bad/message") &&
 	grep -q "^crc32 [0-9a-f]\{8\}$" "$SPOOL/queue/$bad/state" &&
@@ -65,6 +66,9 @@ test_expect_success 'messages wait in the queue, sealed with their checksum' '
 test_expect_success 'a message whose bytes changed is never sent, by SMTP or into the inbox' '
 	garble "$bad" && garble "$badl" &&
 	garble "$rebuilt" && echo garbage >"$SPOOL/queue/$rebuilt/state" &&
+	# what a power loss may leave: the state empty, the message cut short
+	: >"$SPOOL/queue/$empty/state" &&
+	truncate -s 1000 "$SPOOL/queue/$empty/message" &&
 	[ "$(wc -c <"$SPOOL/queue/$bad/message")" = "$size" ] &&
 	# as an older version wrote it: no checksum, no seal
 	sed -i "/^crc32 /d" "$SPOOL/queue/$old/state" &&
@@ -81,18 +85,20 @@ test_expect_success 'a message whose bytes changed is never sent, by SMTP or int
 	wait_for 300 test -d "$SPOOL/corrupt/$bad" &&
 	wait_for 300 test -d "$SPOOL/corrupt/$badl" &&
 	wait_for 300 test -d "$SPOOL/corrupt/$cut" &&
-	test -d "$SPOOL/corrupt/$rebuilt" &&
+	test -d "$SPOOL/corrupt/$rebuilt" && test -d "$SPOOL/corrupt/$empty" &&
 	sleep 1 &&
 	! at_sink bad && ! in_inbox badl && ! at_sink cut && ! at_sink rebuilt &&
 	! grep -rq "^Subject: bad" "$T/sink" &&
 	! grep -rq "^Subject: cut" "$T/sink" &&
 	! grep -rq "^Subject: rebuilt" "$T/sink" &&
+	! grep -rq "^Subject: empty" "$T/sink" &&
 	[ ! -e "$MNT/queue/$bad" ] && [ ! -e "$MNT/queue/$badl" ] &&
 	[ ! -e "$MNT/queue/$cut" ] && [ ! -e "$MNT/queue/$rebuilt" ] &&
 	grep -q "queue/$bad: its message has CRC-32 .*; not sent, moved to corrupt/" "$T/a/stderr" &&
 	grep -q "queue/$badl: its message has CRC-32 .*; not sent, moved to corrupt/" "$T/a/stderr" &&
 	grep -q "queue/$cut: its submission was cut short (never sealed); not sent" "$T/a/stderr" &&
-	grep -q "queue/$rebuilt: .*not the one its seal describes; moved to corrupt/" "$T/a/stderr"
+	grep -q "queue/$rebuilt: .*not the one its seal describes; moved to corrupt/" "$T/a/stderr" &&
+	grep -q "queue/$empty: .*not the one its seal describes; moved to corrupt/" "$T/a/stderr"
 '
 
 test_expect_success 'after a restart the good ones are recorded sent, the bad ones stay aside' '
