@@ -16,11 +16,15 @@
  *	state	the envelope and per-recipient state, replaced atomically
  *		(format in entry.h)
  *	log	this message's own event lines (qlog.c appends)
+ *	seal-SIZE-CRC	a second name of message recording its size and
+ *		CRC-32 (check.c; the state records them too)
  * A submission is built in a spare directory made beforehand (spare.c,
  * SPOOL/spare/N with the three files empty) or else in SPOOL/tmp/ID/,
- * made durable by a syncfs round,
- * renamed into SPOOL/queue/ and made durable by a second round; rounds
- * are shared by every writer waiting at once (group commit, spool.h).
+ * renamed into SPOOL/queue/ and made durable with its contents by one
+ * syncfs round (two for a directory whose own names are not durable yet:
+ * see store); rounds are shared by every writer waiting at once (group
+ * commit, spool.h). What a crash leaves of a submission cut short is
+ * kept from being sent damaged by its checksum (check.c).
  * A finished entry is renamed to sent/ or failed/ (by the writer thread,
  * in batches sharing two rounds).
  *

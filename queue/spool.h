@@ -64,6 +64,8 @@ int	spool_dir_sync(struct spool_dir *d);
  * whose ticket is older than it (its data may be what failed), not only
  * those who waited for it. Two rounds make a durable create: data (round
  * 1), then the name that makes it visible (rename or link), then round 2.
+ * One round does when what the name shows can tell itself whether it is
+ * whole (a queue entry's checksum: queue/check.c).
  *
  * A writer that holds d (spool_sync_hold, until spool_sync_release; held
  * set in its waits) is one that will wait soon: whoever starts a round
