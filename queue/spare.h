@@ -14,7 +14,7 @@
 
 /* Room for a spare's name. */
 #define SPARE_NAME_MAX	24
-/* The name a submission renames to its seal (queue_int.h) in one round. */
+/* The name a submission renames to its seal (check.c) in one round. */
 #define SPARE_SEAL	"seal"
 
 /* Empty SPOOL/spare (created if missing; what a crash left there is
