@@ -300,9 +300,11 @@ static int
 store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 {
 	char spare[SPARE_NAME_MAX], seal[CHECK_SEAL_MAX], *state;
+	char msgp[QUEUE_ID_MAX + 16], statep[QUEUE_ID_MAX + 16];
+	char sparep[QUEUE_ID_MAX + 16], sealp[QUEUE_ID_MAX + CHECK_SEAL_MAX];
 	const char *name;	/* the directory filled, in fromfd */
 	size_t len;
-	int fromfd, dfd, err, named = 0;
+	int fromfd, err, named = 0;
 
 	m->crc = check_crc(0, sm->data, sm->len);
 	m->has_crc = 1;
@@ -329,19 +331,20 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 		spool_remove_tree(fromfd, name);
 		return ENOMEM;
 	}
-	dfd = openat(fromfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	err = dfd == -1 ? errno : 0;
+	/* Paths below fromfd (name and file names are short): no
+	 * descriptor of the directory itself. */
+	snprintf(msgp, sizeof(msgp), "%s/message", name);
+	snprintf(statep, sizeof(statep), "%s/state", name);
+	snprintf(sparep, sizeof(sparep), "%s/" SPARE_SEAL, name);
+	snprintf(sealp, sizeof(sealp), "%s/%s", name, seal);
+	err = spool_put_file(fromfd, msgp, sm->data, sm->len);
 	if (!err)
-		err = spool_put_file(dfd, "message", sm->data, sm->len);
-	if (!err)
-		err = spool_put_file(dfd, "state", state, len);
+		err = spool_put_file(fromfd, statep, state, len);
 	/* The seal: a spare's renamed, else a new name of the message. */
 	if (!err && (fromfd == queue.tmpfd ?
-	    linkat(dfd, "message", dfd, seal, 0) :
-	    renameat(dfd, SPARE_SEAL, dfd, seal)) == -1)
+	    linkat(fromfd, msgp, fromfd, sealp, 0) :
+	    renameat(fromfd, sparep, fromfd, sealp)) == -1)
 		err = errno;
-	if (dfd != -1)
-		close(dfd);
 	free(state);
 	/* A directory whose names are not durable yet (made just now, or a
 	 * spare no round has covered) gets a round of its own first: an
