@@ -1,11 +1,28 @@
 /*
  * maildir_int.h - private interfaces between the files of the inbox
- * Maildir (queue/maildir*.c): the envelope store (maildir_envelope.c),
- * which maildir.c calls when it opens, delivers and removes. Not for use
- * outside queue/maildir*.c.
+ * Maildir (queue/maildir*.c): the Maildir itself (maildir.c), the lookup
+ * of messages by name (maildir_list.c), and the envelope store
+ * (maildir_envelope.c), which maildir.c calls when it opens, delivers and
+ * removes. Not for use outside queue/maildir*.c.
  */
 #ifndef MAILFS_MAILDIR_INT_H
 #define MAILFS_MAILDIR_INT_H
+
+/* --- maildir.c --- */
+
+/* SPOOL/inbox while the Maildir is open, else NULL. */
+const char *maildir_root(void);
+
+/* For tests: deliver through tmp/ID from now on, as where the file
+ * system has no O_TMPFILE. */
+void	maildir_anon_off(void);
+
+/* --- maildir_list.c --- */
+
+/* Forget where messages were seen (at close). */
+void	maildir_list_forget(void);
+
+/* --- maildir_envelope.c --- */
 
 /* The extended attribute that holds a message's envelope. */
 #define MAILDIR_ENVELOPE_XATTR	"user.mailfs.envelope"
@@ -31,9 +48,5 @@ void	maildir_envelope_drop(const char *id);
 /* Drop the SPOOL/envelope files whose message is not in new/ or cur/
  * (a crash before the link, another program's delete). */
 void	maildir_envelope_clean(void);
-
-/* For tests (maildir.c): deliver through tmp/ID from now on, as where the
- * file system has no O_TMPFILE. */
-void	maildir_anon_off(void);
 
 #endif
