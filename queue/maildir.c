@@ -12,10 +12,11 @@
  * and the link before maildir_tmp_commit returns 0.
  *
  * The file is made without a name (O_TMPFILE in new/, linked by its
- * descriptor once durable): a crash before the link leaves nothing behind
- * (the kernel frees the inode at mount), and a delivery touches one
- * directory entry, not three (tmp/ID made, new/ID linked, tmp/ID
- * unlinked). Where the file system or the kernel cannot (probed at open),
+ * descriptor once durable): a crash before the link leaves nothing in the
+ * Maildir (the file system frees the inode when it mounts; e2fsck of an
+ * ext4 without a journal may put it in lost+found), and a delivery
+ * touches one directory entry, not three (tmp/ID made, new/ID linked,
+ * tmp/ID unlinked). Where the file system or the kernel cannot (probed at open),
  * the file is tmp/ID, renamed into new/ID without replacing anything
  * (RENAME_NOREPLACE; link and unlink where even that is missing): the
  * Maildir convention. A crash then leaves tmp/ID, removed at open
