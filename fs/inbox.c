@@ -278,7 +278,7 @@ inbox_get(const char *id, struct inbox_msg **mp)
 	char path[PATH_MAX];
 	int err;
 
-	if (inbox_map_find(id, 0, path, &key) != 0) {
+	if (inbox_map_find(id, INBOX_MAP_CACHED, path, &key) != 0) {
 		pthread_mutex_lock(&lock);
 		uncache(id);
 		pthread_mutex_unlock(&lock);
@@ -356,7 +356,7 @@ inbox_stat(const char *id, time_t *mtime, uint64_t *gen)
 	struct inbox_key key;
 	char path[PATH_MAX];
 
-	if (inbox_map_find(id, 1, path, &key) != 0)
+	if (inbox_map_find(id, INBOX_MAP_FRESH, path, &key) != 0)
 		return ENOENT;
 	*mtime = (time_t)(key.mtime_ns / 1000000000LL);
 	*gen = generation(&key);
@@ -472,7 +472,7 @@ inbox_open(const char *id, const char *rel, struct inbox_msg **mp,
 		pthread_mutex_lock(&lock);
 		uncache(id);
 		pthread_mutex_unlock(&lock);
-		if (inbox_map_find(id, 1, path, &key) == 0)
+		if (inbox_map_find(id, INBOX_MAP_STAT, path, &key) == 0)
 			index_one(id, path, NULL, NULL, &key);
 	}
 	return EIO;
@@ -488,11 +488,24 @@ inbox_delete(const char *id)
 	pthread_mutex_lock(&lock);
 	uncache(id);
 	pthread_mutex_unlock(&lock);
-	if ((err = inbox_map_find(id, 0, path, &key)))
+	if ((err = inbox_map_find(id, INBOX_MAP_CACHED, path, &key)))
 		return err;
 	/* its row goes with the indexer's next pass, with the others gone
-	 * then, in one transaction: unused meanwhile (no file, no match) */
-	return maildir_remove(id, path);
+	 * then, in one transaction: unused meanwhile (no file, no match).
+	 * Nothing is synced: a crash may bring the message back, never
+	 * lose one (what mblaze's mrm and Postfix do). */
+	if ((err = maildir_remove(id, path)))
+		return err;
+	inbox_map_removed(id, path);
+	return 0;
+}
+
+long
+inbox_count(void)
+{
+	long n = inbox_map_count();
+
+	return n >= 0 ? n : maildir_count();
 }
 
 /* --- the indexing thread --- */
@@ -543,7 +556,8 @@ index_missing(char **ids, size_t n)
 	size_t i, k = 0, bytes = 0;
 
 	for (i = 0; i <= n && !stopping(); i++) {
-		if (i < n && inbox_map_find(ids[i], 0, path, &rows[k].key) == 0 &&
+		if (i < n && inbox_map_find(ids[i], INBOX_MAP_CACHED, path,
+		    &rows[k].key) == 0 &&
 		    rows[k].key.size <= BACKGROUND_MAX &&
 		    render(ids[i], path, &root, &rows[k].key) == 0) {
 			rows[k].id = ids[i];

@@ -10,7 +10,9 @@
  * compared instead and a change makes a full read.
  *
  * A key is dropped when its file is written or its attributes change
- * (IN_CLOSE_WRITE, IN_ATTRIB), so the next find stats it again.
+ * (IN_MODIFY, IN_CLOSE_WRITE, IN_ATTRIB), so the next find stats it
+ * again; while inotify runs, a key that was not dropped is the file's
+ * now, and a find needs no stat (without inotify a fresh find stats).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,7 +29,8 @@
 #include "queue/maildir.h"
 
 #define WATCH	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
-	IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+	IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | \
+	IN_MOVE_SELF | IN_ONLYDIR)
 
 static const char *const subs[2] = { "new", "cur" };
 
@@ -45,7 +48,7 @@ static struct {
 	size_t n, cap;
 	char dir[2][PATH_MAX];
 	struct timespec mtime[2];	/* without inotify */
-	int ifd, wd[2];
+	int open, ifd, wd[2];
 	unsigned long gen;
 	char **gone;		/* IDs dropped, maybe back since */
 	size_t ngone;
@@ -185,14 +188,17 @@ drop(const char *name, int sub)
 	memmove(map.v + i, map.v + i + 1, (map.n - i) * sizeof(*map.v));
 }
 
-/* name in sub was written to or touched: stat it again */
+/* name in sub was written to or touched: stat it again. Noted once per
+ * key dropped (a rewrite is many IN_MODIFY): what the kernel was given
+ * came from a key. */
 static void
 touched(const char *name)
 {
 	size_t idlen = maildir_id_len(name), i;
 	int found;
 
-	if (idlen && (i = slot(name, idlen, &found), found)) {
+	if (idlen && (i = slot(name, idlen, &found), found) &&
+	    map.v[i]->has_key) {
 		map.v[i]->has_key = 0;
 		note(&map.changed, &map.nchanged, strdup(map.v[i]->id));
 	}
@@ -362,6 +368,7 @@ inbox_map_open(void (*noted)(void))
 	    watch() == -1)
 		no_inotify();
 	err = rescan();
+	map.open = !err;
 	pthread_mutex_unlock(&map.mu);
 	if (err) {
 		errno = err;
@@ -374,6 +381,7 @@ void
 inbox_map_close(void)
 {
 	pthread_mutex_lock(&map.mu);
+	map.open = 0;
 	if (map.ifd >= 0)
 		close(map.ifd);
 	map.ifd = -1;
@@ -419,17 +427,19 @@ inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 	char name[NAME_MAX + 1];
 	struct stat st;
 	size_t i;
-	int w, tries, found;
+	int w, w_inotify, tries, found;
 
 	if (!*id || strlen(id) >= MAILDIR_ID_MAX)
 		return ENOENT;
 	for (tries = 0; tries < 2; tries++) {
 		pthread_mutex_lock(&map.mu);
 		w = where(id, path, name, key);
+		w_inotify = map.ifd >= 0;
 		pthread_mutex_unlock(&map.mu);
 		if (w == 0)
 			return ENOENT;
-		if (w == 2 && !fresh)
+		if (w == 2 && (fresh == INBOX_MAP_CACHED ||
+		    (fresh == INBOX_MAP_FRESH && w_inotify)))
 			return 0;
 		/* stat without the lock: a cold disk must not stall the rest */
 		if (stat(path, &st) == -1) {
@@ -453,6 +463,38 @@ inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 		return 0;
 	}
 	return ENOENT;
+}
+
+void
+inbox_map_removed(const char *id, const char *path)
+{
+	const char *name = strrchr(path, '/');
+	size_t i;
+	int found;
+
+	pthread_mutex_lock(&map.mu);
+	i = slot(id, strlen(id), &found);
+	if (found && name && strcmp(map.v[i]->name, name + 1) == 0) {
+		ent_free(map.v[i]);
+		map.n--;
+		memmove(map.v + i, map.v + i + 1, (map.n - i) * sizeof(*map.v));
+		map.gen++;
+	}
+	pthread_mutex_unlock(&map.mu);
+}
+
+long
+inbox_map_count(void)
+{
+	long n = -1;
+
+	pthread_mutex_lock(&map.mu);
+	if (map.open) {
+		drain();
+		n = (long)map.n;
+	}
+	pthread_mutex_unlock(&map.mu);
+	return n;
 }
 
 int
