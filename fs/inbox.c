@@ -117,13 +117,6 @@ key_of(const struct stat *st, struct inbox_key *k)
 	k->ino = (long long)st->st_ino;
 }
 
-static int
-key_eq(const struct inbox_key *a, const struct inbox_key *b)
-{
-	return a->size == b->size && a->mtime_ns == b->mtime_ns &&
-	    a->ino == b->ino;
-}
-
 /* The whole file at path, and its key. */
 static int
 read_file(const char *path, char **buf, size_t *len, struct inbox_key *key)
@@ -287,7 +280,7 @@ inbox_get(const char *id, struct inbox_msg **mp)
 	pthread_mutex_lock(&lock);
 	for (pp = &cache; (m = *pp); pp = &m->next)
 		if (strcmp(m->id, id) == 0 && strcmp(m->path, path) == 0 &&
-		    key_eq(&m->key, &key)) {
+		    inbox_key_eq(&m->key, &key)) {
 			*pp = m->next;	/* to the front */
 			m->next = cache;
 			cache = m;
@@ -385,7 +378,7 @@ full_of(struct inbox_msg *m)
 		return 0;
 	if ((err = render(m->id, m->path, &root, &key)))
 		return err;
-	if (!key_eq(&key, &m->key)) {
+	if (!inbox_key_eq(&key, &m->key)) {
 		mime_free(root);
 		return ESTALE;
 	}
@@ -421,7 +414,7 @@ view_of(struct inbox_msg *m, const struct mime_node *n, const char *rel,
 			return errno == ENOENT ? ESTALE : EIO;
 		if (fstat(v->fd, &st) == 0)
 			key_of(&st, &key);
-		if (!key_eq(&key, &m->key) ||
+		if (!inbox_key_eq(&key, &m->key) ||
 		    n->off + n->len > (unsigned long long)key.size) {
 			close(v->fd);
 			v->fd = -1;
@@ -546,6 +539,18 @@ stopping(void)
 	return s;
 }
 
+/* Has id a row made from key? */
+static int
+indexed(const char *id, const struct inbox_key *key)
+{
+	struct mime_node *tree;
+
+	if (inbox_index_get(id, key, &tree) != 0)
+		return 0;
+	mime_free(tree);
+	return 1;
+}
+
 /* Rows for the messages of ids (n) that have none. */
 static void
 index_missing(char **ids, size_t n)
@@ -556,9 +561,12 @@ index_missing(char **ids, size_t n)
 	size_t i, k = 0, bytes = 0;
 
 	for (i = 0; i <= n && !stopping(); i++) {
+		/* not if a reader indexed it meanwhile: readers and this
+		 * thread often go through the inbox in the same order */
 		if (i < n && inbox_map_find(ids[i], INBOX_MAP_CACHED, path,
 		    &rows[k].key) == 0 &&
 		    rows[k].key.size <= BACKGROUND_MAX &&
+		    !indexed(ids[i], &rows[k].key) &&
 		    render(ids[i], path, &root, &rows[k].key) == 0) {
 			rows[k].id = ids[i];
 			if (inbox_index_encode(root, &rows[k]) == 0) {
@@ -640,6 +648,21 @@ tell_gone(void)
 	strv_free(ids, n);
 }
 
+/* Stat every message the map has no key of yet. */
+static void
+warm_keys(void)
+{
+	struct inbox_key key;
+	char path[PATH_MAX], **ids;
+	size_t n, i;
+
+	if (inbox_map_ids(&ids, &n) != 0)
+		return;
+	for (i = 0; i < n && !stopping(); i++)
+		inbox_map_find(ids[i], INBOX_MAP_CACHED, path, &key);
+	strv_free(ids, n);
+}
+
 /*
  * Woken by the map (or each second): tells the kernel what went; a pass
  * when the Maildir or the index changed, at most one a second (rm -r of
@@ -654,6 +677,11 @@ indexer(void *arg)
 	struct timespec t;
 
 	(void)arg;
+	/* first what makes a cold start quick: the rows in memory (one
+	 * pass over the index file, not a page per lookup), the key of
+	 * every message (the inodes read in a row, before readers ask) */
+	inbox_index_load();
+	warm_keys();
 	pthread_mutex_lock(&ixr.mu);
 	while (!ixr.stop) {
 		ixr.woken = 0;
