@@ -557,18 +557,23 @@ index_missing(char **ids, size_t n)
 {
 	struct inbox_row rows[BATCH];
 	struct mime_node *root;
-	char path[PATH_MAX];
+	char path[PATH_MAX], *id;
 	size_t i, k = 0, bytes = 0;
 
+	/*
+	 * Newest first (IDs begin with the time of arrival): new mail is
+	 * what is read first, and a reader of the whole inbox (a glob) goes
+	 * the other way, so the two meet once instead of rendering the same
+	 * messages side by side. Not what a reader indexed meanwhile.
+	 */
 	for (i = 0; i <= n && !stopping(); i++) {
-		/* not if a reader indexed it meanwhile: readers and this
-		 * thread often go through the inbox in the same order */
-		if (i < n && inbox_map_find(ids[i], INBOX_MAP_CACHED, path,
+		id = i < n ? ids[n - 1 - i] : NULL;
+		if (id && inbox_map_find(id, INBOX_MAP_CACHED, path,
 		    &rows[k].key) == 0 &&
 		    rows[k].key.size <= BACKGROUND_MAX &&
-		    !indexed(ids[i], &rows[k].key) &&
-		    render(ids[i], path, &root, &rows[k].key) == 0) {
-			rows[k].id = ids[i];
+		    !indexed(id, &rows[k].key) &&
+		    render(id, path, &root, &rows[k].key) == 0) {
+			rows[k].id = id;
 			if (inbox_index_encode(root, &rows[k]) == 0) {
 				bytes += rows[k].metalen + rows[k].biglen;
 				k++;

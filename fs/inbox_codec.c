@@ -7,7 +7,8 @@
  * (varint length, bytes), then by kind:
  *	'D'	varint count, the nodes of the entries
  *	'I'	varint length, the bytes (the file itself)
- *	'M'	varint offset, varint length (a slice of the message file)
+ *	'M'	varint offset, varint length (a slice of the message file:
+ *		a raw file, or decoded bytes found verbatim in the message)
  *	'B'	varint offset, varint length, 8-byte FNV-1a of the bytes (in
  *		the big blob)
  *	'R'	varint length (rendered when opened)
@@ -97,16 +98,20 @@ encode_node(const struct mime_node *root, const struct mime_node *n,
     int top, struct buf *meta, struct buf *big)
 {
 	size_t namelen = strlen(n->name), i;
-	const char *m0 = root->data, *m1 = root->data + root->len;
+	const char *m0 = root->data, *m1 = root->data + root->len, *at = NULL;
+	int info = top && strcmp(n->name, "info") == 0;
 	char kind;
 
 	if (n->is_dir)
 		kind = 'D';
 	else if (n->borrowed && n->data >= m0 && n->data + n->len <= m1)
-		kind = 'M';
-	else if (n->len <= INBOX_INLINE_MAX ||
-	    (top && strcmp(n->name, "info") == 0))
+		at = n->data, kind = 'M';
+	else if (n->len <= INBOX_INLINE_MAX || info)
 		kind = 'I';
+	/* decoded bytes that are the message's own (a text body in 8bit,
+	 * say): a slice too, not a copy in the index */
+	else if ((at = memmem(m0, root->len, n->data, n->len)))
+		kind = 'M';
 	else if (n->len <= INBOX_BIG_MAX)
 		kind = 'B';
 	else
@@ -125,7 +130,7 @@ encode_node(const struct mime_node *root, const struct mime_node *n,
 		buf_add(meta, n->data, n->len);
 		break;
 	case 'M':
-		buf_varint(meta, (unsigned long long)(n->data - m0));
+		buf_varint(meta, (unsigned long long)(at - m0));
 		buf_varint(meta, n->len);
 		break;
 	case 'B':
