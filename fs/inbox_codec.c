@@ -93,6 +93,30 @@ inbox_index_sum(const void *data, size_t n)
 	return h;
 }
 
+/*
+ * Where n bytes at p are found verbatim in [h, h + hlen), or NULL. By
+ * their first bytes, then the rest (memmem of a long needle spends most
+ * of its time on the needle); a needle whose start recurs too often is
+ * given up.
+ */
+static const char *
+find_verbatim(const char *h, size_t hlen, const char *p, size_t n)
+{
+	const char *end = h + hlen, *at = h;
+	size_t lead = n < 32 ? n : 32;
+	int tries = 0;
+
+	while (tries++ < 16 && n <= (size_t)(end - at) &&
+	    (at = memmem(at, (size_t)(end - at), p, lead))) {
+		if ((size_t)(end - at) < n)
+			return NULL;
+		if (memcmp(at + lead, p + lead, n - lead) == 0)
+			return at;
+		at++;
+	}
+	return NULL;
+}
+
 static void
 encode_node(const struct mime_node *root, const struct mime_node *n,
     int top, struct buf *meta, struct buf *big)
@@ -110,7 +134,7 @@ encode_node(const struct mime_node *root, const struct mime_node *n,
 		kind = 'I';
 	/* decoded bytes that are the message's own (a text body in 8bit,
 	 * say): a slice too, not a copy in the index */
-	else if ((at = memmem(m0, root->len, n->data, n->len)))
+	else if ((at = find_verbatim(m0, root->len, n->data, n->len)))
 		kind = 'M';
 	else if (n->len <= INBOX_BIG_MAX)
 		kind = 'B';
