@@ -174,8 +174,10 @@ db_try(void)
 		ix.ino = st.st_ino;
 	}
 	ix.checked = time(NULL);
-	/* to be loaded (inbox_index_load); a new file has nothing */
+	/* to be loaded (inbox_index_load), but a file made just now has
+	 * nothing to load (one made anew while running has no loader) */
 	ix.mem = inbox_rows_new(MEM_MAX);
+	ix.loaded = strcmp(ver, SCHEMA) != 0;
 	ix.cursor = 0;
 	return 0;
 }
