@@ -175,7 +175,7 @@ static void
 test_verbatim(void)
 {
 	struct inbox_row row = { .id = "v" };
-	struct mime_node *r, *d;
+	struct mime_node *r, *d = NULL;
 	const struct mime_node *b;
 	size_t cap = 8192, n;
 	char *m = malloc(cap);
