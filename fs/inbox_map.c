@@ -40,6 +40,8 @@ struct ent {
 	int sub;		/* index in subs */
 	int has_key;
 	struct inbox_key key;
+	unsigned long ver;	/* bumped by each write seen: a stat made
+				 * across one is not kept */
 };
 
 static struct {
@@ -129,6 +131,7 @@ put(const char *name, int sub)
 		}
 		e->sub = sub;
 		e->has_key = 0;
+		e->ver++;
 		return;
 	}
 	if (map.n == map.cap) {
@@ -188,19 +191,21 @@ drop(const char *name, int sub)
 	memmove(map.v + i, map.v + i + 1, (map.n - i) * sizeof(*map.v));
 }
 
-/* name in sub was written to or touched: stat it again. Noted once per
- * key dropped (a rewrite is many IN_MODIFY): what the kernel was given
- * came from a key. */
+/* name in sub was written to or touched: stat it again. Noted for the
+ * kernel, once for a run of events on it (a rewrite is many IN_MODIFY). */
 static void
 touched(const char *name)
 {
 	size_t idlen = maildir_id_len(name), i;
 	int found;
 
-	if (idlen && (i = slot(name, idlen, &found), found) &&
-	    map.v[i]->has_key) {
+	if (idlen && (i = slot(name, idlen, &found), found)) {
 		map.v[i]->has_key = 0;
-		note(&map.changed, &map.nchanged, strdup(map.v[i]->id));
+		map.v[i]->ver++;
+		if (map.nchanged == 0 ||
+		    strcmp(map.changed[map.nchanged - 1], map.v[i]->id) != 0)
+			note(&map.changed, &map.nchanged,
+			    strdup(map.v[i]->id));
 	}
 }
 
@@ -401,10 +406,11 @@ inbox_map_close(void)
 	pthread_mutex_unlock(&map.mu);
 }
 
-/* id's path and key (if known) now: 1, 0 if absent. Locked. */
+/* id's path, key (if known) and ver now: 2 with a key, 1 without, 0 if
+ * absent. Locked. */
 static int
 where(const char *id, char path[PATH_MAX], char name[NAME_MAX + 1],
-    struct inbox_key *key)
+    struct inbox_key *key, unsigned long *ver)
 {
 	size_t i;
 	int found;
@@ -417,6 +423,7 @@ where(const char *id, char path[PATH_MAX], char name[NAME_MAX + 1],
 	    map.v[i]->name);
 	snprintf(name, NAME_MAX + 1, "%s", map.v[i]->name);
 	*key = map.v[i]->key;
+	*ver = map.v[i]->ver;
 	return map.v[i]->has_key ? 2 : 1;
 }
 
@@ -427,13 +434,14 @@ inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 	char name[NAME_MAX + 1];
 	struct stat st;
 	size_t i;
+	unsigned long ver;
 	int w, w_inotify, tries, found;
 
 	if (!*id || strlen(id) >= MAILDIR_ID_MAX)
 		return ENOENT;
 	for (tries = 0; tries < 2; tries++) {
 		pthread_mutex_lock(&map.mu);
-		w = where(id, path, name, key);
+		w = where(id, path, name, key, &ver);
 		w_inotify = map.ifd >= 0;
 		pthread_mutex_unlock(&map.mu);
 		if (w == 0)
@@ -455,7 +463,8 @@ inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 		key->ino = (long long)st.st_ino;
 		pthread_mutex_lock(&map.mu);
 		i = slot(id, strlen(id), &found);
-		if (found && strcmp(map.v[i]->name, name) == 0) {
+		if (found && strcmp(map.v[i]->name, name) == 0 &&
+		    map.v[i]->ver == ver) {
 			map.v[i]->key = *key;
 			map.v[i]->has_key = 1;
 		}
