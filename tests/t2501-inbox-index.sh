@@ -86,6 +86,16 @@ test_expect_success 'a restart serves the same from the index' '
 	[ "$(rows)" = $N ]
 '
 
+test_expect_success 'small files given to the page cache at open read right at any offset' '
+	restart &&
+	f="$MNT/inbox/1700000000.M12P12.other" &&
+	[ "$(dd if="$f/subject" bs=1 skip=4 2>/dev/null)" = "12 café" ] &&
+	[ "$(dd if="$f/from" bs=5 skip=1 count=1 2>/dev/null)" = "12 <u" ] &&
+	[ "$(head -c 3 "$f/subject")" = msg ] &&
+	[ "$(stat -c %s "$f/subject")" = "$(wc -c <"$f/subject")" ] &&
+	grep -qx "msg 12 café" "$f/subject"
+'
+
 I=$SPOOL/inbox
 test_expect_success 'another tool flags, moves, deletes, adds and rewrites: seen at once' '
 	mv "$I/new/1700000000.M3P3.other" "$I/cur/1700000000.M3P3.other:2,RS" &&
