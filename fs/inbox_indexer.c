@@ -28,6 +28,7 @@
 #include "lib/strv.h"
 
 #define BATCH		64
+#define WORKERS		2
 #define BATCH_BYTES	(4 * 1024 * 1024)
 /* Larger messages are indexed when first read, not in the background: a
  * render costs about three times the message, and a burst of big mail
@@ -84,10 +85,18 @@ indexed(const char *id, const struct inbox_key *key)
 	return 1;
 }
 
-/* Rows for the messages of ids (n) that have none. */
-static void
-index_missing(char **ids, size_t n)
+/* What one indexing worker does: the messages of ids (n) from start on,
+ * every stride-th. */
+struct part {
+	char **ids;
+	size_t n, start, stride;
+};
+
+/* Rows for the messages of p that have none. */
+static void *
+index_part(void *arg)
 {
+	const struct part *p = arg;
 	struct inbox_row rows[BATCH];
 	struct mime_node *root;
 	char path[PATH_MAX], *id;
@@ -99,8 +108,8 @@ index_missing(char **ids, size_t n)
 	 * the other way, so the two meet once instead of rendering the same
 	 * messages side by side. Not what a reader indexed meanwhile.
 	 */
-	for (i = 0; i <= n && !stopping(); i++) {
-		id = i < n ? ids[n - 1 - i] : NULL;
+	for (i = p->start; !stopping(); i += p->stride) {
+		id = i < p->n ? p->ids[p->n - 1 - i] : NULL;
 		if (id && inbox_map_find(id, INBOX_MAP_CACHED, path,
 		    &rows[k].key) == 0 &&
 		    rows[k].key.size <= BACKGROUND_MAX &&
@@ -115,15 +124,43 @@ index_missing(char **ids, size_t n)
 		}
 		/* a batch is bounded in bytes too: at most BATCH_BYTES
 		 * and one more message held */
-		if (k == BATCH || bytes > BATCH_BYTES || (i == n && k > 0)) {
+		if (k == BATCH || bytes > BATCH_BYTES || (!id && k > 0)) {
 			inbox_index_put(rows, k);
 			while (k > 0)
 				inbox_row_free(&rows[--k]);
 			bytes = 0;
 		}
+		if (!id)
+			break;
 	}
 	while (k > 0)
 		inbox_row_free(&rows[--k]);
+	return NULL;
+}
+
+/*
+ * Rows for the messages of ids (n) that have none; many by WORKERS
+ * threads, this one and helpers, each every WORKERS-th message: a render
+ * waits for the disk about as long as it computes.
+ */
+static void
+index_missing(char **ids, size_t n)
+{
+	struct part p[WORKERS];
+	pthread_t t[WORKERS];
+	int started[WORKERS] = { 0 };
+	size_t w, nw = n >= WORKERS * BATCH ? WORKERS : 1;
+
+	for (w = 0; w < nw; w++)
+		p[w] = (struct part){ ids, n, w, nw };
+	for (w = 1; w < nw; w++)
+		started[w] = pthread_create(&t[w], NULL, index_part, &p[w]) == 0;
+	index_part(&p[0]);
+	for (w = 1; w < nw; w++)
+		if (started[w])
+			pthread_join(t[w], NULL);
+		else
+			index_part(&p[w]);
 }
 
 /* One pass: index what has no row, forget rows of messages gone. */
