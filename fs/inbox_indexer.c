@@ -6,8 +6,8 @@
  * and has the kernel read ahead the messages without a row (warm_keys).
  * Then it wakes when the Maildir or the index changed (their
  * generations) and renders what has no row (up to BACKGROUND_MAX bytes),
- * newest first, in transactions of BATCH messages, so a kill -9 loses at
- * most one batch; it forgets the rows of messages that are gone, and
+ * newest first, in WORKERS threads when there is much, in transactions of
+ * BATCH messages, so a kill -9 loses at most a batch per thread; it forgets the rows of messages that are gone, and
  * tells the kernel of IDs that went away behind our back (inbox_on_gone).
  */
 #include <errno.h>
