@@ -16,10 +16,7 @@
  * message is still at the path and key it was made from (a flag change
  * renames the file, and changes info).
  *
- * The indexing thread (indexer) wakes when the Maildir or the index
- * changed (their generations) and renders what has no row (up to
- * BACKGROUND_MAX bytes), in transactions of BATCH messages, so a kill -9
- * loses at most one batch; it forgets the rows of messages that are gone.
+ * What has no row yet is indexed in the background (fs/inbox_indexer.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,20 +30,14 @@
 
 #include "fs/inbox.h"
 #include "fs/inbox_index.h"
+#include "fs/inbox_int.h"
 #include "fs/inbox_map.h"
 #include "fs/mime.h"
 #include "lib/log.h"
-#include "lib/strv.h"
 #include "queue/maildir.h"
 
 #define CACHE_ENTRIES	64
 #define CACHE_BYTES	(64 * 1024 * 1024)
-#define BATCH		64
-#define BATCH_BYTES	(4 * 1024 * 1024)
-/* Larger messages are indexed when first read, not in the background: a
- * render costs about three times the message, and a burst of big mail
- * must not raise the daemon's memory while nobody reads it. */
-#define BACKGROUND_MAX	(1024 * 1024)
 
 struct inbox_msg {
 	char id[MAILDIR_ID_MAX];
@@ -117,13 +108,6 @@ key_of(const struct stat *st, struct inbox_key *k)
 	k->ino = (long long)st->st_ino;
 }
 
-static int
-key_eq(const struct inbox_key *a, const struct inbox_key *b)
-{
-	return a->size == b->size && a->mtime_ns == b->mtime_ns &&
-	    a->ino == b->ino;
-}
-
 /* The whole file at path, and its key. */
 static int
 read_file(const char *path, char **buf, size_t *len, struct inbox_key *key)
@@ -160,8 +144,8 @@ read_file(const char *path, char **buf, size_t *len, struct inbox_key *key)
 }
 
 /* Render the message id at path, with raw and envelope, and its key. */
-static int
-render(const char *id, const char *path, struct mime_node **root,
+int
+inbox_render(const char *id, const char *path, struct mime_node **root,
     struct inbox_key *key)
 {
 	char *data, *env;
@@ -198,7 +182,7 @@ index_one(const char *id, const char *path, struct mime_node **full,
 	struct mime_node *root;
 	int err;
 
-	if ((err = render(id, path, &root, &row.key)))
+	if ((err = inbox_render(id, path, &root, &row.key)))
 		return err;
 	if (inbox_index_encode(root, &row) == -1) {
 		mime_free(root);
@@ -278,7 +262,7 @@ inbox_get(const char *id, struct inbox_msg **mp)
 	char path[PATH_MAX];
 	int err;
 
-	if (inbox_map_find(id, 0, path, &key) != 0) {
+	if (inbox_map_find(id, INBOX_MAP_CACHED, path, &key) != 0) {
 		pthread_mutex_lock(&lock);
 		uncache(id);
 		pthread_mutex_unlock(&lock);
@@ -287,7 +271,7 @@ inbox_get(const char *id, struct inbox_msg **mp)
 	pthread_mutex_lock(&lock);
 	for (pp = &cache; (m = *pp); pp = &m->next)
 		if (strcmp(m->id, id) == 0 && strcmp(m->path, path) == 0 &&
-		    key_eq(&m->key, &key)) {
+		    inbox_key_eq(&m->key, &key)) {
 			*pp = m->next;	/* to the front */
 			m->next = cache;
 			cache = m;
@@ -356,7 +340,7 @@ inbox_stat(const char *id, time_t *mtime, uint64_t *gen)
 	struct inbox_key key;
 	char path[PATH_MAX];
 
-	if (inbox_map_find(id, 1, path, &key) != 0)
+	if (inbox_map_find(id, INBOX_MAP_FRESH, path, &key) != 0)
 		return ENOENT;
 	*mtime = (time_t)(key.mtime_ns / 1000000000LL);
 	*gen = generation(&key);
@@ -383,9 +367,9 @@ full_of(struct inbox_msg *m)
 	pthread_mutex_unlock(&lock);
 	if (root)
 		return 0;
-	if ((err = render(m->id, m->path, &root, &key)))
+	if ((err = inbox_render(m->id, m->path, &root, &key)))
 		return err;
-	if (!key_eq(&key, &m->key)) {
+	if (!inbox_key_eq(&key, &m->key)) {
 		mime_free(root);
 		return ESTALE;
 	}
@@ -421,7 +405,7 @@ view_of(struct inbox_msg *m, const struct mime_node *n, const char *rel,
 			return errno == ENOENT ? ESTALE : EIO;
 		if (fstat(v->fd, &st) == 0)
 			key_of(&st, &key);
-		if (!key_eq(&key, &m->key) ||
+		if (!inbox_key_eq(&key, &m->key) ||
 		    n->off + n->len > (unsigned long long)key.size) {
 			close(v->fd);
 			v->fd = -1;
@@ -472,7 +456,7 @@ inbox_open(const char *id, const char *rel, struct inbox_msg **mp,
 		pthread_mutex_lock(&lock);
 		uncache(id);
 		pthread_mutex_unlock(&lock);
-		if (inbox_map_find(id, 1, path, &key) == 0)
+		if (inbox_map_find(id, INBOX_MAP_STAT, path, &key) == 0)
 			index_one(id, path, NULL, NULL, &key);
 	}
 	return EIO;
@@ -488,181 +472,24 @@ inbox_delete(const char *id)
 	pthread_mutex_lock(&lock);
 	uncache(id);
 	pthread_mutex_unlock(&lock);
-	if ((err = inbox_map_find(id, 0, path, &key)))
+	if ((err = inbox_map_find(id, INBOX_MAP_CACHED, path, &key)))
 		return err;
 	/* its row goes with the indexer's next pass, with the others gone
-	 * then, in one transaction: unused meanwhile (no file, no match) */
-	return maildir_remove(id, path);
+	 * then, in one transaction: unused meanwhile (no file, no match).
+	 * Nothing is synced: a crash may bring the message back, never
+	 * lose one (what mblaze's mrm and Postfix do). */
+	if ((err = maildir_remove(id, path)))
+		return err;
+	inbox_map_removed(id, path);
+	return 0;
 }
 
-/* --- the indexing thread --- */
-
-/*
- * mu guards stop and woken, and is never held while calling out: the map
- * wakes the thread (woken) from under its own lock, in requests. gone_mu
- * guards gone and is held while it runs, which may wait for the kernel,
- * which may wait for a request: no request takes gone_mu.
- */
-static struct {
-	pthread_mutex_t mu, gone_mu;
-	pthread_cond_t cv;
-	pthread_t thread;
-	int running, stop, woken;
-	void (*gone)(const char *id);
-} ixr = { .mu = PTHREAD_MUTEX_INITIALIZER,
-	.gone_mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
-
-/* The map saw an ID go or change: tell the kernel soon. */
-static void
-wake(void)
+long
+inbox_count(void)
 {
-	pthread_mutex_lock(&ixr.mu);
-	ixr.woken = 1;
-	pthread_cond_signal(&ixr.cv);
-	pthread_mutex_unlock(&ixr.mu);
-}
+	long n = inbox_map_count();
 
-static int
-stopping(void)
-{
-	int s;
-
-	pthread_mutex_lock(&ixr.mu);
-	s = ixr.stop;
-	pthread_mutex_unlock(&ixr.mu);
-	return s;
-}
-
-/* Rows for the messages of ids (n) that have none. */
-static void
-index_missing(char **ids, size_t n)
-{
-	struct inbox_row rows[BATCH];
-	struct mime_node *root;
-	char path[PATH_MAX];
-	size_t i, k = 0, bytes = 0;
-
-	for (i = 0; i <= n && !stopping(); i++) {
-		if (i < n && inbox_map_find(ids[i], 0, path, &rows[k].key) == 0 &&
-		    rows[k].key.size <= BACKGROUND_MAX &&
-		    render(ids[i], path, &root, &rows[k].key) == 0) {
-			rows[k].id = ids[i];
-			if (inbox_index_encode(root, &rows[k]) == 0) {
-				bytes += rows[k].metalen + rows[k].biglen;
-				k++;
-			}
-			mime_free(root);
-		}
-		/* a batch is bounded in bytes too: at most BATCH_BYTES
-		 * and one more message held */
-		if (k == BATCH || bytes > BATCH_BYTES || (i == n && k > 0)) {
-			inbox_index_put(rows, k);
-			while (k > 0)
-				inbox_row_free(&rows[--k]);
-			bytes = 0;
-		}
-	}
-	while (k > 0)
-		inbox_row_free(&rows[--k]);
-}
-
-/* One pass: index what has no row, forget rows of messages gone. */
-static void
-index_pass(void)
-{
-	char **have = NULL, **ids = NULL, **todo = NULL, **gone = NULL;
-	size_t nh = 0, ni = 0, nt = 0, ng = 0, i = 0, k = 0;
-	int c;
-
-	/* the index first: a row made meanwhile is then not taken for gone */
-	if (inbox_index_ids(&have, &nh) || inbox_map_ids(&ids, &ni))
-		goto out;
-	if (!(todo = malloc((ni + 1) * sizeof(*todo))) ||
-	    !(gone = malloc((nh + 1) * sizeof(*gone))))
-		goto out;
-	while (i < ni || k < nh) {
-		c = i == ni ? 1 : k == nh ? -1 : strcmp(ids[i], have[k]);
-		if (c < 0)
-			todo[nt++] = ids[i++];
-		else if (c > 0)
-			gone[ng++] = have[k++];
-		else
-			i++, k++;
-	}
-	if (ng > 0)
-		inbox_index_delete(gone, ng);
-	index_missing(todo, nt);
-out:
-	free(todo);
-	free(gone);
-	strv_free(have, nh);
-	strv_free(ids, ni);
-}
-
-void
-inbox_on_gone(void (*fn)(const char *id))
-{
-	pthread_mutex_lock(&ixr.gone_mu);
-	ixr.gone = fn;
-	pthread_mutex_unlock(&ixr.gone_mu);
-}
-
-/* Tell the gone callback what went away. */
-static void
-tell_gone(void)
-{
-	void (*fn)(const char *);
-	char **ids;
-	size_t n, i;
-
-	if (inbox_map_gone(&ids, &n) != 0)
-		return;
-	/* held across the calls: inbox_on_gone(NULL) waits for them */
-	pthread_mutex_lock(&ixr.gone_mu);
-	fn = ixr.gone;
-	for (i = 0; fn && i < n; i++)
-		fn(ids[i]);
-	pthread_mutex_unlock(&ixr.gone_mu);
-	strv_free(ids, n);
-}
-
-/*
- * Woken by the map (or each second): tells the kernel what went; a pass
- * when the Maildir or the index changed, at most one a second (rm -r of
- * many entries wakes it for each).
- */
-static void *
-indexer(void *arg)
-{
-	unsigned long gen = 0, g;
-	unsigned igen = 0, ig;
-	time_t last = 0, now;
-	struct timespec t;
-
-	(void)arg;
-	pthread_mutex_lock(&ixr.mu);
-	while (!ixr.stop) {
-		ixr.woken = 0;
-		pthread_mutex_unlock(&ixr.mu);
-		tell_gone();
-		g = inbox_map_generation();
-		ig = inbox_index_generation();
-		now = time(NULL);
-		if ((!last || g != gen || ig != igen) && now != last) {
-			last = now;
-			gen = g;
-			igen = ig;
-			index_pass();
-		}
-		pthread_mutex_lock(&ixr.mu);
-		if (ixr.stop || ixr.woken)
-			continue;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_sec += 1;
-		pthread_cond_timedwait(&ixr.cv, &ixr.mu, &t);
-	}
-	pthread_mutex_unlock(&ixr.mu);
-	return NULL;
+	return n >= 0 ? n : maildir_count();
 }
 
 void
@@ -670,29 +497,19 @@ inbox_start(const char *spool)
 {
 	char path[PATH_MAX];
 
-	if (inbox_map_open(wake) == -1) {
+	if (inbox_map_open(inbox_indexer_wake) == -1) {
 		log_warn("inbox: reading the Maildir");
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/inbox.index", spool);
 	inbox_index_open(path);
-	ixr.stop = 0;
-	if (pthread_create(&ixr.thread, NULL, indexer, NULL) == 0)
-		ixr.running = 1;
-	else
-		log_warn("inbox: indexing thread");
+	inbox_indexer_start();
 }
 
 void
 inbox_stop(void)
 {
-	pthread_mutex_lock(&ixr.mu);
-	ixr.stop = 1;
-	pthread_cond_signal(&ixr.cv);
-	pthread_mutex_unlock(&ixr.mu);
-	if (ixr.running)
-		pthread_join(ixr.thread, NULL);
-	ixr.running = 0;
+	inbox_indexer_stop();
 	pthread_mutex_lock(&lock);
 	while (cache)
 		uncache(cache->id);

@@ -60,8 +60,12 @@ uint64_t inbox_generation(const struct inbox_msg *m);
  * EISDIR, ENOMEM or EIO. */
 int	inbox_open(const char *id, const char *rel, struct inbox_msg **mp,
 	    struct inbox_view *v);
-/* rm -r inbox/ID: delete from disk (maildir_remove) and the cache; its
- * row goes with the indexing thread's next pass. */
+/* rm -r inbox/ID: delete from disk (maildir_remove, not synced: a crash
+ * may bring it back) and the cache; its row goes with the indexing
+ * thread's next pass. */
 int	inbox_delete(const char *id);
+/* How many messages inbox/ shows now (stats): the map's count, kept up
+ * to date from inotify, no walk of the Maildir; -1 without a Maildir. */
+long	inbox_count(void);
 
 #endif

@@ -1,18 +1,6 @@
 /*
- * inbox_index.c - the inbox index (see inbox_index.h): the codec of a
- * message's tree, and its SQLite store.
- *
- * The meta blob: "MFI1", the root node, then the FNV-1a 64 of all bytes
- * before it (8 bytes, little-endian). A node is a kind byte, its name
- * (varint length, bytes), then by kind:
- *	'D'	varint count, the nodes of the entries
- *	'I'	varint length, the bytes (the file itself)
- *	'M'	varint offset, varint length (a slice of the message file)
- *	'B'	varint offset, varint length, 8-byte FNV-1a of the bytes (in
- *		the big blob)
- *	'R'	varint length (rendered when opened)
- * The top-level info is always inline: its last line gets the Maildir
- * flags of the moment (mime_info_flags), which are not in the index.
+ * inbox_index.c - the inbox index (see inbox_index.h): its SQLite store
+ * and the rows kept in memory; the codec of the rows is inbox_codec.c.
  *
  * The store: table msg (id, size, mtime, ino, meta) and table big (id,
  * data), the latter read with the incremental blob API so that opening one
@@ -22,6 +10,14 @@
  * one is dropped and made anew. SQLITE_CORRUPT or SQLITE_NOTADB from any
  * statement, or the file gone from its path (deleted, replaced), makes
  * the index anew, logged once with log_warn.
+ *
+ * The msg rows are also kept in memory (fs/inbox_rows.h), up to MEM_MAX
+ * bytes: inbox_index_load reads them in one pass, a chunk per lock, and
+ * from then on a lookup or the list of ids needs no query. Every put and
+ * delete changes both under the one lock, so a row in memory is the row
+ * in the file; while loading, a row not yet in memory is asked of SQLite.
+ * Past MEM_MAX the rows in memory are dropped and every lookup is a query
+ * again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,325 +34,18 @@
 #include <sqlite3.h>
 
 #include "fs/inbox_index.h"
+#include "fs/inbox_rows.h"
 #include "fs/mime.h"
 #include "lib/log.h"
 #include "lib/strv.h"
 
-#define MAGIC		"MFI1"
 #define SCHEMA		"1"	/* user_version; another is made anew */
-#define MAX_DEPTH	64
-#define MAX_NODES	100000
-
-/* --- the codec --- */
-
-struct buf {
-	unsigned char *p;
-	size_t len, cap;
-	int nomem;
-};
-
-static void
-buf_add(struct buf *b, const void *data, size_t n)
-{
-	unsigned char *p;
-	size_t cap;
-
-	if (b->nomem)
-		return;
-	if (b->len + n > b->cap) {
-		cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n)
-			cap *= 2;
-		if (!(p = realloc(b->p, cap))) {
-			b->nomem = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
-static void
-buf_varint(struct buf *b, unsigned long long v)
-{
-	unsigned char c[10];
-	size_t n = 0;
-
-	do {
-		c[n] = v & 0x7f;
-		v >>= 7;
-		if (v)
-			c[n] |= 0x80;
-		n++;
-	} while (v);
-	buf_add(b, c, n);
-}
-
-static void
-buf_u64(struct buf *b, unsigned long long v)
-{
-	unsigned char c[8];
-
-	for (int i = 0; i < 8; i++)
-		c[i] = (unsigned char)(v >> (8 * i));
-	buf_add(b, c, 8);
-}
-
-static unsigned long long
-fnv64(const void *data, size_t n)
-{
-	const unsigned char *p = data;
-	unsigned long long h = 14695981039346656037ULL;
-
-	while (n-- > 0)
-		h = (h ^ *p++) * 1099511628211ULL;
-	return h;
-}
-
-static void
-encode_node(const struct mime_node *root, const struct mime_node *n,
-    int top, struct buf *meta, struct buf *big)
-{
-	size_t namelen = strlen(n->name), i;
-	const char *m0 = root->data, *m1 = root->data + root->len;
-	char kind;
-
-	if (n->is_dir)
-		kind = 'D';
-	else if (n->borrowed && n->data >= m0 && n->data + n->len <= m1)
-		kind = 'M';
-	else if (n->len <= INBOX_INLINE_MAX ||
-	    (top && strcmp(n->name, "info") == 0))
-		kind = 'I';
-	else if (n->len <= INBOX_BIG_MAX)
-		kind = 'B';
-	else
-		kind = 'R';
-	buf_add(meta, &kind, 1);
-	buf_varint(meta, namelen);
-	buf_add(meta, n->name, namelen);
-	switch (kind) {
-	case 'D':
-		buf_varint(meta, n->nkids);
-		for (i = 0; i < n->nkids; i++)
-			encode_node(root, &n->kids[i], n == root, meta, big);
-		break;
-	case 'I':
-		buf_varint(meta, n->len);
-		buf_add(meta, n->data, n->len);
-		break;
-	case 'M':
-		buf_varint(meta, (unsigned long long)(n->data - m0));
-		buf_varint(meta, n->len);
-		break;
-	case 'B':
-		buf_varint(meta, big->len);
-		buf_varint(meta, n->len);
-		buf_u64(meta, fnv64(n->data, n->len));
-		buf_add(big, n->data, n->len);
-		break;
-	default:
-		buf_varint(meta, n->len);
-	}
-}
-
-int
-inbox_index_encode(const struct mime_node *root, struct inbox_row *r)
-{
-	struct buf meta = { 0 }, big = { 0 };
-
-	buf_add(&meta, MAGIC, 4);
-	encode_node(root, root, 0, &meta, &big);
-	buf_u64(&meta, fnv64(meta.p, meta.len));
-	if (meta.nomem || big.nomem) {
-		free(meta.p);
-		free(big.p);
-		errno = ENOMEM;
-		return -1;
-	}
-	r->meta = meta.p;
-	r->metalen = meta.len;
-	r->big = big.p;
-	r->biglen = big.len;
-	return 0;
-}
-
-void
-inbox_row_free(struct inbox_row *r)
-{
-	free(r->meta);
-	free(r->big);
-	r->meta = r->big = NULL;
-}
-
-struct rd {
-	const unsigned char *p, *end;
-	size_t nodes;
-	int bad;
-};
-
-static unsigned long long
-rd_varint(struct rd *r)
-{
-	unsigned long long v = 0;
-	int shift = 0;
-
-	while (!r->bad) {
-		if (r->p >= r->end || shift > 63) {
-			r->bad = 1;
-			break;
-		}
-		v |= (unsigned long long)(*r->p & 0x7f) << shift;
-		if (!(*r->p++ & 0x80))
-			return v;
-		shift += 7;
-	}
-	return 0;
-}
-
-static unsigned long long
-rd_u64(struct rd *r)
-{
-	unsigned long long v = 0;
-
-	if (r->end - r->p < 8) {
-		r->bad = 1;
-		return 0;
-	}
-	for (int i = 0; i < 8; i++)
-		v |= (unsigned long long)r->p[i] << (8 * i);
-	r->p += 8;
-	return v;
-}
-
-/* n bytes of r, or NULL */
-static const unsigned char *
-rd_bytes(struct rd *r, unsigned long long n)
-{
-	const unsigned char *p = r->p;
-
-	if (r->bad || n > (unsigned long long)(r->end - r->p)) {
-		r->bad = 1;
-		return NULL;
-	}
-	r->p += n;
-	return p;
-}
-
-static char *
-dup_bytes(const unsigned char *p, size_t n)
-{
-	char *s = malloc(n + 1);
-
-	if (s) {
-		if (n)
-			memcpy(s, p, n);
-		s[n] = '\0';
-	}
-	return s;
-}
-
-static void
-node_clear(struct mime_node *n)
-{
-	for (size_t i = 0; i < n->nkids; i++)
-		node_clear(&n->kids[i]);
-	free(n->kids);
-	free(n->name);
-	free(n->data);
-}
-
-static void
-decode_node(struct rd *r, struct mime_node *n, int depth)
-{
-	const unsigned char *kind = rd_bytes(r, 1), *p;
-	unsigned long long len, i;
-
-	if (!kind || ++r->nodes > MAX_NODES || depth > MAX_DEPTH) {
-		r->bad = 1;
-		return;
-	}
-	len = rd_varint(r);
-	if (!(p = rd_bytes(r, len)) || len > 255 ||
-	    !(n->name = dup_bytes(p, len))) {
-		r->bad = 1;
-		return;
-	}
-	switch (*kind) {
-	case 'D':
-		n->is_dir = 1;
-		len = rd_varint(r);
-		if (r->bad || len > (unsigned long long)(r->end - r->p) ||
-		    (len && !(n->kids = calloc(len, sizeof(*n->kids))))) {
-			r->bad = 1;
-			return;
-		}
-		for (i = 0; i < len && !r->bad; i++) {
-			n->nkids++;
-			decode_node(r, &n->kids[i], depth + 1);
-		}
-		return;
-	case 'I':
-		len = rd_varint(r);
-		if (!(p = rd_bytes(r, len)) || !(n->data = dup_bytes(p, len)))
-			r->bad = 1;
-		n->len = len;
-		return;
-	case 'M':
-	case 'B':
-		n->where = *kind == 'M' ? MIME_IN_MESSAGE : MIME_IN_INDEX;
-		n->off = rd_varint(r);
-		n->len = rd_varint(r);
-		if (*kind == 'B')
-			n->sum = rd_u64(r);
-		return;
-	case 'R':
-		n->where = MIME_RENDERED;
-		n->len = rd_varint(r);
-		return;
-	default:
-		r->bad = 1;
-	}
-}
-
-struct mime_node *
-inbox_index_decode(const unsigned char *meta, size_t len)
-{
-	struct rd r = { meta, meta + len, 0, 0 }, sum;
-	struct mime_node *root;
-
-	if (meta == NULL || len < 12 || memcmp(meta, MAGIC, 4) != 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	sum = (struct rd){ meta + len - 8, meta + len, 0, 0 };
-	if (fnv64(meta, len - 8) != rd_u64(&sum)) {
-		errno = EINVAL;
-		return NULL;
-	}
-	r.p += 4;
-	r.end = meta + len - 8;
-	if (!(root = calloc(1, sizeof(*root)))) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	decode_node(&r, root, 0);
-	if (r.bad || r.p != r.end || !root->is_dir) {
-		node_clear(root);
-		free(root);
-		errno = EINVAL;
-		return NULL;
-	}
-	return root;
-}
-
-/* --- the store --- */
+#define MEM_MAX		(32 * 1024 * 1024)
+#define LOAD_CHUNK	512
+#define LOAD_CHUNK_S	"512"
 
 enum { S_GET, S_PUT_MSG, S_PUT_BIG, S_DEL_MSG, S_DEL_BIG, S_BIG, S_IDS,
-	S_BEGIN, S_COMMIT, S_ROLLBACK, S_N };
+	S_LOAD, S_BEGIN, S_COMMIT, S_ROLLBACK, S_N };
 
 static const char *const sql[S_N] = {
 	[S_GET] = "SELECT size, mtime, ino, meta FROM msg WHERE id = ?1",
@@ -368,6 +57,8 @@ static const char *const sql[S_N] = {
 	[S_BIG] = "SELECT big.rowid, size, mtime, ino FROM msg JOIN big"
 	    " ON big.id = msg.id WHERE msg.id = ?1",
 	[S_IDS] = "SELECT id FROM msg ORDER BY id",
+	[S_LOAD] = "SELECT rowid, id, size, mtime, ino, meta FROM msg"
+	    " WHERE rowid > ?1 ORDER BY rowid LIMIT " LOAD_CHUNK_S,
 	[S_BEGIN] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
@@ -382,11 +73,39 @@ static struct {
 	ino_t ino;
 	time_t checked;		/* when the path was last compared */
 	unsigned gen;
+	struct inbox_rows *mem;	/* NULL: every lookup is a query */
+	int loaded;		/* mem holds every row */
+	sqlite3_int64 cursor;	/* the last rowid loaded */
 } ix = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+/* Rows in memory no more: a lookup is a query. */
+static void
+mem_drop(void)
+{
+	inbox_rows_free(ix.mem);
+	ix.mem = NULL;
+	ix.loaded = 0;
+}
+
+/* Keep id's row in memory too, if mem is kept. */
+static void
+mem_put(const char *id, const struct inbox_key *k, const void *meta,
+    size_t len)
+{
+	int err;
+
+	if (ix.mem && (err = inbox_rows_put(ix.mem, id, k, meta, len))) {
+		if (err == E2BIG)
+			log_warnx("inbox index: more than %d MiB of rows: "
+			    "querying the file for each", MEM_MAX >> 20);
+		mem_drop();
+	}
+}
 
 static void
 db_close(void)
 {
+	mem_drop();
 	for (int i = 0; i < S_N; i++) {
 		sqlite3_finalize(ix.st[i]);
 		ix.st[i] = NULL;
@@ -455,6 +174,11 @@ db_try(void)
 		ix.ino = st.st_ino;
 	}
 	ix.checked = time(NULL);
+	/* to be loaded (inbox_index_load), but a file made just now has
+	 * nothing to load (one made anew while running has no loader) */
+	ix.mem = inbox_rows_new(MEM_MAX);
+	ix.loaded = strcmp(ver, SCHEMA) != 0;
+	ix.cursor = 0;
 	return 0;
 }
 
@@ -561,12 +285,21 @@ int
 inbox_index_get(const char *id, const struct inbox_key *key,
     struct mime_node **tree)
 {
+	const unsigned char *meta;
+	struct inbox_key k;
 	sqlite3_stmt *s;
-	int rc, err = ENOENT;
+	size_t len;
+	int rc, err = ENOENT, have;
 
 	pthread_mutex_lock(&ix.mu);
 	db_still_there();
-	if (ix.db) {
+	have = ix.mem && inbox_rows_get(ix.mem, id, &k, &meta, &len) == 0;
+	if (have || (ix.mem && ix.loaded)) {
+		/* the row in memory is the file's; none when all are loaded */
+		if (have && inbox_key_eq(&k, key) &&
+		    (*tree = inbox_index_decode(meta, len)))
+			err = 0;
+	} else if (ix.db) {
 		s = stmt(S_GET);
 		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 		rc = sqlite3_step(s);
@@ -623,6 +356,10 @@ inbox_index_put(const struct inbox_row *rows, size_t n)
 			rc = put_one(&rows[i]);
 	if (!rc && (rc = sqlite3_step(stmt(S_COMMIT))) == SQLITE_DONE)
 		rc = 0;
+	for (i = 0; i < n && !rc; i++)
+		if (rows[i].metalen < INT_MAX && rows[i].biglen < INT_MAX)
+			mem_put(rows[i].id, &rows[i].key, rows[i].meta,
+			    rows[i].metalen);
 	if (rc) {
 		sqlite3_step(stmt(S_ROLLBACK));
 		sqlite3_reset(ix.st[S_ROLLBACK]);
@@ -663,7 +400,7 @@ inbox_index_big(const char *id, const struct inbox_key *key,
 			    sqlite3_blob_bytes(b) &&
 			    (rc = sqlite3_blob_read(b, *buf, (int)n->len,
 			    (int)n->off)) == SQLITE_OK &&
-			    fnv64(*buf, n->len) == n->sum)
+			    inbox_index_sum(*buf, n->len) == n->sum)
 				err = 0;
 			sqlite3_blob_close(b);
 			if (rc != SQLITE_OK)
@@ -687,6 +424,10 @@ inbox_index_delete(char *const *ids, size_t n)
 	int rc = 0;
 
 	pthread_mutex_lock(&ix.mu);
+	/* from memory whatever the file says: a row missing there costs a
+	 * render at most */
+	for (size_t i = 0; ix.mem && i < n; i++)
+		inbox_rows_delete(ix.mem, ids[i]);
 	if (ix.db && n > 1)
 		rc = sqlite3_step(stmt(S_BEGIN)) == SQLITE_DONE ? 0 : 1;
 	for (size_t i = 0; ix.db && i < n && !rc; i++)
@@ -720,6 +461,12 @@ inbox_index_ids(char ***ids, size_t *n)
 
 	*n = 0;
 	pthread_mutex_lock(&ix.mu);
+	if (ix.mem && ix.loaded) {
+		err = inbox_rows_ids(ix.mem, &v, n);
+		pthread_mutex_unlock(&ix.mu);
+		*ids = err ? NULL : v;
+		return err;
+	}
 	if (ix.db) {
 		s = stmt(S_IDS);
 		while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -751,4 +498,52 @@ inbox_index_ids(char ***ids, size_t *n)
 	}
 	*ids = v;
 	return 0;
+}
+
+/* One chunk of rows into memory: 1 if there may be more, else 0. */
+static int
+load_chunk(void)
+{
+	sqlite3_stmt *s;
+	struct inbox_key k;
+	const char *id;
+	int rc, got = 0;
+
+	if (!ix.db || !ix.mem || ix.loaded)
+		return 0;
+	s = stmt(S_LOAD);
+	sqlite3_bind_int64(s, 1, ix.cursor);
+	while (ix.mem && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		got++;
+		ix.cursor = sqlite3_column_int64(s, 0);
+		k.size = sqlite3_column_int64(s, 2);
+		k.mtime_ns = sqlite3_column_int64(s, 3);
+		k.ino = sqlite3_column_int64(s, 4);
+		if ((id = (const char *)sqlite3_column_text(s, 1)))
+			mem_put(id, &k, sqlite3_column_blob(s, 5),
+			    (size_t)sqlite3_column_bytes(s, 5));
+	}
+	sqlite3_reset(s);
+	if (!ix.mem)
+		return 0;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		mem_drop();
+		db_check(rc);
+		return 0;
+	}
+	if (got < LOAD_CHUNK)
+		ix.loaded = 1;
+	return !ix.loaded;
+}
+
+void
+inbox_index_load(void)
+{
+	int more;
+
+	do {
+		pthread_mutex_lock(&ix.mu);
+		more = load_chunk();
+		pthread_mutex_unlock(&ix.mu);
+	} while (more);
 }

@@ -49,9 +49,18 @@ int	inbox_index_encode(const struct mime_node *root, struct inbox_row *r);
 struct mime_node *inbox_index_decode(const unsigned char *meta, size_t len);
 void	inbox_row_free(struct inbox_row *r);
 
+/* The keys are the same file's. */
+int	inbox_key_eq(const struct inbox_key *a, const struct inbox_key *b);
+/* FNV-1a 64 of n bytes: the checksums of the blobs. */
+unsigned long long inbox_index_sum(const void *data, size_t n);
+
 /* Open (or make anew) the index at path. Never fails: without a usable
  * file every lookup misses. */
 void	inbox_index_open(const char *path);
+/* Read every row into memory, in one pass, so that lookups need no query
+ * (up to a bound); lookups meanwhile are served. Call once after open,
+ * from a thread that may wait for the disk. */
+void	inbox_index_load(void);
 void	inbox_index_close(void);
 /* The tree of id if its row matches key: 0, or ENOENT. */
 int	inbox_index_get(const char *id, const struct inbox_key *key,

@@ -1,7 +1,8 @@
 /*
  * inbox_index_test.c - unit test of fs/inbox_index.c (TAP): a rendered
  * tree encoded and decoded gives the same tree (every name, size, small
- * file, raw slice, big file, rendered-only file); a damaged meta blob is
+ * file, raw slice, big file, rendered-only file); decoded bytes found
+ * verbatim in the message are a slice of it; a damaged meta blob is
  * refused, never misread; the store keeps rows, checks their keys, serves
  * big files, forgets rows, and makes itself anew when its file is
  * garbage or gone.
@@ -19,12 +20,29 @@
 #include "lib/strv.h"
 #include "tests/tap.h"
 
+/* base64 of times copies of "aaa" (or "hhh"...: what b64 spells), in
+ * lines of 76 */
+static size_t
+base64_lines(char *m, const char *b64, size_t times)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < times; i++) {
+		memcpy(m + n, b64, 4);
+		n += 4;
+		if (i % 19 == 18)
+			m[n++] = '\n';
+	}
+	return n;
+}
+
 /* a multipart message: small text, a big attachment (big blob), a huge
- * one (rendered only) */
+ * one (rendered only); both base64, so that their decoded bytes are not
+ * the message's own */
 static char *
 message(size_t *len)
 {
-	size_t big = 3000, huge = INBOX_BIG_MAX + 1000, cap = 4 * huge, n;
+	size_t big = 1000, huge = INBOX_BIG_MAX / 3 + 1000, cap = 5 * huge + 4096, n;
 	char *m = malloc(cap);
 
 	n = (size_t)snprintf(m, cap, "From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>\n"
@@ -32,12 +50,12 @@ message(size_t *len)
 	    "Content-Type: multipart/mixed; boundary=b\n\n"
 	    "--b\nContent-Type: text/plain\n\nhello\n"
 	    "--b\nContent-Type: application/octet-stream\n"
+	    "Content-Transfer-Encoding: base64\n"
 	    "Content-Disposition: attachment; filename=a.bin\n\n");
-	memset(m + n, 'a', big);
-	n += big;
-	n += (size_t)snprintf(m + n, cap - n, "\n--b\nContent-Type: text/x-huge\n\n");
-	for (size_t i = 0; i < huge; i++)
-		m[n++] = i % 64 == 63 ? '\n' : 'h';
+	n += base64_lines(m + n, "YWFh", big);
+	n += (size_t)snprintf(m + n, cap - n, "\n--b\nContent-Type: "
+	    "application/x-huge\nContent-Transfer-Encoding: base64\n\n");
+	n += base64_lines(m + n, "aGho", huge);
 	n += (size_t)snprintf(m + n, cap - n, "\n--b--\n");
 	*len = n;
 	return m;
@@ -152,6 +170,36 @@ test_codec(void)
 	free(msg);
 }
 
+/* a text body in 8bit is the message's own bytes: a slice, no big blob */
+static void
+test_verbatim(void)
+{
+	struct inbox_row row = { .id = "v" };
+	struct mime_node *r, *d = NULL;
+	const struct mime_node *b;
+	size_t cap = 8192, n;
+	char *m = malloc(cap);
+
+	n = (size_t)snprintf(m, cap, "From: a@example.org\nSubject: long\n"
+	    "Content-Type: text/plain; charset=utf-8\n"
+	    "Content-Transfer-Encoding: 8bit\n\n");
+	for (int i = 0; i < 60; i++)
+		n += (size_t)snprintf(m + n, cap - n, "line %d of a body "
+		    "long enough for the big blob, gr\xc3\xbc\xc3\x9f" "e\n", i);
+	r = mime_render(m, n);
+	ok(r && mime_add_raw(r) == 0 && inbox_index_encode(r, &row) == 0 &&
+	    (d = inbox_index_decode(row.meta, row.metalen)) != NULL,
+	    "verbatim: rendered, encoded, decoded");
+	b = d ? mime_find(d, "body") : NULL;
+	ok(b && b->len > INBOX_INLINE_MAX && b->where == MIME_IN_MESSAGE &&
+	    row.biglen == 0 && same(r, d, r, row.big, row.biglen, ""),
+	    "verbatim: the body is a slice of the message, the big blob empty");
+	mime_free(d);
+	mime_free(r);
+	inbox_row_free(&row);
+	free(m);
+}
+
 static void
 test_store(void)
 {
@@ -200,11 +248,35 @@ test_store(void)
 	t = NULL;
 	inbox_index_close();
 
-	/* reopened: still there */
+	/* reopened: still there, before and after the rows are loaded */
 	inbox_index_open(path);
 	ok(inbox_index_get("b", &k, &t) == 0, "kept across a reopen");
 	mime_free(t);
 	t = NULL;
+	inbox_index_load();
+	ok(inbox_index_get("b", &k, &t) == 0 &&
+	    inbox_index_get("b", &other, &t) == ENOENT &&
+	    inbox_index_get("a", &k, &t) == ENOENT, "loaded: the same answers");
+	mime_free(t);
+	t = NULL;
+	/* what changes after the load is in memory and in the file */
+	ok(inbox_index_put(rows, 1) == 0 && inbox_index_get("a", &k, &t) == 0 &&
+	    inbox_index_ids(&ids, &nids) == 0 && nids == 2, "loaded: put");
+	strv_free(ids, nids);
+	mime_free(t);
+	t = NULL;
+	inbox_index_delete(ids = (char *[]){ "b" }, 1);
+	ok(inbox_index_get("b", &k, &t) == ENOENT &&
+	    inbox_index_ids(&ids, &nids) == 0 && nids == 1 &&
+	    strcmp(ids[0], "a") == 0, "loaded: delete");
+	strv_free(ids, nids);
+	inbox_index_close();
+	inbox_index_open(path);
+	ok(inbox_index_get("b", &k, &t) == ENOENT &&
+	    inbox_index_get("a", &k, &t) == 0, "the file says the same");
+	mime_free(t);
+	t = NULL;
+	ok(inbox_index_put(&rows[1], 1) == 0, "b back");
 	inbox_index_close();
 
 	/* garbage: made anew, empty, usable */
@@ -245,6 +317,7 @@ main(void)
 {
 	g_mime_init();
 	test_codec();
+	test_verbatim();
 	test_store();
 	g_mime_shutdown();
 	return tap_done();

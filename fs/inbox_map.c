@@ -10,7 +10,9 @@
  * compared instead and a change makes a full read.
  *
  * A key is dropped when its file is written or its attributes change
- * (IN_CLOSE_WRITE, IN_ATTRIB), so the next find stats it again.
+ * (IN_MODIFY, IN_CLOSE_WRITE, IN_ATTRIB), so the next find stats it
+ * again; while inotify runs, a key that was not dropped is the file's
+ * now, and a find needs no stat (without inotify a fresh find stats).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,7 +29,8 @@
 #include "queue/maildir.h"
 
 #define WATCH	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
-	IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+	IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | \
+	IN_MOVE_SELF | IN_ONLYDIR)
 
 static const char *const subs[2] = { "new", "cur" };
 
@@ -37,6 +40,8 @@ struct ent {
 	int sub;		/* index in subs */
 	int has_key;
 	struct inbox_key key;
+	unsigned long ver;	/* bumped by each write seen: a stat made
+				 * across one is not kept */
 };
 
 static struct {
@@ -45,7 +50,7 @@ static struct {
 	size_t n, cap;
 	char dir[2][PATH_MAX];
 	struct timespec mtime[2];	/* without inotify */
-	int ifd, wd[2];
+	int open, ifd, wd[2];
 	unsigned long gen;
 	char **gone;		/* IDs dropped, maybe back since */
 	size_t ngone;
@@ -126,6 +131,7 @@ put(const char *name, int sub)
 		}
 		e->sub = sub;
 		e->has_key = 0;
+		e->ver++;
 		return;
 	}
 	if (map.n == map.cap) {
@@ -185,7 +191,8 @@ drop(const char *name, int sub)
 	memmove(map.v + i, map.v + i + 1, (map.n - i) * sizeof(*map.v));
 }
 
-/* name in sub was written to or touched: stat it again */
+/* name in sub was written to or touched: stat it again. Noted for the
+ * kernel, once for a run of events on it (a rewrite is many IN_MODIFY). */
 static void
 touched(const char *name)
 {
@@ -194,7 +201,11 @@ touched(const char *name)
 
 	if (idlen && (i = slot(name, idlen, &found), found)) {
 		map.v[i]->has_key = 0;
-		note(&map.changed, &map.nchanged, strdup(map.v[i]->id));
+		map.v[i]->ver++;
+		if (map.nchanged == 0 ||
+		    strcmp(map.changed[map.nchanged - 1], map.v[i]->id) != 0)
+			note(&map.changed, &map.nchanged,
+			    strdup(map.v[i]->id));
 	}
 }
 
@@ -362,6 +373,7 @@ inbox_map_open(void (*noted)(void))
 	    watch() == -1)
 		no_inotify();
 	err = rescan();
+	map.open = !err;
 	pthread_mutex_unlock(&map.mu);
 	if (err) {
 		errno = err;
@@ -374,6 +386,7 @@ void
 inbox_map_close(void)
 {
 	pthread_mutex_lock(&map.mu);
+	map.open = 0;
 	if (map.ifd >= 0)
 		close(map.ifd);
 	map.ifd = -1;
@@ -393,10 +406,11 @@ inbox_map_close(void)
 	pthread_mutex_unlock(&map.mu);
 }
 
-/* id's path and key (if known) now: 1, 0 if absent. Locked. */
+/* id's path, key (if known) and ver now: 2 with a key, 1 without, 0 if
+ * absent. Locked. */
 static int
 where(const char *id, char path[PATH_MAX], char name[NAME_MAX + 1],
-    struct inbox_key *key)
+    struct inbox_key *key, unsigned long *ver)
 {
 	size_t i;
 	int found;
@@ -409,6 +423,7 @@ where(const char *id, char path[PATH_MAX], char name[NAME_MAX + 1],
 	    map.v[i]->name);
 	snprintf(name, NAME_MAX + 1, "%s", map.v[i]->name);
 	*key = map.v[i]->key;
+	*ver = map.v[i]->ver;
 	return map.v[i]->has_key ? 2 : 1;
 }
 
@@ -419,17 +434,20 @@ inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 	char name[NAME_MAX + 1];
 	struct stat st;
 	size_t i;
-	int w, tries, found;
+	unsigned long ver;
+	int w, w_inotify, tries, found;
 
 	if (!*id || strlen(id) >= MAILDIR_ID_MAX)
 		return ENOENT;
 	for (tries = 0; tries < 2; tries++) {
 		pthread_mutex_lock(&map.mu);
-		w = where(id, path, name, key);
+		w = where(id, path, name, key, &ver);
+		w_inotify = map.ifd >= 0;
 		pthread_mutex_unlock(&map.mu);
 		if (w == 0)
 			return ENOENT;
-		if (w == 2 && !fresh)
+		if (w == 2 && (fresh == INBOX_MAP_CACHED ||
+		    (fresh == INBOX_MAP_FRESH && w_inotify)))
 			return 0;
 		/* stat without the lock: a cold disk must not stall the rest */
 		if (stat(path, &st) == -1) {
@@ -445,7 +463,8 @@ inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 		key->ino = (long long)st.st_ino;
 		pthread_mutex_lock(&map.mu);
 		i = slot(id, strlen(id), &found);
-		if (found && strcmp(map.v[i]->name, name) == 0) {
+		if (found && strcmp(map.v[i]->name, name) == 0 &&
+		    map.v[i]->ver == ver) {
 			map.v[i]->key = *key;
 			map.v[i]->has_key = 1;
 		}
@@ -453,6 +472,38 @@ inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 		return 0;
 	}
 	return ENOENT;
+}
+
+void
+inbox_map_removed(const char *id, const char *path)
+{
+	const char *name = strrchr(path, '/');
+	size_t i;
+	int found;
+
+	pthread_mutex_lock(&map.mu);
+	i = slot(id, strlen(id), &found);
+	if (found && name && strcmp(map.v[i]->name, name + 1) == 0) {
+		ent_free(map.v[i]);
+		map.n--;
+		memmove(map.v + i, map.v + i + 1, (map.n - i) * sizeof(*map.v));
+		map.gen++;
+	}
+	pthread_mutex_unlock(&map.mu);
+}
+
+long
+inbox_map_count(void)
+{
+	long n = -1;
+
+	pthread_mutex_lock(&map.mu);
+	if (map.open) {
+		drain();
+		n = (long)map.n;
+	}
+	pthread_mutex_unlock(&map.mu);
+	return n;
 }
 
 int

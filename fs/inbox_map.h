@@ -20,12 +20,23 @@
 int	inbox_map_open(void (*noted)(void));
 void	inbox_map_close(void);
 /*
- * Where id is: its full path, and (key) the file's size, mtime and inode
- * from a stat made now when fresh is set, else possibly earlier (since
- * the file was last created, moved or written). 0, or ENOENT.
+ * Where id is: its full path, and (key) the file's size, mtime and inode.
+ * How recent the key is, by fresh:
+ *	INBOX_MAP_CACHED	from a stat since the file was last created,
+ *				moved or written, as far as the map knows
+ *	INBOX_MAP_FRESH		the file's now: the cached key while inotify
+ *				runs (it reports every write), else a stat
+ *	INBOX_MAP_STAT		from a stat made now
+ * 0, or ENOENT.
  */
+enum { INBOX_MAP_CACHED, INBOX_MAP_FRESH, INBOX_MAP_STAT };
 int	inbox_map_find(const char *id, int fresh, char path[PATH_MAX],
 	    struct inbox_key *key);
+/* We unlinked path, id's file: forget it now, not as gone (the kernel
+ * knows; inbox_map_gone will not list it). */
+void	inbox_map_removed(const char *id, const char *path);
+/* How many IDs there are now; -1 when the map is not open. */
+long	inbox_map_count(void);
 /* Every ID, sorted (strv_free). */
 int	inbox_map_ids(char ***ids, size_t *n);
 /* Bumped by every change seen. */

@@ -252,7 +252,7 @@ place_render_stats(char **buf, size_t *len)
 	queue_space(&avail, &pct, &keep);
 	off = snprintf(*buf, cap, "queue %ld\ndeferred %ld\nsending %ld\n"
 	    "inbox %ld\nspool_free %llu\nspool_free_pct %d\n", g.queue,
-	    g.deferred, g.sending, maildir_count(), avail, pct);
+	    g.deferred, g.sending, inbox_count(), avail, pct);
 	for (i = 0; i < STATS_NCOUNTERS && off < cap; i++)
 		off += snprintf(*buf + off, cap - off, "%s %ld\n",
 		    stats_name(i), stats_get(i));

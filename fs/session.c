@@ -3,7 +3,8 @@
  * operations), and what we tell the kernel without a request: that an
  * inbox/ID went away or was rewritten behind our back (another tool
  * deleted it), since the kernel may keep inbox entries for long
- * (place_entry_timeout).
+ * (place_entry_timeout); and the bytes of small inbox files at their open
+ * (session_store).
  *
  * The inbox starts at init, not at fs_init: mailfs.c opens the Maildir
  * after fs_init (and after the fork of fuse_daemonize, which threads do
@@ -19,6 +20,9 @@
 #include "fs/inbox.h"
 #include "fs/outbox.h"
 #include "fs/node.h"
+
+/* The largest file session_store gives the kernel: a few pages. */
+#define STORE_MAX	(16 * 1024)
 
 static struct fuse_session *session;
 static const char *spool;
@@ -60,6 +64,25 @@ outbox_changed(void)
 
 	if (session)
 		fuse_lowlevel_notify_inval_inode(session, dir, -1, 0);
+}
+
+/*
+ * A small inbox file, at its open: into the page cache now, which the
+ * reply's keep_cache keeps. Then `cat` needs no READ (one request less per
+ * file), nor, since no READ ends, a GETATTR at the next stat (the kernel
+ * drops the atime it knows after each READ). Before the reply: the kernel
+ * has the inode (from the lookup), and no lock of it is held for an open
+ * that does not truncate.
+ */
+void
+session_store(fuse_ino_t ino, const char *data, size_t len)
+{
+	struct fuse_bufvec b = FUSE_BUFVEC_INIT(len);
+
+	if (!session || len == 0 || len > STORE_MAX)
+		return;
+	b.buf[0].mem = (void *)data;
+	fuse_lowlevel_notify_store(session, ino, 0, &b, 0);
 }
 
 void

@@ -557,6 +557,8 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * us (FOPEN_NOFLUSH: no FLUSH request at each close). */
 	if (l.kind == K_INODE || (l.kind == K_EFILE && !place_is_ctl(&l)))
 		fi->noflush = 1;
+	if (l.kind == K_INODE && fi->keep_cache && h->fd < 0)
+		session_store(ino, h->buf ? h->buf : h->data, h->len);
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(h);
 }

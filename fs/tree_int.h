@@ -167,6 +167,10 @@ void	session_spool(const char *spool);
 /* The ops init and destroy: what needs the session up (the inbox). */
 void	session_init(void *userdata, struct fuse_conn_info *fc);
 void	session_destroy(void *userdata);
+/* Give the kernel's page cache the bytes of the small file ino being
+ * opened (keep_cache, content that never changes while ino lives), so
+ * that reading it needs no READ request; may do nothing. */
+void	session_store(fuse_ino_t ino, const char *data, size_t len);
 
 /* --- remove.c --- */
 

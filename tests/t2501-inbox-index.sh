@@ -4,7 +4,8 @@
 # rewrote Maildir files (with mailfs running, and while it was stopped),
 # after the index was deleted, filled with garbage, truncated or tampered
 # with (before a start and while running), and after a kill -9 in the middle
-# of indexing, inbox/ shows exactly what a render of the Maildir shows.
+# of indexing, inbox/ shows exactly what a render of the Maildir shows;
+# stats counts what inbox/ shows, and rm -r takes an entry away at once.
 . "$(dirname "$0")/test-lib.sh"
 
 N=200
@@ -85,6 +86,16 @@ test_expect_success 'a restart serves the same from the index' '
 	[ "$(rows)" = $N ]
 '
 
+test_expect_success 'small files given to the page cache at open read right at any offset' '
+	restart &&
+	f="$MNT/inbox/1700000000.M12P12.other" &&
+	[ "$(dd if="$f/subject" bs=1 skip=4 2>/dev/null)" = "12 café" ] &&
+	[ "$(dd if="$f/from" bs=5 skip=1 count=1 2>/dev/null)" = "12 <u" ] &&
+	[ "$(head -c 3 "$f/subject")" = msg ] &&
+	[ "$(stat -c %s "$f/subject")" = "$(wc -c <"$f/subject")" ] &&
+	grep -qx "msg 12 café" "$f/subject"
+'
+
 I=$SPOOL/inbox
 test_expect_success 'another tool flags, moves, deletes, adds and rewrites: seen at once' '
 	mv "$I/new/1700000000.M3P3.other" "$I/cur/1700000000.M3P3.other:2,RS" &&
@@ -111,6 +122,22 @@ test_expect_success 'another tool flags, moves, deletes, adds and rewrites: seen
 	view | grep -v "M[1-6]P[1-6]\.other/" | grep -v "M$N\|M$((N + 1))\|M$((N + 2))" >"$T/now" &&
 	test_cmp "$T/v0.rest" "$T/now" &&
 	view >"$T/v1"
+'
+
+# inbox_stat: the inbox line of stats
+inbox_stat() {
+	sed -n "s/^inbox //p" "$MNT/stats"
+}
+
+test_expect_success 'stats counts what inbox/ shows, after other tools too' '
+	[ "$(inbox_stat)" -eq $((N + 1)) ] &&
+	gen "$I" 5000 5002 &&
+	[ "$(inbox_stat)" -eq $((N + 3)) ] &&
+	mv "$I/new/1700000000.M5000P5000.other" "$I/cur/1700000000.M5000P5000.other:2,S" &&
+	[ "$(inbox_stat)" -eq $((N + 3)) ] &&
+	rm "$I/cur/1700000000.M5000P5000.other:2,S" "$I/new/1700000000.M5001P5001.other" &&
+	[ "$(inbox_stat)" -eq $((N + 1)) ] &&
+	[ "$(inbox_stat)" -eq "$(ls "$MNT/inbox" | wc -l)" ]
 '
 
 test_expect_success 'the same after a restart; gone rows are forgotten' '
@@ -224,6 +251,21 @@ test_expect_success 'rm -r of many entries, then a restart: gone for good' '
 	restart &&
 	[ "$(ls "$MNT/inbox" | wc -l)" -eq $((N + 1 + M - 500)) ] &&
 	wait_for 300 eval "[ \"\$(rows)\" = $((N + 1 + M - 500)) ]"
+'
+
+test_expect_success 'rm -r: gone at once from every view, and from stats' '
+	n=$(ls "$MNT/inbox" | wc -l) &&
+	cat "$MNT/inbox/1700000000.M1600P1600.other/subject" >/dev/null &&
+	ls -l "$MNT/inbox/1700000000.M1601P1601.other" >/dev/null &&
+	(cd "$MNT/inbox" && rm -r 1700000000.M1600P1600.other 1700000000.M1601P1601.other) &&
+	! test -e "$MNT/inbox/1700000000.M1600P1600.other" &&
+	! cat "$MNT/inbox/1700000000.M1601P1601.other/subject" 2>/dev/null &&
+	! ls "$MNT/inbox" | grep -q "M160[01]P" &&
+	[ "$(inbox_stat)" -eq $((n - 2)) ] &&
+	[ -z "$(find "$I" -name "1700000000.M160[01]P*")" ] &&
+	sleep 1.5 &&
+	! test -e "$MNT/inbox/1700000000.M1600P1600.other" &&
+	[ "$(ls "$MNT/inbox" | wc -l)" -eq $((n - 2)) ]
 '
 
 test_expect_success 'the daemon stops cleanly' '
