@@ -3,9 +3,10 @@
 # deletions do not add up). `cat inbox/*/subject` and `grep -l x
 # inbox/*/subject`, cold and warm, against mblaze's `mlist DIR | mscan` on
 # the same Maildir; then `ls -l inbox` and `rm -r` of a tenth of the
-# entries. Cold: mailfs started after `sync; echo 3 >
-# /proc/sys/vm/drop_caches` (root only; without root the cold lines are
-# skipped); warm: the same command again at once. Records cat.cold,
+# entries. Cold: mailfs restarted (its index made by a first start whose
+# cat is only noted) after `sync; echo 3 > /proc/sys/vm/drop_caches` (root
+# only; without root the cold lines are skipped); warm: the same command
+# again at once. Records cat.cold,
 # cat.warm, grep.cold, grep.warm, mscan.cold, mscan.warm, lsl, rm (s) and
 # rss.inbox.
 
@@ -42,6 +43,13 @@ inbox_mailfs() {
 	rm -rf "$T/inbox$1"
 	mkdir -p "$T/inbox$1/spool"
 	cp -a "$T/maildir" "$T/inbox$1/spool/inbox"
+	# the first start over this Maildir builds the index while cat reads:
+	# shown, not judged; issue 9's cold is a restart with the index made
+	inbox_start "$1" || { record rss.inbox error; return; }
+	v=$(timed sh -c 'cd "$1" && cat inbox/*/subject' sh "$MNT")
+	note "inbox: cat inbox/*/subject at the first start (index built): $v s"
+	mailfs_down
+	rss=$HWM
 	# cat: cold (if root), then warm
 	inbox_start "$1" || { record rss.inbox error; return; }
 	[ $ROOT -eq 0 ] || inbox_time cat.cold 'cat inbox/*/subject' "$N_INBOX"
@@ -49,7 +57,7 @@ inbox_mailfs() {
 	n=$(inbox_names | wc -l)
 	[ "$n" -eq "$N_INBOX" ] || note "inbox: $n entries of $N_INBOX"
 	mailfs_down
-	rss=$HWM
+	rss=$(max "$rss" "$HWM")
 	# grep: cold (if root), then warm; then ls -l and rm -r, warm
 	inbox_start "$1" || { record rss.inbox error; return; }
 	[ $ROOT -eq 0 ] || inbox_time grep.cold 'grep -l x inbox/*/subject'
