@@ -7,7 +7,8 @@
  * place, with the owners and modes the kernel enforces (access_bits).
  *
  * Nothing about an entry is cached here, so an entry that moved (queue/ID
- * to sent/ID) is simply ENOENT at its old path. The files of an entry are
+ * to sent/ID) is simply ENOENT at its old path (the kernel's copy of a
+ * queue/ name is dropped when it moves: fs/session.c). The files of an entry are
  * those of queue_files (queue/queue.h), with their modes.
  *
  * API: tree_int.h (place_*).
@@ -98,14 +99,22 @@ place_is_inbox_info(const struct loc *l)
 /*
  * How long the kernel may keep an entry: the fixed ones for long, an
  * inbox message for INBOX_TIMEOUT and its files (whose content never
- * changes while the message exists) for long; others not at all.
+ * changes while the message exists) for long; a queue/ entry and the
+ * names of its files (queue_files: the same for every entry) until it
+ * leaves queue/ (fs/session.c has the kernel forget it then), but not
+ * while an entry is leaving: a name found just before its entry moved
+ * must not be kept. Others not at all: sent/ and failed/ entries are
+ * also removed from inside requests (expiry), where the kernel cannot be
+ * told.
  */
 double
 place_entry_timeout(const struct loc *l)
 {
 	return l->kind == K_AREA || l->kind == K_CTL || l->kind == K_LOG ||
 	    l->kind == K_STATS || l->kind == K_INODE ? STATIC_TIMEOUT :
-	    l->kind == K_IENTRY ? INBOX_TIMEOUT : 0;
+	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
+	    (l->kind == K_ENTRY || l->kind == K_EFILE) &&
+	    l->area == AREA_QUEUE && !session_queue_busy() ? QUEUE_TIMEOUT : 0;
 }
 
 /* The same for attributes: sizes and times that cannot change. Every
@@ -113,13 +122,17 @@ place_entry_timeout(const struct loc *l)
  * GETATTR each when its attributes are stale: those of the areas but
  * outbox/ and drafts/ never change, nor do those of a queue/, sent/ or
  * failed/ entry's directory while it exists (a moved entry is another
- * path, so another inode; its lookups, not kept, still see it go). */
+ * path, so another inode; its lookups, not kept, still see it go). Those
+ * of a queue/ entry are kept until it leaves (fs/session.c has the
+ * kernel forget them then), the others briefly. */
 double
 place_attr_timeout(const struct loc *l)
 {
 	return l->kind == K_CTL || l->kind == K_ROOT ||
 	    (l->kind == K_AREA && l->area != AREA_OUTBOX &&
 	    l->area != AREA_DRAFTS) ? STATIC_TIMEOUT :
+	    l->kind == K_ENTRY && l->area == AREA_QUEUE &&
+	    !session_queue_busy() ? QUEUE_TIMEOUT :
 	    l->kind == K_ENTRY ? ENTRY_ATTR_TIMEOUT :
 	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
 	    l->kind == K_INODE && !place_is_inbox_info(l) ? STATIC_TIMEOUT : 0;

@@ -32,6 +32,9 @@
  * briefly, so a directory still open after its entry moved shows them
  * no longer than this. */
 #define ENTRY_ATTR_TIMEOUT	1.0
+/* queue/ID and the names of its files: only mailfs takes an entry out of
+ * queue/, and it has the kernel forget the name first (fs/session.c). */
+#define QUEUE_TIMEOUT	3600.0
 /* inbox/ID: how long another tool's deleting it may go unseen by a path
  * that was looked up before. */
 #define INBOX_TIMEOUT	3600.0
@@ -156,8 +159,10 @@ void	dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* --- session.c --- */
 
-/* The spool, for what session_init opens. */
+/* The spool, for what session_init opens; hooks the queue's moves. */
 void	session_spool(const char *spool);
+/* 1 while a queue/ entry is leaving: no queue/ name may be kept. */
+int	session_queue_busy(void);
 /* The ops init and destroy: what needs the session up (the inbox). */
 void	session_init(void *userdata, struct fuse_conn_info *fc);
 void	session_destroy(void *userdata);
