@@ -131,7 +131,9 @@ dir_list(const struct loc *l, struct dir_handle *d)
 		if (err)
 			return err;
 		for (i = 0; i < count && !err; i++)
-			err = snap_add(d, l->path, names[i],
+			if ((l->area != AREA_SENT && l->area != AREA_FAILED) ||
+			    !session_queue_in_transit(names[i]))
+				err = snap_add(d, l->path, names[i],
 			    l->area == AREA_OUTBOX || l->area == AREA_DRAFTS ?
 			    S_IFREG : S_IFDIR);
 		strv_free(names, count);

@@ -657,9 +657,9 @@ tree_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	}
 	if (h->kind != K_CTL && h->kind != K_EFILE)
 		return (void)fuse_reply_err(req, EBADF);
-	if ((err = ctl_write(h, buf, size)))
-		return (void)fuse_reply_err(req, err);
-	fuse_reply_write(req, size);
+	/* answered once the kernel forgot what left queue/ (session.c) */
+	err = ctl_write(h, buf, size);
+	session_reply_ctl(req, err, size);
 }
 
 static void

@@ -38,6 +38,10 @@
  * that long, so a `cp` asks for them once, not five times. (A name's
  * absence is not kept: cp's O_EXCL create looks it up again anyway.) */
 #define OUTBOX_TIMEOUT	1.0
+/* queue/ID and the names of its files: only mailfs takes an entry out of
+ * queue/, and the kernel is made to forget the name before anyone can see
+ * that it left (fs/session.c). */
+#define QUEUE_TIMEOUT	3600.0
 /* inbox/ID: how long another tool's deleting it may go unseen by a path
  * that was looked up before. */
 #define INBOX_TIMEOUT	3600.0
@@ -162,8 +166,16 @@ void	dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* --- session.c --- */
 
-/* The spool, for what session_init opens. */
+/* The spool, for what session_init opens; hooks the queue's moves. */
 void	session_spool(const char *spool);
+/* 1 if the kernel may keep queue/ names (someone makes it forget them). */
+int	session_queue_kept(void);
+/* 1 while entry id, which left queue/, may still be known to the kernel
+ * at its old name: not to be shown in sent/ or failed/ yet. */
+int	session_queue_in_transit(const char *id);
+/* Reply to a write of a ctl file (err, or size written) once the kernel
+ * has forgotten what the verbs took out of queue/. */
+void	session_reply_ctl(fuse_req_t req, int err, size_t size);
 /* The ops init and destroy: what needs the session up (the inbox). */
 void	session_init(void *userdata, struct fuse_conn_info *fc);
 void	session_destroy(void *userdata);

@@ -69,6 +69,8 @@ struct msg *queue_find(enum queue_where w, const char *id);
 enum queue_where queue_destination(const struct msg *m);
 /* Call the wakeup hook (without queue.mu held). */
 void	queue_wake(void);
+/* Call the leaving hook (queue_set_leaving), without queue.mu held. */
+void	queue_leaving(enum queue_where w, const char *id, int done);
 /* Take entry id out of place w and off the disk. 0, ENOENT or EIO. */
 int	queue_drop(enum queue_where w, const char *id, int durable);
 /* Caller holds queue.mu. SPOOL/PLACE/ID/file into path. */

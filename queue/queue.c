@@ -198,6 +198,21 @@ queue_set_wakeup(void (*fn)(void *), void *arg)
 	pthread_mutex_unlock(&queue.mu);
 }
 
+static void (*leaving)(enum queue_where, const char *, int);
+
+void
+queue_set_leaving(void (*fn)(enum queue_where, const char *, int))
+{
+	leaving = fn;
+}
+
+void
+queue_leaving(enum queue_where w, const char *id, int done)
+{
+	if (leaving != NULL)
+		leaving(w, id, done);
+}
+
 /*
  * drop - take entry id out of place w and off the disk: renamed into tmp/
  * (so it disappears at once, and a crash midway leaves only tmp/ debris),
@@ -217,6 +232,7 @@ queue_drop(enum queue_where w, const char *id, int durable)
 	m->refs++;
 	pthread_mutex_unlock(&queue.mu);
 
+	queue_leaving(w, m->id, 0);
 	pthread_mutex_lock(&m->wmu);
 	pthread_mutex_lock(&queue.mu);
 	if (m->gone || m->where != w) {
@@ -236,6 +252,7 @@ queue_drop(enum queue_where w, const char *id, int durable)
 		spool_remove_tree(queue.tmpfd, m->id);
 	}
 	pthread_mutex_unlock(&m->wmu);
+	queue_leaving(w, m->id, 1);
 	msg_unref(m);
 	return err == ENOENT ? ENOENT : err ? EIO : 0;
 }

@@ -171,6 +171,18 @@ void	queue_gauges(struct queue_gauges *g);
  * there may be new due work: a submission, a flush, a retry. */
 void	queue_set_wakeup(void (*fn)(void *), void *arg);
 
+/*
+ * fn(w, id, done) is called around every move or removal of an entry out
+ * of place w (delivered to sent/ or failed/, deleted, expired): with done
+ * 0 just before it leaves, done 1 after (whether it left or not), from the
+ * thread that moves it (the writer, or a request's: ctl delete), without
+ * queue.mu but maybe with the entry's wmu, so fn must not wait for
+ * anything. The fs uses it to have the kernel forget the entry's name.
+ * Set once, before queue_open.
+ */
+void	queue_set_leaving(void (*fn)(enum queue_where w, const char *id,
+	    int done));
+
 /* --- the delivery side (event thread) --- */
 
 /* One message to the recipients of one domain (or all of them, with a
