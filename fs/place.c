@@ -124,14 +124,19 @@ place_entry_timeout(const struct loc *l)
  * path, so another inode; its lookups, not kept, still see it go).
  * Those of a queue/ entry are kept until it leaves (fs/session.c has the
  * kernel forget them then), the others briefly. outbox/'s change only
- * with its time, which the kernel is told of. */
+ * with its time, which the kernel is told of. Those of a queue/ entry's
+ * files but log are kept too: they do not change, but the size of
+ * status, which the kernel is made to forget at each change (the
+ * queue's changed hook, fs/session.c), so a stat or fstat costs no
+ * round trip yet shows the size the file has. */
 double
 place_attr_timeout(const struct loc *l)
 {
 	return l->kind == K_CTL || l->kind == K_ROOT ||
 	    (l->kind == K_AREA && l->area != AREA_OUTBOX &&
 	    l->area != AREA_DRAFTS) ? STATIC_TIMEOUT :
-	    l->kind == K_ENTRY && l->area == AREA_QUEUE &&
+	    (l->kind == K_ENTRY || (l->kind == K_EFILE &&
+	    strcmp(l->qf->name, "log") != 0)) && l->area == AREA_QUEUE &&
 	    session_queue_kept() ? QUEUE_TIMEOUT :
 	    l->kind == K_ENTRY ? ENTRY_ATTR_TIMEOUT :
 	    l->kind == K_AREA && l->area == AREA_OUTBOX ? OUTBOX_TIMEOUT :

@@ -26,6 +26,10 @@
  * across a wait for the kernel or the notifier, so it always completes,
  * and with it the invalidation: no cycle.
  *
+ * The size of queue/ID/status is kept too, and forgotten the same way
+ * at each change of the entry (the queue's changed hook): by the
+ * notifier, before any ctl write after the change is answered.
+ *
  * What a user sees stays in order although the entry moves first and
  * the kernel forgets it after: a ctl write returns only once the names
  * it removed are forgotten, and an entry that left queue/ is not shown
@@ -90,9 +94,12 @@ outbox_changed(void)
 
 /* --- queue/: the notifier --- */
 
-/* A job of the notifier: forget queue/ID, or answer a ctl write. */
+/* A job of the notifier: forget queue/ID, or the size of its status, or
+ * answer a ctl write. */
+enum job_kind { JOB_FORGET, JOB_STATUS, JOB_REPLY };
 struct job {
-	char id[QUEUE_ID_MAX];	/* "": a reply */
+	enum job_kind kind;
+	char id[QUEUE_ID_MAX];
 	fuse_req_t req;
 	int err;
 	size_t size;
@@ -210,6 +217,24 @@ job_forget(const char *id)
 	fuse_lowlevel_notify_inval_inode(session, node_ino(path), -1, 0);
 }
 
+/*
+ * Outside qmu: the kernel forgets the size of queue/ID/status. The name
+ * first: that waits for a LOOKUP of it in flight (it holds queue/ID's
+ * lock), whose reply may carry the size before the change and make a
+ * new inode that dropping the attributes alone would miss.
+ */
+static void
+job_status(const char *id)
+{
+	char path[QUEUE_ID_MAX + sizeof("queue//status")];
+
+	snprintf(path, sizeof(path), "queue/%s", id);
+	fuse_lowlevel_notify_inval_entry(session, node_ino(path), "status",
+	    strlen("status"));
+	snprintf(path, sizeof(path), "queue/%s/status", id);
+	fuse_lowlevel_notify_inval_inode(session, node_ino(path), -1, 0);
+}
+
 static void *
 notifier_main(void *arg)
 {
@@ -227,12 +252,16 @@ notifier_main(void *arg)
 		pthread_mutex_unlock(&qmu);
 		/* At the end the kernel is gone: only the replies matter
 		 * (they free their requests). */
-		if (j->id[0] == '\0')
+		if (j->kind == JOB_REPLY)
 			job_reply(j);
-		else if (!stopping)
+		else if (stopping)
+			;
+		else if (j->kind == JOB_FORGET)
 			job_forget(j->id);
+		else
+			job_status(j->id);
 		pthread_mutex_lock(&qmu);
-		if (j->id[0] != '\0')
+		if (j->kind == JOB_FORGET)
 			transit_drop(j->id);
 		busy--;
 		free(j);
@@ -264,6 +293,7 @@ entry_leaving(enum queue_where w, const char *id, int done)
 	} else if (!done) {
 		transit_add(id);
 	} else if ((j = calloc(1, sizeof(*j))) != NULL) {
+		j->kind = JOB_FORGET;
 		snprintf(j->id, sizeof(j->id), "%s", id);
 		job_push(j);
 	} else {
@@ -277,10 +307,37 @@ entry_leaving(enum queue_where w, const char *id, int done)
 	pthread_mutex_unlock(&qmu);
 }
 
+/*
+ * The queue's changed hook (queue_set_changed), under queue.mu: the
+ * status of queue/ID changed, so the size the kernel keeps of it
+ * (place_attr_timeout) is to go. Only if the kernel holds queue/ID now:
+ * a status it looked up before the change holds its parent, and so the
+ * node, until the kernel lets go of both. Without memory the size stays
+ * wrong until the entry leaves: better than failing a delivery's report.
+ */
+static void
+status_changed(const char *id)
+{
+	char path[QUEUE_ID_MAX + sizeof("queue/")];
+	struct job *j;
+
+	snprintf(path, sizeof(path), "queue/%s", id);
+	if (!node_held(path))
+		return;
+	pthread_mutex_lock(&qmu);
+	if (running && (j = calloc(1, sizeof(*j))) != NULL) {
+		j->kind = JOB_STATUS;
+		snprintf(j->id, sizeof(j->id), "%s", id);
+		job_push(j);
+	}
+	pthread_mutex_unlock(&qmu);
+}
+
 void
 session_reply_ctl(fuse_req_t req, int err, size_t size)
 {
-	struct job one = { .req = req, .err = err, .size = size }, *j;
+	struct job one = { .kind = JOB_REPLY, .req = req, .err = err,
+	    .size = size }, *j;
 
 	pthread_mutex_lock(&qmu);
 	if (busy > 0 && (j = malloc(sizeof(*j))) != NULL) {
@@ -298,6 +355,7 @@ session_spool(const char *s)
 {
 	spool = s;
 	queue_set_leaving(entry_leaving);
+	queue_set_changed(status_changed);
 }
 
 void

@@ -553,9 +553,11 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (l.kind == K_EFILE ||
 	    (l.kind == K_INODE && !place_is_inbox_info(&l)))
 		fi->keep_cache = 1;
-	/* Closing an inbox file or an entry file but ctl needs no word from
-	 * us (FOPEN_NOFLUSH: no FLUSH request at each close). */
-	if (l.kind == K_INODE || (l.kind == K_EFILE && !place_is_ctl(&l)))
+	/* Only the close of an outbox file opened for writing needs a word
+	 * (tree_flush: it may send); the others do nothing at FLUSH, so
+	 * none is sent (FOPEN_NOFLUSH: a round trip less at each close of
+	 * a status, log, stats, ctl or inbox file, or a draft). */
+	if (l.kind != K_OUTFILE || !h->writer)
 		fi->noflush = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(h);
@@ -667,7 +669,8 @@ tree_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
-	/* A reader closing (cat, cp from outbox/) must not send. */
+	/* A reader closing (cat, cp from outbox/) must not send. Opened
+	 * otherwise than an outbox writer, there is no FLUSH (tree_open). */
 	fuse_reply_err(req, h->ob && h->writer ?
 	    outbox_flush(h->ob, fuse_req_ctx(req)->pid, h->owner, ino) : 0);
 }

@@ -213,6 +213,21 @@ queue_leaving(enum queue_where w, const char *id, int done)
 		leaving(w, id, done);
 }
 
+static void (*changed)(const char *);
+
+void
+queue_set_changed(void (*fn)(const char *))
+{
+	changed = fn;
+}
+
+void
+queue_changed(const struct msg *m)
+{
+	if (changed != NULL && m->where == QUEUE_QUEUE)
+		changed(m->id);
+}
+
 /*
  * drop - take entry id out of place w and off the disk: renamed into tmp/
  * (so it disappears at once, and a crash midway leaves only tmp/ debris),

@@ -182,6 +182,13 @@ void	queue_set_wakeup(void (*fn)(void *), void *arg);
  */
 void	queue_set_leaving(void (*fn)(enum queue_where w, const char *id,
 	    int done));
+/*
+ * fn(id) is called after every change of what queue/ID/status shows (a
+ * recipient's state, attempts, reply or due time), with queue.mu held:
+ * fn must not wait nor call into the queue. The fs uses it to have the
+ * kernel forget the status's size. Set once, before queue_open.
+ */
+void	queue_set_changed(void (*fn)(const char *id));
 
 /* --- the delivery side (event thread) --- */
 
