@@ -155,13 +155,20 @@ int
 place_parse(const char *path, struct loc *l)
 {
 	char *comp[3], *p;
-	size_t n = 0, i;
+	size_t n = 0, i, len = strlen(path);
 
-	memset(l, 0, sizeof(*l));
-	if (strlen(path) >= sizeof(l->path))
+	/* Not the whole of l: its two PATH_MAX buffers are filled, not
+	 * cleared (every request parses a path). */
+	l->path[0] = l->buf[0] = '\0';
+	l->kind = K_ROOT;
+	l->area = AREA_NONE;
+	l->id[0] = '\0';
+	l->name = NULL;
+	l->qf = NULL;
+	if (len >= sizeof(l->path))
 		return ENAMETOOLONG;
-	strcpy(l->path, path);
-	strcpy(l->buf, path);
+	memcpy(l->path, path, len + 1);
+	memcpy(l->buf, path, len + 1);
 	if (*path == '\0') {
 		l->kind = K_ROOT;
 		return 0;

@@ -574,24 +574,28 @@ tree_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	const char *src = h->buf ? h->buf : h->data;
+	size_t want = size;
 	ssize_t n = 0;
 	char *buf;
 
 	(void)ino;
-	if (!(buf = malloc(size ? size : 1)))
+	/* What is in memory, or a slice, has a known end: a buffer that
+	 * size, not the reader's (cat asks for 128 KiB, twice). */
+	if (!h->ob && (h->fd < 0 || h->kind == K_INODE))
+		want = off < 0 || (size_t)off >= h->len ? 0 :
+		    h->len - (size_t)off < size ? h->len - (size_t)off : size;
+	if (!(buf = malloc(want ? want : 1)))
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (h->ob)
 		n = outbox_read(h->ob, buf, size, off);
-	else if (h->fd >= 0 && h->kind == K_INODE) {
+	else if (h->fd >= 0 && h->kind == K_INODE)
 		/* a slice of the message file: len bytes from base */
-		if (off >= 0 && (size_t)off < h->len)
-			n = pread(h->fd, buf, h->len - (size_t)off < size ?
-			    h->len - (size_t)off : size, h->base + off);
-	} else if (h->fd >= 0)
+		n = want ? pread(h->fd, buf, want, h->base + off) : 0;
+	else if (h->fd >= 0)
 		n = pread(h->fd, buf, size, off);
-	else if (off >= 0 && (size_t)off < h->len) {
-		n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
-		memcpy(buf, src + off, n);
+	else if (want) {
+		n = want;
+		memcpy(buf, src + off, want);
 	}
 	if (n < 0)
 		fuse_reply_err(req, errno);
