@@ -239,6 +239,7 @@ static void *
 notifier_main(void *arg)
 {
 	struct job *j;
+	int stop;
 
 	(void)arg;
 	pthread_mutex_lock(&qmu);
@@ -249,12 +250,13 @@ notifier_main(void *arg)
 			break;
 		if ((jobs = j->next) == NULL)
 			jobs_tail = &jobs;
+		stop = stopping;
 		pthread_mutex_unlock(&qmu);
 		/* At the end the kernel is gone: only the replies matter
 		 * (they free their requests). */
 		if (j->kind == JOB_REPLY)
 			job_reply(j);
-		else if (stopping)
+		else if (stop)
 			;
 		else if (j->kind == JOB_FORGET)
 			job_forget(j->id);
@@ -347,7 +349,7 @@ session_reply_ctl(fuse_req_t req, int err, size_t size)
 		return;
 	}
 	pthread_mutex_unlock(&qmu);
-	job_reply(&one);	/* nothing pending: answer now */
+	job_reply(&one);	/* nothing pending (or no memory): now */
 }
 
 void
