@@ -4,7 +4,7 @@
 # them under ASan/UBSan; `make bench` compares with Postfix; `make install`
 # (PREFIX, DESTDIR) installs it with its man pages and systemd unit.
 
-PKGS	= fuse3 openssl libcares libevent libevent_openssl libevent_pthreads gmime-3.0 sqlite3
+PKGS	= fuse3 openssl libcares libevent libevent_openssl libevent_pthreads gmime-3.0 sqlite3 zlib
 CC	?= cc
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -Wall -Wextra -I. -MMD -MP

@@ -177,7 +177,7 @@ render(const char *id, const char *path, struct mime_node **root,
 		return EIO;
 	}
 	err = mime_add_raw(*root) == -1 ? errno : 0;
-	if (!err && maildir_envelope(id, &env, &envlen) == 0) {
+	if (!err && maildir_envelope_at(id, path, &env, &envlen) == 0) {
 		err = mime_add_file(*root, "envelope", env, envlen) == -1 ?
 		    errno : 0;
 		free(env);

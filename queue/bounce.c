@@ -40,6 +40,7 @@
 #include <gmime/gmime.h>
 
 #include "lib/conf.h"
+#include "lib/log.h"
 #include "queue/core.h"
 #include "queue/qlog.h"
 #include "queue/queue_int.h"
@@ -223,15 +224,36 @@ bounce_build(const struct bounce_report *b, char **data, size_t *len)
 	return *data ? 0 : ENOMEM;
 }
 
-/* The header block of the message file at path (malloc'd), at most
- * HEADER_MAX bytes; "" when it cannot be read. */
+/* What a report may quote of a message. */
+struct quoted {
+	char path[PATH_MAX];
+	size_t size;
+	int has_crc;
+	uint32_t crc;
+};
+
+/* The header block of the message file q->path (malloc'd), at most
+ * HEADER_MAX bytes; "" when it cannot be read, or is not the message
+ * queued (check.c: a crash cut its submission short). The entry is not
+ * moved aside here, as the caller holds its wmu; any attempt to deliver
+ * what it has left checks it again and does. */
 static char *
-read_header(const char *path, size_t *len)
+read_header(const char *id, const struct quoted *q, size_t *len)
 {
 	GString *s = g_string_new(NULL);
-	char line[1024];
-	FILE *f = fopen(path, "re");
+	char line[1024], why[128];
+	FILE *f = fopen(q->path, "re");
+	uint32_t crc;
+	size_t got;
 
+	if (f != NULL && (check_fd(fileno(f), &got, &crc) != 0 ||
+	    check_message(q->path, q->size, q->has_crc, q->crc, crc, got, why,
+	    sizeof(why)) != 0)) {
+		log_warnx("queue/%s: %s; its report does not quote it", id,
+		    why);
+		fclose(f);
+		f = NULL;
+	}
 	/* Up to the blank line: an empty line, not the end of a long one. */
 	while (f != NULL && s->len < HEADER_MAX &&
 	    fgets(line, sizeof(line), f) != NULL &&
@@ -317,7 +339,7 @@ mark_notified(struct msg *m, GArray *a)
 /* Tell sender about the recipients in a (failed, or delayed); 1 once it
  * is done with (queued, or nobody to tell). */
 static int
-notify(struct bounce_report *b, GArray *a, const char *path)
+notify(struct bounce_report *b, GArray *a, const struct quoted *q)
 {
 	char id[QUEUE_ID_MAX], *header;
 	int ok;
@@ -332,7 +354,7 @@ notify(struct bounce_report *b, GArray *a, const char *path)
 		    "no notification to the null sender", NULL);
 		return 1;
 	}
-	header = read_header(path, &b->headerlen);
+	header = read_header(b->id, q, &b->headerlen);
 	b->header = header;
 	ok = send_report(b, id) == 0;
 	g_free(header);
@@ -348,7 +370,8 @@ bounce_notify(struct msg *m)
 	GArray *failed = g_array_new(FALSE, FALSE, sizeof(struct bounce_rcpt));
 	GArray *late = g_array_new(FALSE, FALSE, sizeof(struct bounce_rcpt));
 	struct bounce_report b = { 0 };
-	char path[PATH_MAX], *from = NULL;
+	struct quoted q;
+	char *from = NULL;
 	time_t now = time(NULL);
 	const struct conf *c;
 	int warn, tell_failed, tell_late;
@@ -375,7 +398,10 @@ bounce_notify(struct msg *m)
 	}
 	if (failed->len > 0 || late->len > 0) {
 		from = g_strdup(m->from);
-		queue_entry_path(m, "message", path);
+		queue_entry_path(m, "message", q.path);
+		q.size = m->size;
+		q.has_crc = m->has_crc;
+		q.crc = m->crc;
 		b.hostname = c->hostname;
 		b.id = m->id;
 		b.arrival = m->arrival;
@@ -390,9 +416,9 @@ bounce_notify(struct msg *m)
 
 	/* Only this thread holding m->wmu moves m, so path stays right. */
 	b.sender = from;
-	tell_failed = notify(&b, failed, path);
+	tell_failed = notify(&b, failed, &q);
 	b.delayed = 1;
-	tell_late = notify(&b, late, path);
+	tell_late = notify(&b, late, &q);
 
 	pthread_mutex_lock(&queue.mu);
 	if (tell_failed)

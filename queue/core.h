@@ -76,6 +76,9 @@ void	queue_leaving(enum queue_where w, const char *id, int done);
 void	queue_changed(const struct msg *m);
 /* Take entry id out of place w and off the disk. 0, ENOENT or EIO. */
 int	queue_drop(enum queue_where w, const char *id, int durable);
+/* Take entry id out of place w (and the index), renamed into directory
+ * tofd under its ID; not synced. 0, ENOENT or an errno. */
+int	queue_take_out(enum queue_where w, const char *id, int tofd);
 /* Caller holds queue.mu. SPOOL/PLACE/ID/file into path. */
 void	queue_entry_path(const struct msg *m, const char *file,
 	    char path[PATH_MAX]);

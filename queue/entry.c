@@ -8,6 +8,7 @@
  * not parse is reported by the caller.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,8 @@ entry_serialize(const struct msg *m, size_t *len)
 		fprintf(f, "\nuid %lu", (unsigned long)m->uid);
 	fprintf(f, "\narrival %lld\ndone %lld\nsize %zu\neightbit %d\n",
 	    (long long)m->arrival, (long long)m->done, m->size, m->eightbit);
+	if (m->has_crc)
+		fprintf(f, "crc32 %08" PRIx32 "\n", m->crc);
 	for (i = 0; i < m->nr; i++) {
 		r = &m->r[i];
 		fputs("rcpt ", f);
@@ -269,6 +272,23 @@ mark_notified(struct msg *m, const char *val)
 	return 0;
 }
 
+/* Exactly 8 hex digits: a state cut short or overwritten is not read as
+ * some other checksum. */
+static int
+parse_crc(const char *s, uint32_t *crc)
+{
+	unsigned long v;
+	char *end;
+
+	if (strlen(s) != 8 || strspn(s, "0123456789abcdefABCDEF") != 8)
+		return -1;
+	v = strtoul(s, &end, 16);
+	if (*end != '\0')
+		return -1;
+	*crc = (uint32_t)v;
+	return 0;
+}
+
 int
 entry_parse(struct msg *m, char *text)
 {
@@ -300,6 +320,12 @@ entry_parse(struct msg *m, char *text)
 			if ((*dst = dec(val)) == NULL)
 				return -1;
 			have_from |= line[0] == 'f';
+			continue;
+		}
+		if (strcmp(line, "crc32") == 0) {
+			if (parse_crc(val, &m->crc) == -1)
+				return -1;
+			m->has_crc = 1;
 			continue;
 		}
 		n = strtoll(val, NULL, 10);

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -42,6 +43,8 @@ struct msg {
 	unsigned gone:1;	/* no longer in the index */
 	unsigned pending:1;	/* waiting for the writer thread */
 	unsigned dirty:1;	/* its last state write failed: retried */
+	unsigned has_crc:1;	/* crc known (entries of older versions: no) */
+	uint32_t crc;		/* CRC-32 of the message file (queue_int.h) */
 	char *from;		/* "" for <> */
 	char *name;
 	time_t arrival;
@@ -61,7 +64,8 @@ int	entry_add_rcpt(struct msg *m, const char *addr);
 const char *entry_state_name(enum queue_rcpt_state st);
 /*
  * The state file: "mailfs-state 1", then `key value` lines (from, name,
- * uid, arrival, done, size, eightbit; uid absent when unknown) and one
+ * uid, arrival, done, size, eightbit, crc32 as 8 hex digits; uid absent
+ * when unknown, crc32 in files older versions wrote) and one
  * line per recipient, `rcpt ADDR STATE ATTEMPTS NEXT CODE TEXT`, then
  * `notified ADDR` for each failed recipient whose sender was told, `warned
  * 1` once a delay warning went out (older files have neither); values are

@@ -78,6 +78,8 @@ queue_job_make(struct msg *m, size_t first, time_t now, enum job_route route)
 	j->domain = route == JOB_DOMAIN ? strdup(m->r[first].domain) : NULL;
 	j->size = m->size;
 	j->eightbit = m->eightbit;
+	j->has_crc = m->has_crc;
+	j->crc = m->crc;
 	if (j->from == NULL || j->path == NULL ||
 	    (route == JOB_DOMAIN && !j->domain)) {
 		queue_job_free(j);

@@ -24,11 +24,8 @@
 static void
 move_aside(enum queue_where w, const char *id, const char *why)
 {
-	int cfd = -1;
+	int cfd = check_corrupt_dir();
 
-	if (mkdirat(queue.spoolfd, "corrupt", 0750) == 0 || errno == EEXIST)
-		cfd = openat(queue.spoolfd, "corrupt", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
 	if (cfd == -1 || renameat(queue.dirs[w].fd[0], id, cfd, id) == -1)
 		log_warn("%s/%s: %s; cannot move it to corrupt/",
 		    queue_dir_names[w], id, why);
@@ -41,18 +38,38 @@ move_aside(enum queue_where w, const char *id, const char *why)
 /*
  * rebuild - a queue/ entry whose state is missing or unreadable still
  * holds an acknowledged message: derive the envelope from its header
- * again, as at submission (Bcc: recipients are gone with the field).
+ * again, as at submission (Bcc: recipients are gone with the field). But
+ * a crash during a submission can leave the state empty or stale and the
+ * message cut short (queue.c): so the message must match its seal
+ * (check.c), and an entry whose spare seal was never renamed was never
+ * acknowledged. An entry without any seal is one of an older version,
+ * whose files were durable before its name: trusted as before. why is
+ * set when it fails.
  */
 static int
-rebuild(struct msg *m, int dfd, const struct stat *st)
+rebuild(struct msg *m, int dfd, const struct stat *st, const char **why)
 {
 	struct submit_msg sm;
-	char reason[512], *data, *state;
-	size_t len, i;
-	int err;
+	char reason[512], *data, *state, text[128];
+	uint32_t crc = 0;
+	size_t len, i, sealsize = 0;
+	int err, sealed;
 
+	*why = "unreadable state";
+	sealed = check_find_seal(dfd, &sealsize, &crc);
+	if (sealed == 0) {
+		*why = "unreadable state of a submission cut short";
+		return EBADMSG;
+	}
 	if ((err = spool_read_file(dfd, "message", &data, &len)) != 0)
 		return err;
+	if (sealed == 1 && check_verdict(sealsize, 1, crc, len,
+	    check_crc(0, data, len), text, sizeof(text)) != 0) {
+		free(data);
+		*why = "unreadable state, and its message is not the one "
+		    "its seal describes";
+		return EBADMSG;
+	}
 	err = submit_prepare(queue.conf, data, len, NULL, &sm, reason, sizeof(reason));
 	free(data);
 	if (err)
@@ -62,6 +79,8 @@ rebuild(struct msg *m, int dfd, const struct stat *st)
 	m->arrival = st->st_mtime;
 	m->eightbit = sm.eightbit;
 	m->size = (size_t)st->st_size;
+	m->has_crc = sealed == 1;
+	m->crc = crc;
 	err = m->from == NULL || m->name == NULL ? ENOMEM : 0;
 	for (i = 0; !err && i < sm.nrcpt; i++)
 		err = entry_add_rcpt(m, sm.rcpts[i]);
@@ -81,6 +100,7 @@ load_entry(enum queue_where w, const char *id)
 {
 	char p[QUEUE_ID_MAX + 16], *text = NULL;
 	int wfd = queue.dirs[w].fd[0];
+	const char *why = "unreadable state";
 	struct stat st;
 	struct msg *m;
 	size_t len;
@@ -122,7 +142,7 @@ load_entry(enum queue_where w, const char *id)
 		entry_free(m);
 		dfd = openat(wfd, id, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		ok = dfd != -1 && (m = entry_new(id)) != NULL &&
-		    rebuild(m, dfd, &st) == 0;
+		    rebuild(m, dfd, &st, &why) == 0;
 		if (dfd == -1)
 			m = NULL;
 		else
@@ -131,7 +151,7 @@ load_entry(enum queue_where w, const char *id)
 	if (!ok) {
 		if (m != NULL)
 			entry_free(m);
-		move_aside(w, id, "unreadable state");
+		move_aside(w, id, why);
 		return;
 	}
 	/* The state says how long the acknowledged message is: a message

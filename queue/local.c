@@ -77,19 +77,20 @@ queue_local_kick(void)
 }
 
 /*
- * read_lf - the message file at path with CRLF made LF (*len set), or NULL
- * with errno.
+ * read_lf - the message file of job with CRLF made LF (*len set), or NULL
+ * with errno: EBADMSG when it is not the message queued (check.c: then
+ * it is set aside, and nothing is to be reported).
  */
 static char *
-read_lf(const char *path, size_t *len)
+read_lf(const struct queue_job *job, size_t *len)
 {
 	struct stat st;
 	char *buf, *o;
 	size_t i, got = 0;
 	ssize_t k;
-	int fd;
+	int fd, err;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = open(job->path, O_RDONLY | O_CLOEXEC)) == -1)
 		return NULL;
 	if (fstat(fd, &st) == -1 || (buf = malloc((size_t)st.st_size + 1)) ==
 	    NULL) {
@@ -100,6 +101,12 @@ read_lf(const char *path, size_t *len)
 	    (k = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
 		got += (size_t)k;
 	close(fd);
+	if ((err = queue_message_check(job->id, job->path, job->size,
+	    job->has_crc, job->crc, check_crc(0, buf, got), got)) != 0) {
+		free(buf);
+		errno = err;
+		return NULL;
+	}
 	for (i = 0, o = buf; i < got; i++)
 		if (!(buf[i] == '\r' && i + 1 < got && buf[i + 1] == '\n'))
 			*o++ = buf[i];
@@ -151,9 +158,9 @@ deliver(struct queue_job *job)
 	for (k = 0; k < job->nrcpt; k++)
 		qlog_event(job->id, "sending", "to", job->rcpts[k], "relay",
 		    "local", NULL);
-	data = read_lf(job->path, &len);
+	data = read_lf(job, &len);
 	rerr = data == NULL ? errno : 0;
-	for (k = 0; k < job->nrcpt; k++) {
+	for (k = 0; rerr != EBADMSG && k < job->nrcpt; k++) {
 		err = rerr ? rerr : store(job, job->rcpts[k], data, len, text,
 		    sizeof(text));
 		if (!err) {

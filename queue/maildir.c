@@ -1,21 +1,33 @@
 /*
- * maildir.c - the inbox Maildir (SPOOL/inbox/{tmp,new,cur}) and the SMTP
- * envelopes kept beside it (SPOOL/envelope/ID). API in maildir.h.
+ * maildir.c - the inbox Maildir (SPOOL/inbox/{tmp,new,cur}): opening
+ * (and the cleanup of what a crash left), IDs, delivery, removal. API in
+ * maildir.h; finding and listing messages is maildir_list.c, their
+ * envelopes maildir_envelope.c (maildir_int.h).
  *
  * A delivery is a stream (struct maildir_tmp; maildir_deliver* wrap one):
- * tmp/ID written piece by piece as the data arrives, then at
- * maildir_tmp_commit envelope/ID written, both made durable by a syncfs
- * round, tmp/ID linked into new/ID and unlinked, and a second round makes
- * the names durable, so the message and its envelope are durable before
- * the link and the link before maildir_tmp_commit returns 0. (A crash
- * before that may leave a message without its envelope, shown like mail
- * from another tool, never the reverse: clean_envelopes drops orphans.)
+ * a file written piece by piece as the data arrives, then at
+ * maildir_tmp_commit the envelope stored with it, both made durable by a
+ * syncfs round, the file linked into new/ID, and a second round makes the
+ * name durable: the message and its envelope are durable before the link
+ * and the link before maildir_tmp_commit returns 0.
+ *
+ * The file is made without a name (O_TMPFILE in new/, linked by its
+ * descriptor once durable): a crash before the link leaves nothing in the
+ * Maildir (the file system frees the inode when it mounts; e2fsck of an
+ * ext4 without a journal may put it in lost+found), and a delivery
+ * touches one directory entry, not three (tmp/ID made, new/ID linked,
+ * tmp/ID unlinked). Where the file system or the kernel cannot (probed at open),
+ * the file is tmp/ID, renamed into new/ID without replacing anything
+ * (RENAME_NOREPLACE; link and unlink where even that is missing): the
+ * Maildir convention. A crash then leaves tmp/ID, removed at open
+ * (clean_tmp).
+ *
  * Rounds are shared by concurrent deliveries (group commit, struct
  * spool_dir in spool.h, one syncfs per file system): the more deliveries
  * arrive during a round, the more share the next.
  *
  * Everything inside the Maildir is reached through directory descriptors
- * (tmp/, new/, envelope/); only maildir_path hands out a full path.
+ * (tmp/, new/); only maildir_path hands out a full path.
  *
  * Names are SECONDS.M<usec>P<pid>Q<seq>.<host> (the Maildir convention,
  * with a per-process sequence so two deliveries in one microsecond still
@@ -28,7 +40,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,90 +50,30 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "lib/strv.h"
 #include "queue/maildir.h"
+#include "queue/maildir_int.h"
 #include "queue/spool.h"
 
 #define STALE_TMP	(36 * 3600)	/* others' tmp/ files: Maildir's rule */
 
 
+/* How a nameless file (O_TMPFILE) gets its name in new/ (probe_anon). */
+enum anon_link {
+	ANON_NONE,	/* no O_TMPFILE here: tmp/ID */
+	ANON_EMPTY,	/* linkat(fd, "", AT_EMPTY_PATH) */
+	ANON_PROC	/* linkat("/proc/self/fd/N", AT_SYMLINK_FOLLOW) */
+};
+
 static struct {
 	char		*root;		/* SPOOL/inbox */
-	char		*envdir;	/* SPOOL/envelope */
 	char		host[160];	/* sanitized for file names */
-	int		tmpfd, newfd, envfd;
+	int		tmpfd, newfd;
 	struct spool_dir sync;		/* syncfs rounds: new/, envelope/ */
 	atomic_ulong	seq;
+	long		pid;		/* for the names */
+	enum anon_link	anon;
 	int		open;
-} md = { .tmpfd = -1, .newfd = -1, .envfd = -1 };
-
-/*
- * Where the messages were last seen ("cur/NAME:2,S"), hashed by ID: a
- * message with flags in cur/ can only be found by reading the directory,
- * so each walk remembers all it saw and lookups after a listing are cheap.
- * Entries are hints, checked with stat before use.
- */
-#define SEEN_SLOTS	4096
-
-static struct {
-	pthread_mutex_t	mu;
-	char		*rel[SEEN_SLOTS];
-} seen = { .mu = PTHREAD_MUTEX_INITIALIZER };
-
-static unsigned
-seen_slot(const char *id, size_t len)
-{
-	unsigned h = 2166136261u;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)id[i]) * 16777619u;
-	return h % SEEN_SLOTS;
-}
-
-static void
-seen_put(const char *sub, const char *name, size_t idlen)
-{
-	unsigned slot = seen_slot(name, idlen);
-	char *rel;
-
-	if (asprintf(&rel, "%s/%s", sub, name) == -1)
-		return;
-	pthread_mutex_lock(&seen.mu);
-	free(seen.rel[slot]);
-	seen.rel[slot] = rel;
-	pthread_mutex_unlock(&seen.mu);
-}
-
-/* 0 with path set if id was seen and is still there */
-static int
-seen_get(const char *id, size_t len, char path[PATH_MAX])
-{
-	unsigned slot = seen_slot(id, len);
-	const char *name;
-	struct stat st;
-	int found = 0;
-
-	pthread_mutex_lock(&seen.mu);
-	if (seen.rel[slot] != NULL) {
-		name = seen.rel[slot] + 4;	/* past "new/" or "cur/" */
-		found = strncmp(name, id, len) == 0 &&
-		    (name[len] == '\0' || name[len] == ':');
-		if (found)
-			snprintf(path, PATH_MAX, "%s/%s", md.root,
-			    seen.rel[slot]);
-	}
-	pthread_mutex_unlock(&seen.mu);
-	return found && stat(path, &st) == 0 ? 0 : ENOENT;
-}
-
-static void
-seen_clear(void)
-{
-	for (size_t i = 0; i < SEEN_SLOTS; i++) {
-		free(seen.rel[i]);
-		seen.rel[i] = NULL;
-	}
-}
+} md = { .tmpfd = -1, .newfd = -1 };
 
 static char *
 path_join(const char *a, const char *b)
@@ -143,7 +94,8 @@ static struct {
 	uid_t	uid;		/* (uid_t)-1: the daemon's */
 	gid_t	gid;
 	mode_t	mode;		/* files; directories add the x bits */
-} own = { (uid_t)-1, (gid_t)-1, 0600 };
+	int	chmod;		/* files need fchmod: the umask takes bits */
+} own = { (uid_t)-1, (gid_t)-1, 0600, 1 };
 
 void
 maildir_set_owner(uid_t uid, gid_t gid, mode_t mode)
@@ -153,7 +105,29 @@ maildir_set_owner(uid_t uid, gid_t gid, mode_t mode)
 	own.mode = mode & 0666;
 }
 
-/* fd (a file, or a directory: dir) gets the owner and mode; -1 + errno. */
+/* 1 if the process's umask takes none of the bits of mode (a file
+ * made with mode has it already); 0 if it does or is not known. */
+static int
+umask_keeps(mode_t mode)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned int mask;
+	int keeps = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Umask: %o", &mask) == 1) {
+			keeps = (mode & mask) == 0;
+			break;
+		}
+	fclose(f);
+	return keeps;
+}
+
+/* fd (a file made with own.mode, or a directory: dir) gets the owner and
+ * mode; -1 + errno. */
 static int
 own_fd(int fd, int dir)
 {
@@ -162,7 +136,7 @@ own_fd(int fd, int dir)
 	if ((own.uid != (uid_t)-1 || own.gid != (gid_t)-1) &&
 	    fchown(fd, own.uid, own.gid) == -1)
 		return -1;
-	return fchmod(fd, m);
+	return dir || own.chmod ? fchmod(fd, m) : 0;
 }
 
 /* mkdir path (the inbox's with the owner and mode, own): -1 + errno. */
@@ -180,15 +154,6 @@ make_dir(const char *path, int own_it)
 	rc = own_fd(fd, 1);
 	close(fd);
 	return rc;
-}
-
-/* The ID part of a Maildir file name: everything before the ":2," info. */
-static size_t
-id_len(const char *name)
-{
-	const char *colon = strchr(name, ':');
-
-	return colon ? (size_t)(colon - name) : strlen(name);
 }
 
 static int
@@ -239,33 +204,45 @@ clean_tmp(void)
 	free(tmp);
 }
 
-/* An envelope whose message never reached new/ (crash), or whose message
- * another program deleted, is dropped. */
-static void
-clean_envelopes(void)
+/* Give the nameless file fd the name dirfd/name (how: md.anon). */
+static int
+link_anon(int fd, enum anon_link how, int dirfd, const char *name)
 {
-	DIR *d = opendir(md.envdir);
-	struct dirent *e;
-	char **ids;
-	size_t n;
+	char proc[64];
 
-	if (d == NULL)
-		return;
-	if (maildir_list(&ids, &n) != 0) {
-		closedir(d);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		const char *name = e->d_name;
+	if (how == ANON_EMPTY)
+		return linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == -1 ?
+		    errno : 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == -1 ?
+	    errno : 0;
+}
 
-		if (name[0] == '.' || (n > 0 &&
-		    bsearch(&name, ids, n, sizeof(*ids), strv_cmp) != NULL))
-			continue;
-		if (unlinkat(dirfd(d), name, 0) == -1)
-			log_warn("maildir: unlink %s/%s", md.envdir, name);
-	}
-	closedir(d);
-	strv_free(ids, n);
+/*
+ * probe_anon - can a file made with O_TMPFILE in new/ be linked there
+ * later? AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH on older kernels,
+ * /proc/self/fd needs /proc: try each with a hidden name in tmp/ (which
+ * clean_tmp and mail readers leave alone).
+ */
+static enum anon_link
+probe_anon(void)
+{
+	static const char name[] = ".mailfs-link-probe";
+	enum anon_link how = ANON_NONE;
+	int fd = openat(md.newfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+	    0600);
+
+	if (fd == -1)
+		return ANON_NONE;
+	unlinkat(md.tmpfd, name, 0);	/* a crash's */
+	if (link_anon(fd, ANON_EMPTY, md.tmpfd, name) == 0)
+		how = ANON_EMPTY;
+	else if (link_anon(fd, ANON_PROC, md.tmpfd, name) == 0)
+		how = ANON_PROC;
+	if (how != ANON_NONE)
+		unlinkat(md.tmpfd, name, 0);
+	close(fd);
+	return how;
 }
 
 static int
@@ -287,10 +264,9 @@ maildir_open(const char *spool, const char *hostname)
 	static const char *const subs[] = { "tmp", "new", "cur" };
 	struct stat st;
 	size_t j = 0;
+	int envfd;
 
-	md.root = path_join(spool, "inbox");
-	md.envdir = path_join(spool, "envelope");
-	if (md.root == NULL || md.envdir == NULL)
+	if ((md.root = path_join(spool, "inbox")) == NULL)
 		goto fail;
 	for (const char *h = hostname; *h && j + 5 < sizeof(md.host); h++) {
 		if (*h == '/' || *h == ':') {
@@ -301,7 +277,8 @@ maildir_open(const char *spool, const char *hostname)
 		}
 	}
 	md.host[j] = '\0';
-	if (make_dir(md.root, 1) == -1 || make_dir(md.envdir, 0) == -1)
+	if (make_dir(md.root, 1) == -1 ||
+	    (envfd = maildir_envelope_open(spool)) == -1)
 		goto fail;
 	/* another owner must reach SPOOL/inbox: SPOOL becomes searchable
 	 * (not listable); what else is in it stays 0700 */
@@ -319,15 +296,17 @@ maildir_open(const char *spool, const char *hostname)
 	}
 	md.tmpfd = open_dirfd(md.root, "tmp");
 	md.newfd = open_dirfd(md.root, "new");
-	md.envfd = open_dirfd(md.envdir, NULL);
-	if (md.tmpfd == -1 || md.newfd == -1 || md.envfd == -1)
+	if (md.tmpfd == -1 || md.newfd == -1)
 		goto fail;
 	if ((errno = spool_fs_open(&md.sync, md.newfd, ".")) != 0 ||
-	    (errno = spool_dir_add(&md.sync, md.envfd, ".")) != 0)
+	    (errno = spool_dir_add(&md.sync, envfd, ".")) != 0)
 		goto fail;
+	md.pid = (long)getpid();
+	md.anon = probe_anon();
+	own.chmod = !umask_keeps(own.mode);
 	md.open = 1;
 	clean_tmp();
-	clean_envelopes();
+	maildir_envelope_clean();
 	return 0;
 fail:
 	{
@@ -342,7 +321,7 @@ fail:
 void
 maildir_close(void)
 {
-	int *fds[] = { &md.tmpfd, &md.newfd, &md.envfd };
+	int *fds[] = { &md.tmpfd, &md.newfd };
 
 	spool_dir_close(&md.sync);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -350,10 +329,10 @@ maildir_close(void)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
-	seen_clear();
+	maildir_envelope_close();
+	maildir_list_forget();
 	free(md.root);
-	free(md.envdir);
-	md.root = md.envdir = NULL;
+	md.root = NULL;
 	md.open = 0;
 }
 
@@ -365,15 +344,45 @@ maildir_make_id(char id[MAILDIR_ID_MAX])
 
 	gettimeofday(&tv, NULL);
 	snprintf(id, MAILDIR_ID_MAX, "%lld.M%06ldP%ldQ%lu.%s",
-	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), seq,
+	    (long long)tv.tv_sec, (long)tv.tv_usec,
+	    md.pid ? md.pid : (long)getpid(), seq,
 	    md.host);
 }
 
-/* tmp/id to new/id: link, falling back to rename where the file system
- * has no hard links */
-static int
-publish(const char *id)
+const char *
+maildir_root(void)
 {
+	return md.open ? md.root : NULL;
+}
+
+void
+maildir_anon_off(void)
+{
+	md.anon = ANON_NONE;
+}
+
+struct maildir_tmp {
+	int	fd;
+	int	anon;		/* O_TMPFILE: nameless until linked into new/;
+				 * else tmp/ID */
+	unsigned long ticket;	/* of md.sync, taken before the first write */
+	char	id[MAILDIR_ID_MAX];
+};
+
+/* The file to new/ID, never replacing a message there. */
+static int
+publish(const struct maildir_tmp *t)
+{
+	const char *id = t->id;
+
+	if (t->anon)
+		return link_anon(t->fd, md.anon, md.newfd, id);
+	if (renameat2(md.tmpfd, id, md.newfd, id, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return errno;
+	/* no RENAME_NOREPLACE here: the Maildir way, link then unlink, and
+	 * rename where there are no hard links */
 	if (linkat(md.tmpfd, id, md.newfd, id, 0) == 0) {
 		unlinkat(md.tmpfd, id, 0);
 		return 0;
@@ -384,12 +393,6 @@ publish(const char *id)
 		return EEXIST;
 	return renameat(md.tmpfd, id, md.newfd, id) == -1 ? errno : 0;
 }
-
-struct maildir_tmp {
-	int	fd;		/* tmp/ID */
-	unsigned long ticket;	/* of md.sync, taken before the first write */
-	char	id[MAILDIR_ID_MAX];
-};
 
 int
 maildir_tmp_open(const char *id, struct maildir_tmp **t)
@@ -405,13 +408,20 @@ maildir_tmp_open(const char *id, struct maildir_tmp **t)
 		return ENOMEM;
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	m->ticket = spool_sync_ticket(&md.sync);
-	m->fd = openat(md.tmpfd, id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    0600);
+	m->fd = -1;
+	if (md.anon != ANON_NONE)
+		m->fd = openat(md.newfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+		    own.mode);
+	m->anon = m->fd != -1;
+	if (m->fd == -1)
+		m->fd = openat(md.tmpfd, id, O_WRONLY | O_CREAT | O_EXCL |
+		    O_CLOEXEC, own.mode);
 	if (m->fd == -1 || own_fd(m->fd, 0) == -1) {
 		rc = errno;
 		if (m->fd != -1) {
 			close(m->fd);
-			unlinkat(md.tmpfd, id, 0);
+			if (!m->anon)
+				unlinkat(md.tmpfd, id, 0);
 		}
 		free(m);
 		return rc;
@@ -429,7 +439,7 @@ maildir_tmp_write(struct maildir_tmp *t, const struct iovec *v, size_t n)
 void
 maildir_tmp_abort(struct maildir_tmp *t)
 {
-	if (unlinkat(md.tmpfd, t->id, 0) == -1)
+	if (!t->anon && unlinkat(md.tmpfd, t->id, 0) == -1)
 		log_warn("maildir: unlink %s/tmp/%s", md.root, t->id);
 	close(t->fd);
 	free(t);
@@ -438,34 +448,39 @@ maildir_tmp_abort(struct maildir_tmp *t)
 int
 maildir_tmp_commit(struct maildir_tmp *t, const char *envelope)
 {
-	char id[MAILDIR_ID_MAX];
-	unsigned long ticket;
-	int rc;
+	const char *id = t->id;
+	int rc, envfile = 0, published = 0;
 
-	snprintf(id, sizeof(id), "%s", t->id);
-	ticket = t->ticket;
 	/* from here on, microseconds until each wait (spool.h) */
 	spool_sync_hold(&md.sync);
-	rc = close(t->fd) == -1 ? errno : 0;
-	t->fd = -1;
-	free(t);
 	/* the envelope before the link, so that new/ID never appears
-	 * without it; one left alone by a failure or crash is dropped at
-	 * open. Both durable (round 1) before the link shows the message. */
-	if (rc == 0 && (rc = spool_put_file(md.envfd, id, envelope,
-	    strlen(envelope))) == 0 &&
-	    ((rc = spool_sync_wait(&md.sync, ticket, 1)) != 0 ||
-	    (rc = publish(id)) != 0))
-		unlinkat(md.envfd, id, 0);
-	if (rc != 0)
-		unlinkat(md.tmpfd, id, 0);
-	if (rc == 0 && (rc = spool_sync_wait(&md.sync, ticket, 1)) != 0) {
-		/* Not known to be durable: take it back rather than 250 a
-		 * message that a crash could lose and a retry duplicate. */
-		unlinkat(md.newfd, id, 0);
-		unlinkat(md.envfd, id, 0);
+	 * without it; both durable (round 1) before the link shows the
+	 * message */
+	rc = maildir_envelope_put(t->fd, id, envelope, &envfile);
+	if (rc == 0 && !t->anon) {
+		rc = close(t->fd) == -1 ? errno : 0;
+		t->fd = -1;
+	}
+	if (rc == 0 && (rc = spool_sync_wait(&md.sync, t->ticket, 1)) == 0)
+		published = (rc = publish(t)) == 0;
+	if (t->fd != -1 && close(t->fd) == -1 && rc == 0)
+		rc = errno;
+	if (rc == 0)
+		rc = spool_sync_wait(&md.sync, t->ticket, 1);
+	if (rc != 0) {
+		/* Not stored, or not known to be durable: take it back
+		 * rather than 250 a message that a crash could lose and a
+		 * retry duplicate. A nameless file needs nothing: it goes
+		 * with its descriptor. */
+		if (published)
+			unlinkat(md.newfd, id, 0);
+		else if (!t->anon)
+			unlinkat(md.tmpfd, id, 0);
+		if (envfile)
+			maildir_envelope_drop(id);
 	}
 	spool_sync_release(&md.sync);
+	free(t);
 	return rc;
 }
 
@@ -502,161 +517,6 @@ maildir_deliver(const char *data, size_t len, const char *envelope,
 	return maildir_deliver_id(id, data, len, envelope);
 }
 
-/* Only regular files (or links to them) are messages: a directory or a
- * socket someone left in new/ is not. */
-static int
-is_file(DIR *d, const struct dirent *e)
-{
-	struct stat st;
-
-	if (e->d_type == DT_REG)
-		return 1;
-	if (e->d_type != DT_UNKNOWN && e->d_type != DT_LNK)
-		return 0;
-	return fstatat(dirfd(d), e->d_name, &st, 0) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Call fn(name, arg) for each message file in sub ("new" or "cur") and
- * note where it is; a nonzero return stops the walk and is returned. */
-static int
-walk_sub(const char *sub, int (*fn)(const char *dir, const char *name,
-    void *arg), void *arg)
-{
-	char dir[PATH_MAX];
-	DIR *d;
-	struct dirent *e;
-	int rc = 0;
-
-	snprintf(dir, sizeof(dir), "%s/%s", md.root, sub);
-	if ((d = opendir(dir)) == NULL)
-		return errno;
-	while (rc == 0 && (e = readdir(d)) != NULL) {
-		size_t len = id_len(e->d_name);
-
-		if (e->d_name[0] == '.' || len == 0 ||
-		    len >= MAILDIR_ID_MAX || !is_file(d, e))
-			continue;
-		seen_put(sub, e->d_name, len);
-		rc = fn(dir, e->d_name, arg);
-	}
-	closedir(d);
-	return rc;
-}
-
-/* walk_sub over new/ then cur/ */
-static int
-walk(int (*fn)(const char *dir, const char *name, void *arg), void *arg)
-{
-	int rc = walk_sub("new", fn, arg);
-
-	return rc != 0 ? rc : walk_sub("cur", fn, arg);
-}
-
-struct list_acc {
-	char	**ids;
-	size_t	n, cap;
-	int	whole;		/* the file names, not the IDs */
-};
-
-static int
-list_one(const char *dir, const char *name, void *arg)
-{
-	struct list_acc *a = arg;
-	size_t len = id_len(name);
-
-	(void)dir;
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 64;
-		char **ids = realloc(a->ids, cap * sizeof(*ids));
-
-		if (ids == NULL)
-			return ENOMEM;
-		a->ids = ids;
-		a->cap = cap;
-	}
-	if ((a->ids[a->n] = a->whole ? strdup(name) : strndup(name, len)) ==
-	    NULL)
-		return ENOMEM;
-	a->n++;
-	return 0;
-}
-
-int
-maildir_list(char ***ids, size_t *n)
-{
-	struct list_acc a = { NULL, 0, 0, 0 };
-	int rc;
-
-	if (!md.open)
-		return EBADF;
-	if ((rc = walk(list_one, &a)) != 0) {
-		strv_free(a.ids, a.n);
-		return rc;
-	}
-	if (a.n > 1)
-		qsort(a.ids, a.n, sizeof(*a.ids), strv_cmp);
-	*ids = a.ids;
-	*n = a.n;
-	return 0;
-}
-
-struct find {
-	const char	*id;
-	size_t		len;
-	char		*path;
-	int		found;
-};
-
-/* Go on after a match: the rest of the walk fills the seen cache too. */
-static int
-find_one(const char *dir, const char *name, void *arg)
-{
-	struct find *f = arg;
-
-	if (!f->found && id_len(name) == f->len &&
-	    strncmp(name, f->id, f->len) == 0) {
-		snprintf(f->path, PATH_MAX, "%s/%s", dir, name);
-		f->found = 1;
-	}
-	return 0;
-}
-
-int
-maildir_path(const char *id, char path[PATH_MAX])
-{
-	size_t len = strlen(id);
-	struct stat st;
-
-	if (!md.open)
-		return EBADF;
-	if (len == 0 || len >= MAILDIR_ID_MAX || strchr(id, '/') != NULL ||
-	    strchr(id, ':') != NULL || id[0] == '.')
-		return ENOENT;
-	if (seen_get(id, len, path) == 0)
-		return 0;
-	/* the usual places: new/ID, then cur/ID:2, without a flag */
-	snprintf(path, PATH_MAX, "%s/new/%s", md.root, id);
-	if (stat(path, &st) == 0)
-		return 0;
-	snprintf(path, PATH_MAX, "%s/cur/%s:2,", md.root, id);
-	if (stat(path, &st) == 0)
-		return 0;
-	/* read both directories, remembering every message in them */
-	struct find f = { id, len, path, 0 };
-
-	return walk(find_one, &f) == 0 && f.found ? 0 : ENOENT;
-}
-
-int
-maildir_envelope(const char *id, char **buf, size_t *len)
-{
-	if (!md.open)
-		return EBADF;
-	if (strchr(id, '/') != NULL || id[0] == '.' || id[0] == '\0')
-		return ENOENT;
-	return spool_read_file(md.envfd, id, buf, len);
-}
-
 int
 maildir_delete(const char *id)
 {
@@ -677,54 +537,6 @@ maildir_remove(const char *id, const char *path)
 		return ENOENT;
 	if (unlink(path) == -1)
 		return errno;
-	if (unlinkat(md.envfd, id, 0) == -1 && errno != ENOENT)
-		log_warn("maildir: unlink %s/%s", md.envdir, id);
+	maildir_envelope_drop(id);	/* an old spool's, or a fallback */
 	return 0;
-}
-
-size_t
-maildir_id_len(const char *name)
-{
-	size_t len = id_len(name);
-
-	return name[0] == '.' || len >= MAILDIR_ID_MAX ? 0 : len;
-}
-
-int
-maildir_names(const char *sub, char dir[PATH_MAX], char ***names, size_t *n)
-{
-	struct list_acc a = { NULL, 0, 0, 1 };
-	int rc;
-
-	if (!md.open)
-		return EBADF;
-	if (strcmp(sub, "new") != 0 && strcmp(sub, "cur") != 0)
-		return EINVAL;
-	snprintf(dir, PATH_MAX, "%s/%s", md.root, sub);
-	if ((rc = walk_sub(sub, list_one, &a)) != 0) {
-		strv_free(a.ids, a.n);
-		return rc;
-	}
-	*names = a.ids;
-	*n = a.n;
-	return 0;
-}
-
-static int
-count_one(const char *dir, const char *name, void *arg)
-{
-	(void)dir;
-	(void)name;
-	(*(long *)arg)++;
-	return 0;
-}
-
-long
-maildir_count(void)
-{
-	long n = 0;
-
-	if (!md.open || walk(count_one, &n) != 0)
-		return -1;
-	return n;
 }

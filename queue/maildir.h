@@ -1,15 +1,17 @@
 /*
  * maildir.h - the inbox: a Maildir at SPOOL/inbox/{tmp,new,cur} that mutt,
  * mblaze and Dovecot read directly, plus the SMTP envelope of each message
- * we received, kept beside it at SPOOL/envelope/ID (outside the Maildir, so
- * mail tools never see it).
+ * we received, kept with it as an extended attribute of its file
+ * (user.mailfs.envelope, which mail tools ignore), or where the file
+ * system has none, beside it at SPOOL/envelope/ID (queue/maildir_envelope.c).
  *
  * An inbox ID is the unique part of the Maildir file name (before ":2,"),
  * so mail placed there by other tools shows up too.
  *
- * Delivery is tmp/ -> write (with the envelope) -> sync -> link into new/
- * -> sync (maildir_tmp_commit); each sync is a syncfs round that
- * concurrent deliveries share (group commit, queue/spool.h).
+ * Delivery is a nameless file (or tmp/ID) -> write (with the envelope) ->
+ * sync -> link into new/ -> sync (maildir_tmp_commit); each sync is a
+ * syncfs round that concurrent deliveries share (group commit,
+ * queue/spool.h).
  * Thread-safe.
  */
 #ifndef MAILFS_MAILDIR_H
@@ -56,11 +58,12 @@ int	maildir_deliver_iov(const char *id, const struct iovec *v, size_t n,
 /*
  * Streaming, for a caller that must not hold a whole message in memory
  * (the listener stores each message as it arrives): maildir_tmp_open
- * creates tmp/ID, maildir_tmp_write appends to it (it may block on a busy
+ * creates the file (without a name where the file system allows, else
+ * tmp/ID), maildir_tmp_write appends to it (it may block on a busy
  * disk: a worker's job too), and exactly one of these ends it and frees t:
  * maildir_tmp_commit - envelope, shared sync, link into new/, shared
  * sync, as maildir_deliver_iov does: 0, or an errno with
- * nothing left behind; maildir_tmp_abort - unlink the tmp file.
+ * nothing left behind; maildir_tmp_abort - drop the file.
  * A stream is used by one thread at a time.
  */
 struct maildir_tmp;
@@ -75,9 +78,13 @@ void	maildir_tmp_abort(struct maildir_tmp *t);
 int	maildir_list(char ***ids, size_t *n);
 /* Full path of the message file of id (in new/ or cur/): 0 or ENOENT. */
 int	maildir_path(const char *id, char path[PATH_MAX]);
-/* The envelope text kept for id (malloc'd), or ENOENT for mail that other
- * tools put there. */
+/* The envelope text kept for id (malloc'd, NUL-terminated), or ENOENT for
+ * mail that other tools put there. */
 int	maildir_envelope(const char *id, char **buf, size_t *len);
+/* The same for a caller that knows where the message file is (path, as
+ * for maildir_remove): no search, unless it has moved since. */
+int	maildir_envelope_at(const char *id, const char *path, char **buf,
+	    size_t *len);
 /* rm -r inbox/ID: delete the message and its envelope from disk. */
 int	maildir_delete(const char *id);
 /* The same for a caller that knows where the message file is (path, from

@@ -1,7 +1,9 @@
 /*
- * maildir_test.c - unit test of queue/maildir.c: deliver, list, path,
- * envelope, delete, count, streaming through tmp/ (commit and abort),
- * the cleanup at open, and unique names under concurrent deliveries.
+ * maildir_test.c - unit test of queue/maildir.c and maildir_envelope.c:
+ * deliver, list, path, envelope (an xattr of the file, the fallback and
+ * old spools' SPOOL/envelope/ID files), delete, count, streaming (commit
+ * and abort), the cleanup at open, and unique names under concurrent
+ * deliveries.
  * TAP on stdout; exit 1 on any failure.
  */
 #include <dirent.h>
@@ -12,14 +14,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "lib/strv.h"
 #include "queue/maildir.h"
+#include "queue/maildir_int.h"
 #include "tests/tap.h"
 
 #define THREADS		8
 #define PER_THREAD	40
+#define XATTR		"user.mailfs.envelope"
 
 static char *
 slurp(const char *path)
@@ -153,14 +158,18 @@ main(void)
 		/* a stream written in many pieces, then one aborted */
 		struct maildir_tmp *t = NULL;
 		struct iovec v = { "line of text\n", 13 };
-		char sid[MAILDIR_ID_MAX], tmpdir[PATH_MAX], *e = NULL;
+		char sid[MAILDIR_ID_MAX], tmpdir[PATH_MAX], newdir[PATH_MAX];
+		char *e = NULL;
 		struct stat st;
-		int wrote = 1;
+		int wrote = 1, before;
 
 		snprintf(tmpdir, sizeof(tmpdir), "%s/inbox/tmp", spool);
+		snprintf(newdir, sizeof(newdir), "%s/inbox/new", spool);
 		maildir_make_id(sid);
-		ok(maildir_tmp_open(sid, &t) == 0 && count_dir(tmpdir) == 1,
-		    "tmp_open creates tmp/ID");
+		before = count_dir(newdir);
+		ok(maildir_tmp_open(sid, &t) == 0 && count_dir(tmpdir) <= 1 &&
+		    count_dir(newdir) == before,
+		    "tmp_open makes the file: nameless, or tmp/ID");
 		for (int i = 0; i < 1000 && t != NULL; i++)
 			wrote &= maildir_tmp_write(t, &v, 1) == 0;
 		ok(t != NULL && wrote && maildir_path(sid, path) == ENOENT,
@@ -177,10 +186,83 @@ main(void)
 		ok(maildir_tmp_write(t, &v, 1) == 0, "tmp_write");
 		maildir_tmp_abort(t);
 		ok(count_dir(tmpdir) == 0 && maildir_path(sid, path) == ENOENT &&
-		    maildir_envelope(sid, &e, &len) == ENOENT,
+		    maildir_envelope(sid, &e, &len) == ENOENT &&
+		    count_dir(newdir) == before,
 		    "tmp_abort leaves nothing in tmp/, new/ or envelope/");
 		ok(maildir_tmp_open("../x", &t) == EINVAL,
 		    "tmp_open refuses an ID with a slash");
+	}
+	{
+		/* where the envelope is kept: an xattr of the message file
+		 * where the file system takes one, else envelope/ID */
+		char eid[MAILDIR_ID_MAX], epath[PATH_MAX], val[256];
+		char moved[PATH_MAX], *e = NULL;
+		const char *ev = "from a@x.test\nto u@y.test\n";
+		ssize_t got;
+
+		maildir_make_id(eid);
+		ok(maildir_deliver_id(eid, "x\n", 2, ev) == 0 &&
+		    maildir_path(eid, path) == 0, "deliver for the envelope");
+		got = getxattr(path, XATTR, val, sizeof(val));
+		snprintf(epath, sizeof(epath), "%s/envelope/%s", spool, eid);
+		if (got == -1 && errno == ENOTSUP)
+			ok(access(epath, F_OK) == 0,
+			    "no xattrs here: the envelope is envelope/ID");
+		else
+			ok(got == (ssize_t)strlen(ev) &&
+			    memcmp(val, ev, (size_t)got) == 0 &&
+			    access(epath, F_OK) == -1,
+			    "the envelope is an xattr of the file, no envelope/ID");
+		/* a reader flags it: the xattr moves with the file */
+		snprintf(moved, sizeof(moved), "%s/inbox/cur/%s:2,S", spool,
+		    eid);
+		ok(rename(path, moved) == 0 &&
+		    maildir_envelope_at(eid, path, &e, &len) == 0 &&
+		    strcmp(e, ev) == 0 && len == strlen(ev),
+		    "envelope_at follows a message that moved to cur/");
+		free(e);
+		ok(maildir_delete(eid) == 0 && access(epath, F_OK) == -1 &&
+		    maildir_envelope(eid, &e, &len) == ENOENT,
+		    "delete: the envelope goes with the file");
+
+		/* too big for any xattr (XATTR_SIZE_MAX is 64 KiB): the
+		 * fallback file, read, kept at reopen, removed with it */
+		static char big[80 * 1024];
+		size_t bl = 0;
+
+		while (bl + 20 < sizeof(big) - 1)
+			bl += (size_t)snprintf(big + bl, sizeof(big) - bl,
+			    "to r%06zu@y.test\n", bl);
+		maildir_make_id(eid);
+		snprintf(epath, sizeof(epath), "%s/envelope/%s", spool, eid);
+		ok(maildir_deliver_id(eid, "x\n", 2, big) == 0 &&
+		    maildir_path(eid, path) == 0 && access(epath, F_OK) == 0 &&
+		    getxattr(path, XATTR, NULL, 0) == -1,
+		    "an envelope too big for an xattr is envelope/ID");
+		ok(maildir_envelope(eid, &e, &len) == 0 && len == bl &&
+		    strcmp(e, big) == 0, "and is read from there");
+		free(e);
+		maildir_close();
+		ok(maildir_open(spool, "host/with:odd") == 0 &&
+		    access(epath, F_OK) == 0, "it is no orphan at reopen");
+		ok(maildir_delete(eid) == 0 && access(epath, F_OK) == -1,
+		    "delete removes it");
+
+		/* an old spool: the envelope in envelope/ID, no xattr */
+		maildir_make_id(eid);
+		snprintf(epath, sizeof(epath), "%s/envelope/%s", spool, eid);
+		ok(maildir_deliver_id(eid, "x\n", 2, "from new\n") == 0 &&
+		    maildir_path(eid, path) == 0 &&
+		    (removexattr(path, XATTR) == 0 || errno == ENODATA ||
+		    errno == ENOTSUP) &&
+		    (fd = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1 &&
+		    write(fd, "from old\n", 9) == 9 && close(fd) == 0 &&
+		    maildir_envelope(eid, &e, &len) == 0 &&
+		    strcmp(e, "from old\n") == 0,
+		    "an old spool's envelope/ID is read");
+		free(e);
+		ok(maildir_delete(eid) == 0 && access(epath, F_OK) == -1,
+		    "and removed with its message");
 	}
 	maildir_close();
 
@@ -252,6 +334,35 @@ main(void)
 		}
 	ok(found, "path finds flagged messages in cur/, also after renames");
 	strv_free(list, n);
+	{
+		/* where there is no O_TMPFILE: tmp/ID, renamed into new/ */
+		struct maildir_tmp *t = NULL;
+		struct iovec v = { "x\n", 2 };
+		char tid[MAILDIR_ID_MAX], tmpdir[PATH_MAX], *e = NULL;
+		int was;
+
+		maildir_anon_off();
+		snprintf(tmpdir, sizeof(tmpdir), "%s/inbox/tmp", spool);
+		was = count_dir(tmpdir);	/* the fresh file above */
+		maildir_make_id(tid);
+		ok(maildir_tmp_open(tid, &t) == 0 &&
+		    count_dir(tmpdir) == was + 1 &&
+		    maildir_tmp_write(t, &v, 1) == 0 &&
+		    maildir_path(tid, path) == ENOENT,
+		    "no O_TMPFILE: tmp_open creates tmp/ID");
+		ok(t != NULL && maildir_tmp_commit(t, "from <t@x>\n") == 0 &&
+		    count_dir(tmpdir) == was && maildir_path(tid, path) == 0 &&
+		    maildir_envelope(tid, &e, &len) == 0 &&
+		    strcmp(e, "from <t@x>\n") == 0,
+		    "commit renames it into new/, with its envelope");
+		free(e);
+		maildir_delete(tid);
+		ok(maildir_tmp_open(tid, &t) == 0 &&
+		    count_dir(tmpdir) == was + 1, "tmp_open again");
+		maildir_tmp_abort(t);
+		ok(count_dir(tmpdir) == was && maildir_path(tid, path) == ENOENT,
+		    "tmp_abort unlinks tmp/ID");
+	}
 	maildir_close();
 
 	char cmd[4200];

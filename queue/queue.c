@@ -16,11 +16,15 @@
  *	state	the envelope and per-recipient state, replaced atomically
  *		(format in entry.h)
  *	log	this message's own event lines (qlog.c appends)
+ *	seal-SIZE-CRC	a second name of message recording its size and
+ *		CRC-32 (check.c; the state records them too)
  * A submission is built in a spare directory made beforehand (spare.c,
  * SPOOL/spare/N with the three files empty) or else in SPOOL/tmp/ID/,
- * made durable by a syncfs round,
- * renamed into SPOOL/queue/ and made durable by a second round; rounds
- * are shared by every writer waiting at once (group commit, spool.h).
+ * renamed into SPOOL/queue/ and made durable with its contents by one
+ * syncfs round (two for a directory whose own names are not durable yet:
+ * see store); rounds are shared by every writer waiting at once (group
+ * commit, spool.h). What a crash leaves of a submission cut short is
+ * kept from being sent damaged by its checksum (check.c).
  * A finished entry is renamed to sent/ or failed/ (by the writer thread,
  * in batches sharing two rounds).
  *
@@ -229,16 +233,17 @@ queue_changed(const struct msg *m)
 }
 
 /*
- * drop - take entry id out of place w and off the disk: renamed into tmp/
- * (so it disappears at once, and a crash midway leaves only tmp/ debris),
- * the old parent fsync'd when durable is set, then removed.
+ * take_out - entry id out of place w: renamed into directory tofd, out of
+ * the index and the due heaps; with wmu held on return (*mp set, one
+ * reference more) when it was there.
  */
-int
-queue_drop(enum queue_where w, const char *id, int durable)
+static int
+take_out(enum queue_where w, const char *id, int tofd, struct msg **mp)
 {
 	struct msg *m;
 	int err = 0;
 
+	*mp = NULL;
 	pthread_mutex_lock(&queue.mu);
 	if ((m = queue_find(w, id)) == NULL) {
 		pthread_mutex_unlock(&queue.mu);
@@ -253,7 +258,7 @@ queue_drop(enum queue_where w, const char *id, int durable)
 	if (m->gone || m->where != w) {
 		err = ENOENT;
 	} else {
-		if (renameat(queue.dirs[w].fd[0], m->id, queue.tmpfd, m->id) == -1)
+		if (renameat(queue.dirs[w].fd[0], m->id, tofd, m->id) == -1)
 			err = errno;
 		else {
 			queue_due_forget(m);
@@ -261,6 +266,38 @@ queue_drop(enum queue_where w, const char *id, int durable)
 		}
 	}
 	pthread_mutex_unlock(&queue.mu);
+	*mp = m;
+	return err;
+}
+
+int
+queue_take_out(enum queue_where w, const char *id, int tofd)
+{
+	struct msg *m;
+	int err;
+
+	err = take_out(w, id, tofd, &m);
+	if (m == NULL)
+		return err;
+	pthread_mutex_unlock(&m->wmu);
+	msg_unref(m);
+	return err;
+}
+
+/*
+ * drop - take entry id out of place w and off the disk: renamed into tmp/
+ * (so it disappears at once, and a crash midway leaves only tmp/ debris),
+ * the old parent fsync'd when durable is set, then removed.
+ */
+int
+queue_drop(enum queue_where w, const char *id, int durable)
+{
+	struct msg *m = NULL;
+	int err;
+
+	err = take_out(w, id, queue.tmpfd, &m);
+	if (m == NULL)
+		return err;
 	if (!err) {
 		if (durable)
 			err = spool_dir_sync(&queue.dirs[w]);
@@ -294,12 +331,17 @@ queue_reject(const char *name, const char *reason)
 static int
 store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 {
-	char spare[SPARE_NAME_MAX], *state;
+	char spare[SPARE_NAME_MAX], seal[CHECK_SEAL_MAX], *state;
+	char msgp[QUEUE_ID_MAX + 16], statep[QUEUE_ID_MAX + 16];
+	char sparep[QUEUE_ID_MAX + 16], sealp[QUEUE_ID_MAX + CHECK_SEAL_MAX];
 	const char *name;	/* the directory filled, in fromfd */
 	size_t len;
-	int fromfd, dfd, err;
+	int fromfd, err, named = 0;
 
-	if (spare_take(spare) == 0) {
+	m->crc = check_crc(0, sm->data, sm->len);
+	m->has_crc = 1;
+	check_seal_name(sm->len, m->crc, seal);
+	if (spare_take(spare, &named) == 0) {
 		queue_id_new(m->id);
 		fromfd = spare_dirfd();
 		name = spare;
@@ -321,17 +363,26 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 		spool_remove_tree(fromfd, name);
 		return ENOMEM;
 	}
-	dfd = openat(fromfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	err = dfd == -1 ? errno : 0;
+	/* Paths below fromfd (name and file names are short): no
+	 * descriptor of the directory itself. */
+	snprintf(msgp, sizeof(msgp), "%s/message", name);
+	snprintf(statep, sizeof(statep), "%s/state", name);
+	snprintf(sparep, sizeof(sparep), "%s/" SPARE_SEAL, name);
+	snprintf(sealp, sizeof(sealp), "%s/%s", name, seal);
+	err = spool_put_file(fromfd, msgp, sm->data, sm->len);
 	if (!err)
-		err = spool_put_file(dfd, "message", sm->data, sm->len);
-	if (!err)
-		err = spool_put_file(dfd, "state", state, len);
-	if (dfd != -1)
-		close(dfd);
+		err = spool_put_file(fromfd, statep, state, len);
+	/* The seal: a spare's renamed, else a new name of the message. */
+	if (!err && (fromfd == queue.tmpfd ?
+	    linkat(fromfd, msgp, fromfd, sealp, 0) :
+	    renameat(fromfd, sparep, fromfd, sealp)) == -1)
+		err = errno;
 	free(state);
-	/* The files durable before queue/ID shows them. */
-	if (!err)
+	/* A directory whose names are not durable yet (made just now, or a
+	 * spare no round has covered) gets a round of its own first: an
+	 * entry in queue/ whose files a crash could lose would be rebuilt
+	 * at start from what is left (load.c). */
+	if (!err && !named)
 		err = spool_sync_wait(&queue.fs, ticket, 1);
 	if (!err && renameat(fromfd, name, queue.dirs[QUEUE_QUEUE].fd[0],
 	    m->id) == -1)
@@ -351,12 +402,17 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 
 /*
  * store - the durable part of a submission: a spare directory (spare.h),
- * else a new SPOOL/tmp/ID, gets its message and state written, a shared
- * round (queue.fs) makes them durable, it is renamed to queue/ID, and a
- * second round makes the name durable: two syncfs calls for one writer,
- * shared by all writers waiting at once. held: the caller holds queue.fs
- * already (queue_submit, from before it parsed the message); it is
- * released either way. Sets m->id. Returns 0 or an errno.
+ * else a new SPOOL/tmp/ID, gets its message, state and seal (check.c)
+ * written, is renamed to queue/ID, and one shared round (queue.fs) makes
+ * all of it durable at once: one syncfs for one writer, shared by all
+ * writers waiting at once. A crash before the round ends may leave
+ * queue/ID with its files empty, cut short or stale; it was never
+ * acknowledged, and the checks of check.c keep it from being sent
+ * damaged. A directory whose own names are not durable yet takes a
+ * round before the rename too (two rounds). The entry is indexed (seen
+ * in queue/, due) only after store returns. held: the caller holds
+ * queue.fs already (queue_submit, from before it parsed the message); it
+ * is released either way. Sets m->id, m->crc. Returns 0 or an errno.
  */
 static int
 store(struct msg *m, const struct submit_msg *sm, int held)
@@ -598,13 +654,16 @@ queue_open(const struct conf *c)
 	queue.index = g_hash_table_new(g_str_hash, g_str_equal);
 	queue.queued = g_ptr_array_new();
 	pthread_mutex_unlock(&queue.mu);
-	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
-		if (queue_load_dir(w) == -1)
-			log_warn("%s/%s: cannot read", c->spool, queue_dir_names[w]);
-	if ((err = spare_start(queue.spoolfd)) != 0) {
+	/* Spares cleared before queue/ is read: a crash during a rename
+	 * out of spare/ may leave the directory under both names, and
+	 * clearing it after loading would empty a loaded entry. */
+	if ((err = spare_start(queue.spoolfd, &queue.fs)) != 0) {
 		errno = err;
 		log_warn("%s/spare: cannot use it", c->spool);
 	}
+	for (w = QUEUE_QUEUE; w <= QUEUE_FAILED; w++)
+		if (queue_load_dir(w) == -1)
+			log_warn("%s/%s: cannot read", c->spool, queue_dir_names[w]);
 	queue.writer_stop = 0;
 	if ((err = pthread_create(&queue.writer, NULL, queue_writer_main, NULL)) != 0) {
 		queue.writer_stop = 1;

@@ -19,6 +19,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
@@ -206,7 +207,17 @@ struct queue_job {
 	char *path;		/* the message file to send (CRLF, not dot-stuffed) */
 	size_t size;
 	int eightbit;		/* the body has octets >= 0x80 */
+	int has_crc;		/* crc known (older entries: size only) */
+	uint32_t crc;		/* CRC-32 of the message file */
 };
+/*
+ * queue_job_check - before a byte of job's message, open as fd, is sent:
+ * 0 if it is the message that was queued (its size and CRC-32 those the
+ * state recorded). Otherwise the entry is moved to SPOOL/corrupt/ and
+ * logged, its recipients are no longer the job's to report, and the
+ * result is EBADMSG (or an errno if fd could not be read: try later).
+ */
+int	queue_job_check(const struct queue_job *job, int fd);
 
 /* Take every due job (at most max); *next = when the next one falls due
  * (0: none pending). Returns the number of jobs put in jobs[]. */

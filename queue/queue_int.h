@@ -8,6 +8,7 @@
 #define MAILFS_QUEUE_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "queue/queue.h"
@@ -98,6 +99,42 @@ struct bounce_report {
  * ENOMEM. Needs g_mime_init().
  */
 int	bounce_build(const struct bounce_report *b, char **data, size_t *len);
+
+/* --- check.c: the integrity of a queued message --- */
+
+/* Room for a seal name, "seal-SIZE-CRC". */
+#define CHECK_SEAL_MAX	40
+
+/* crc (0 to start) continued over len bytes at p: zlib's CRC-32. */
+uint32_t check_crc(uint32_t crc, const void *p, size_t len);
+/* 0 if a message of got bytes with CRC got_crc is the one a state of want
+ * bytes (and want_crc, if has_crc) describes; else -1 with why set. */
+int	check_verdict(size_t want, int has_crc, uint32_t want_crc, size_t got,
+	    uint32_t got_crc, char *why, size_t whylen);
+void	check_seal_name(size_t size, uint32_t crc, char name[CHECK_SEAL_MAX]);
+/* 0 with size and crc set if name is a seal name, else -1. */
+int	check_seal_parse(const char *name, size_t *size, uint32_t *crc);
+/* Length and CRC of the whole file fd (read with pread): 0 or an errno. */
+int	check_fd(int fd, size_t *len, uint32_t *crc);
+/* The seal in entry directory dfd: 1 (size, crc set), 0 for a spare's
+ * seal never renamed (a submission cut short), -1 for none (an entry of
+ * an older version) or an error. */
+int	check_find_seal(int dfd, size_t *size, uint32_t *crc);
+/* 0 if the message file at path, of got bytes with CRC got_crc, is the
+ * one queued (size, and want_crc if has_crc, from its state; without, its
+ * seal if it has one), else -1 with why set. */
+int	check_message(const char *path, size_t size, int has_crc,
+	    uint32_t want_crc, uint32_t got_crc, size_t got, char *why,
+	    size_t whylen);
+/* SPOOL/corrupt, made if missing: an fd, or -1 with errno. */
+int	check_corrupt_dir(void);
+/* Entry id of queue/ failed a check (why): out of the index and moved to
+ * SPOOL/corrupt/, logged; it is never sent. */
+void	queue_set_aside(const char *id, const char *why);
+/* check_message for the message of queue/id: 0, or EBADMSG once it is
+ * set aside. */
+int	queue_message_check(const char *id, const char *path, size_t size,
+	    int has_crc, uint32_t want_crc, uint32_t got_crc, size_t got);
 
 /* --- queue.c, for qlog.c --- */
 

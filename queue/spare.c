@@ -9,13 +9,17 @@
  * one, writes into its files (whose inodes exist) and renames it into
  * queue/ under its ID. When none is ready it makes its own in tmp/.
  *
- * Durability: a spare is offered only once all three files exist, and the
- * first sync round of the submission that takes it begins after the take,
- * so that round makes the spare's names durable along with the data,
- * before the rename shows them in queue/. A crash may leave half-made
- * spares: spare_start removes every one and starts again. They live in
- * their own directory, so that tmp/ holds only what interrupted work
- * left.
+ * Durability: a spare is offered only once all its files exist, and
+ * marked (spool_sync_mark) when it is complete; once a round of the
+ * spool's group commit has covered it (spool_sync_covered: under load,
+ * the round of any earlier submission), its names are durable and a
+ * submission taking it needs one round, not two (queue.c). Spares are
+ * taken oldest first, the likeliest to be covered; one that is not yet
+ * gets the first round of its submission's two. After a quiet spell the
+ * thread runs a round for the spares itself (stocked). A crash may leave
+ * half-made spares: spare_start removes every one and starts again. They
+ * live in their own directory, so that tmp/ holds only what interrupted
+ * work left.
  *
  * Diagnostics: a failure to make one is logged once (log_warn) and tried
  * again after a pause; submissions go on without spares meanwhile.
@@ -39,20 +43,25 @@
 #define SPARE_TARGET	16
 /* After a failure to make one (a full disk), before the next try. */
 #define SPARE_RETRY_S	5
+/* Idle this long with spares no round has covered: one round for them. */
+#define SPARE_IDLE_S	1
 
 static const char *const files[] = { "message", "state", "log" };
 
+/* A ring of ready spares, oldest at head. */
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t th;
+	struct spool_dir *fs;
 	int fd;			/* SPOOL/spare, or -1 */
 	int started, stop, warned;
 	unsigned long next;	/* the name of the next one made */
 	unsigned long ready[SPARE_TARGET];
-	size_t n;
-} sp = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, -1, 0, 0, 0,
-	0, { 0 }, 0 };
+	unsigned long mark[SPARE_TARGET];	/* spool_sync_mark when made */
+	size_t head, n;
+} sp = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+	.fd = -1 };
 
 /* Make spare number id: 0, or an errno (nothing of it left behind). */
 static int
@@ -75,6 +84,9 @@ make(int fd, unsigned long id)
 		else
 			close(f);
 	}
+	/* a name, not an inode: renamed to the seal in one round */
+	if (!err && linkat(dfd, "message", dfd, SPARE_SEAL, 0) == -1)
+		err = errno;
 	if (dfd != -1)
 		close(dfd);
 	if (err)
@@ -82,18 +94,47 @@ make(int fd, unsigned long id)
 	return err;
 }
 
+/*
+ * stocked - sp.mu held, every spare made: wait for a take. If no round
+ * has covered the newest spare after SPARE_IDLE_S (no submission came
+ * since it was made), run one, nobody waiting for it, so that the next
+ * submission after a quiet spell needs one round, not two. Under load
+ * the submissions' own rounds cover the spares and this never syncs.
+ */
+static void
+stocked(void)
+{
+	struct timespec until;
+	unsigned long newest;
+
+	newest = sp.mark[(sp.head + sp.n - 1) % SPARE_TARGET];
+	if (spool_sync_covered(sp.fs, newest)) {
+		pthread_cond_wait(&sp.cv, &sp.mu);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SPARE_IDLE_S;
+	if (pthread_cond_timedwait(&sp.cv, &sp.mu, &until) == 0 || sp.stop ||
+	    sp.n < SPARE_TARGET || spool_sync_covered(sp.fs, newest))
+		return;
+	pthread_mutex_unlock(&sp.mu);
+	spool_dir_sync(sp.fs);	/* a failure: still not covered */
+	pthread_mutex_lock(&sp.mu);
+}
+
 static void *
 filler(void *arg)
 {
 	struct timespec until;
 	unsigned long id;
+	size_t i;
 	int err;
 
 	(void)arg;
 	pthread_mutex_lock(&sp.mu);
 	while (!sp.stop) {
 		if (sp.n >= SPARE_TARGET) {
-			pthread_cond_wait(&sp.cv, &sp.mu);
+			stocked();
 			continue;
 		}
 		id = sp.next++;
@@ -101,7 +142,9 @@ filler(void *arg)
 		err = make(sp.fd, id);
 		pthread_mutex_lock(&sp.mu);
 		if (!err) {
-			sp.ready[sp.n++] = id;
+			i = (sp.head + sp.n++) % SPARE_TARGET;
+			sp.ready[i] = id;
+			sp.mark[i] = spool_sync_mark(sp.fs);
 			continue;
 		}
 		if (!sp.warned) {
@@ -143,7 +186,7 @@ clear(int fd)
 }
 
 int
-spare_start(int spoolfd)
+spare_start(int spoolfd, struct spool_dir *fs)
 {
 	pthread_attr_t attr;
 	sigset_t all, old;
@@ -160,8 +203,9 @@ spare_start(int spoolfd)
 	}
 	pthread_mutex_lock(&sp.mu);
 	sp.fd = fd;
+	sp.fs = fs;
 	sp.stop = sp.warned = 0;
-	sp.n = 0;
+	sp.head = sp.n = 0;
 	sp.next = 0;
 	/* signals are for the FUSE and event threads */
 	sigfillset(&all);
@@ -200,7 +244,7 @@ spare_stop(void)
 }
 
 int
-spare_take(char name[SPARE_NAME_MAX])
+spare_take(char name[SPARE_NAME_MAX], int *durable)
 {
 	unsigned long id;
 
@@ -209,7 +253,10 @@ spare_take(char name[SPARE_NAME_MAX])
 		pthread_mutex_unlock(&sp.mu);
 		return -1;
 	}
-	id = sp.ready[--sp.n];
+	id = sp.ready[sp.head];
+	*durable = spool_sync_covered(sp.fs, sp.mark[sp.head]);
+	sp.head = (sp.head + 1) % SPARE_TARGET;
+	sp.n--;
 	pthread_cond_signal(&sp.cv);
 	pthread_mutex_unlock(&sp.mu);
 	snprintf(name, SPARE_NAME_MAX, "%lu", id);

@@ -105,6 +105,31 @@ spool_sync_ticket(struct spool_dir *d)
 	return t;
 }
 
+unsigned long
+spool_sync_mark(struct spool_dir *d)
+{
+	unsigned long t;
+
+	pthread_mutex_lock(&d->mu);
+	t = d->started;
+	pthread_mutex_unlock(&d->mu);
+	return t;
+}
+
+/* Rounds are numbered in the order they start and run one at a time: any
+ * round numbered above mark began after the mark was taken. A failed one
+ * since may have dropped what was written before it. */
+int
+spool_sync_covered(struct spool_dir *d, unsigned long mark)
+{
+	int ok;
+
+	pthread_mutex_lock(&d->mu);
+	ok = d->done > mark && d->failed <= mark;
+	pthread_mutex_unlock(&d->mu);
+	return ok;
+}
+
 int
 spool_dir_sync(struct spool_dir *d)
 {

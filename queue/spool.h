@@ -64,6 +64,8 @@ int	spool_dir_sync(struct spool_dir *d);
  * whose ticket is older than it (its data may be what failed), not only
  * those who waited for it. Two rounds make a durable create: data (round
  * 1), then the name that makes it visible (rename or link), then round 2.
+ * One round does when what the name shows can tell itself whether it is
+ * whole (a queue entry's checksum: queue/check.c).
  *
  * A writer that holds d (spool_sync_hold, until spool_sync_release; held
  * set in its waits) is one that will wait soon: whoever starts a round
@@ -82,6 +84,14 @@ unsigned long spool_sync_ticket(struct spool_dir *d);
 int	spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held);
 void	spool_sync_hold(struct spool_dir *d);
 void	spool_sync_release(struct spool_dir *d);
+/*
+ * For work done with no writer waiting (spare.c makes directories ahead
+ * of need): spool_sync_mark after the work, and spool_sync_covered(d,
+ * mark) says whether a round that began after it has since finished
+ * without failing, so the work is durable without a round of its own.
+ */
+unsigned long spool_sync_mark(struct spool_dir *d);
+int	spool_sync_covered(struct spool_dir *d, unsigned long mark);
 
 /* Write all of the n pieces in v to fd (retrying short writes). */
 int	spool_write_iov(int fd, const struct iovec *v, size_t n);

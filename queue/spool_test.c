@@ -3,7 +3,8 @@
  * write loop over pieces, fsync'd and atomically replaced files, reading
  * back, tree removal, and the group-commit directory sync (one round over
  * several directories, many threads sharing rounds, a failed round
- * reported to those whose ticket is older), syncfs rounds. TAP.
+ * reported to those whose ticket is older), syncfs rounds, and marks of
+ * work covered by a later round. TAP.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -119,6 +120,31 @@ main(void)
 		    "also to a writer whose ticket is older than it");
 		ok(spool_sync_wait(&d, t1, 0) == 0,
 		    "not to one that began after it");
+		spool_dir_close(&d);
+	}
+
+	/* marks: work done with nobody waiting, covered by a later round */
+	{
+		unsigned long m0, m1;
+
+		ok(spool_fs_open(&d, dfd, "a") == 0, "a syncfs group again");
+		m0 = spool_sync_mark(&d);
+		ok(!spool_sync_covered(&d, m0), "no round since the mark: "
+		    "not covered");
+		ok(spool_dir_sync(&d) == 0 && spool_sync_covered(&d, m0),
+		    "a round since: covered");
+		m1 = spool_sync_mark(&d);
+		saved = d.fd[0];
+		d.fd[0] = -1;
+		ok(spool_dir_sync(&d) == EBADF && !spool_sync_covered(&d, m1),
+		    "a failed round since: not covered");
+		d.fd[0] = saved;
+		ok(spool_dir_sync(&d) == 0 && !spool_sync_covered(&d, m1),
+		    "nor after a good one (the failure may have lost it)");
+		ok(spool_sync_covered(&d, spool_sync_mark(&d)) == 0 &&
+		    spool_dir_sync(&d) == 0 &&
+		    spool_sync_covered(&d, d.done - 1),
+		    "a mark after the failure is covered by the next round");
 		spool_dir_close(&d);
 	}
 

@@ -465,6 +465,7 @@ int
 client_send(struct client *c, struct queue_job *job)
 {
 	size_t i;
+	int err;
 
 	evtimer_del(c->idle);
 	c->job = job;
@@ -483,12 +484,22 @@ client_send(struct client *c, struct queue_job *job)
 			client_report(c, i, 5, "5.3.4", text);
 		goto fail;
 	}
-	if ((c->fd = open(job->path, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* Not a byte of a message that is not the one queued (a crash
+	 * during its submission): the check sets it aside, and its
+	 * recipients are no longer the job's to report. */
+	if ((c->fd = open(job->path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (err = queue_job_check(job, c->fd)) != 0) {
 		char text[256];
 
+		if (c->fd == -1)
+			err = errno;
+		else {
+			close(c->fd);
+			c->fd = -1;
+		}
 		snprintf(text, sizeof(text), "cannot read message: %s",
-		    strerror(errno));
-		for (i = 0; i < job->nrcpt; i++)
+		    strerror(err));
+		for (i = 0; err != EBADMSG && i < job->nrcpt; i++)
 			client_report(c, i, 4, "4.3.0", text);
 		goto fail;
 	}

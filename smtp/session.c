@@ -21,6 +21,7 @@
  */
 #include "smtp/session.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,34 @@ closing(const struct session *s)
 }
 
 /* -- replies ---------------------------------------------------------- */
+
+/*
+ * session_flush - at the end of each callback (session_settle), the
+ * replies go out at once, from the output buffer straight to the socket.
+ * A plain session keeps its bufferevent's EV_WRITE off, because enabling
+ * it for a reply and disabling it once written costs two epoll_ctl and a
+ * loop round per reply, seven replies a message; it is on only while the
+ * socket takes less than we have (a client that reads slowly, which the
+ * write timeout then watches) or the write failed (libevent's write
+ * callback then reports the error), until session_cb_write. Under TLS
+ * the bufferevent writes, as ever.
+ */
+static void
+session_flush(struct session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	if (s->tls || evbuffer_get_length(out) == 0 ||
+	    (bufferevent_get_enabled(s->bev) & EV_WRITE))
+		return;
+	/* a bufferevent keeps the front of its output frozen but while it
+	 * writes itself */
+	evbuffer_unfreeze(out, 1);
+	evbuffer_write(out, bufferevent_getfd(s->bev));
+	evbuffer_freeze(out, 1);
+	if (evbuffer_get_length(out) > 0)
+		bufferevent_enable(s->bev, EV_WRITE);
+}
 
 static void
 vreply(struct session *s, const char *fmt, va_list ap)
@@ -302,11 +331,21 @@ session_process(struct session *s)
 		session_close(s);	/* nothing more will come */
 }
 
-/* After a worker is done with the message: go on with the input. */
+/* After a worker is done with the message, or new input, or replies
+ * written: go on with the input. Processing stops at OUT_HIGH of unread
+ * replies; when the socket takes them all at once no write callback
+ * follows, so go on at once. */
 void
 session_resume(struct session *s)
 {
-	session_process(s);
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	size_t held;
+
+	do {
+		session_process(s);
+		held = evbuffer_get_length(out);
+		session_flush(s);
+	} while (held >= OUT_HIGH && evbuffer_get_length(out) == 0);
 	session_settle(s);
 }
 
@@ -329,6 +368,7 @@ session_settle(struct session *s)
 	struct bufferevent *under;
 	struct timeval tv = { 0, LINGER_MS * 1000 };
 
+	session_flush(s);
 	if (!closing(s))
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
@@ -362,9 +402,13 @@ session_cb_read(struct bufferevent *bev, void *arg)
 static void
 session_cb_write(struct bufferevent *bev, void *arg)
 {
-	(void)bev;
+	struct session *s = arg;
+
+	/* all written: a plain session writes by itself again */
+	if (!s->tls)
+		bufferevent_disable(bev, EV_WRITE);
 	/* replies were held back while the client did not read them */
-	session_resume(arg);
+	session_resume(s);
 }
 
 static void
@@ -424,7 +468,8 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The deadline is ours; the write timeout drops a client that stops
- * reading our replies. */
+ * reading our replies. EV_WRITE only under TLS (s->tls set first): a
+ * plain session writes its replies itself (session_flush). */
 void
 session_setup_bev(struct session *s)
 {
@@ -434,7 +479,9 @@ session_setup_bev(struct session *s)
 	    session_cb_event, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, IN_HIGH);
 	bufferevent_set_timeouts(s->bev, NULL, &wr);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	bufferevent_enable(s->bev, s->tls ? EV_READ | EV_WRITE : EV_READ);
+	if (!s->tls)	/* a new bufferevent has it on */
+		bufferevent_disable(s->bev, EV_WRITE);
 }
 
 /* Closing sessions do not count: they are gone within smtpd_timeout. */
@@ -546,6 +593,7 @@ session_start(evutil_socket_t fd, const char *ip, enum session_mode mode,
 	session_setup_bev(s);
 	session_reply(s, "220 %s %s mailfs", session_ctx.conf->hostname,
 	    mode == SESSION_LMTP ? "LMTP" : "ESMTP");
+	session_flush(s);
 	return 0;
 }
 

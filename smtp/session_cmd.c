@@ -420,9 +420,9 @@ do_starttls(struct session *s, const char *arg)
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(tls, 1);
 	s->bev = tls;
+	s->tls = 1;
 	session_setup_bev(s);
 	/* RFC 3207 §4.2: forget everything said before */
-	s->tls = 1;
 	s->esmtp = 0;
 	s->helo[0] = '\0';
 	session_auth_forget(s);

@@ -79,7 +79,8 @@ test_expect_success '100 recipients, the 101st: 452 4.5.3' '
 	test "$(grep -c "^250 2.1.5" out)" = 100 &&
 	grep "^452 4.5.3 " out &&
 	ID=$(sed -n "s/^250 2.0.0 Ok: queued as //p" out) &&
-	test "$(grep -c "^to " "$SPOOL/envelope/$ID")" = 100
+	$PY "$SRCDIR/tests/spool-envelope.py" "$SPOOL" "$ID" >actual &&
+	test "$(grep -c "^to " actual)" = 100
 '
 
 test_expect_success '30 Received: lines pass, 31 are a loop: 554 5.4.6' '
@@ -141,6 +142,34 @@ conns() {
 	        print(src, keep[-1][1].readline().decode().rstrip())
 	EOF
 }
+
+# A client that reads its replies late: the socket takes only part of
+# them, the rest waits in the daemon (the session stops reading past its
+# limit of unread replies) and goes out as the client reads, in order.
+test_expect_success 'a client that reads its replies late gets every one, in order' '
+	$PY - "$PORT" >late <<-\EOF &&
+	import socket, sys, threading, time
+	n = 60000	# EHLO replies of 8 lines: more than a socket holds
+	s = socket.socket()
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+	s.settimeout(60)
+	s.connect(("127.0.0.1", int(sys.argv[1])))
+	data = b"EHLO late.test\r\n" * (n + 1) + \
+	    b"MAIL FROM:<a@x.test>\r\nRCPT TO:<u@example.test>\r\nDATA\r\n" \
+	    b"Subject: late\r\n\r\nx\r\n.\r\nQUIT\r\n"
+	t = threading.Thread(target=s.sendall, args=(data,))
+	t.start()
+	time.sleep(2)
+	f = s.makefile("rb")
+	codes = [l[:4] for l in f if l[3:4] != b"-"]
+	t.join()
+	want = [b"220 ", b"250 "] + [b"250 "] * n + \
+	    [b"250 ", b"250 ", b"354 ", b"250 ", b"221 "]
+	print(len(codes), "replies;", "in order" if codes == want else "NOT as expected")
+	EOF
+	cat late &&
+	grep "^60007 replies; in order$" late
+'
 
 test_expect_success '20 connections from one address, the 21st: 421 4.7.0' '
 	conns 127.0.0.1=21 >out &&
