@@ -235,7 +235,8 @@ queue_changed(const struct msg *m)
 /*
  * take_out - entry id out of place w: renamed into directory tofd, out of
  * the index and the due heaps; with wmu held on return (*mp set, one
- * reference more) when it was there.
+ * reference more) when it was there. The leaving hook is called before;
+ * the caller calls it after (done), once it let go of wmu.
  */
 static int
 take_out(enum queue_where w, const char *id, int tofd, struct msg **mp)
@@ -280,6 +281,7 @@ queue_take_out(enum queue_where w, const char *id, int tofd)
 	if (m == NULL)
 		return err;
 	pthread_mutex_unlock(&m->wmu);
+	queue_leaving(w, m->id, 1);
 	msg_unref(m);
 	return err;
 }
