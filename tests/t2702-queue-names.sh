@@ -108,4 +108,23 @@ test_expect_success 'a restart: queue/ empty, sent/ holds the delivered one' '
 	mailfs_stop
 '
 
+test_expect_success 'an entry moved to corrupt/ when sent: its name goes too' '
+	# no relay answers yet (the sink listens at RELAY)
+	mailfs_start c -o "relayhost=127.0.0.1:$(free_port),retry=1d" &&
+	send me u5@remote.test &&
+	wait_for 200 status_is queue me u5@remote.test deferred 4.4.1 &&
+	E=$(entry queue me) && id=${E##*/} &&
+	mailfs_stop &&
+	# one byte changed, the size kept: its checksum no longer matches
+	printf X | dd of="$SPOOL/queue/$id/message" bs=1 seek=60 \
+		conv=notrunc status=none &&
+	mailfs_start c -o "relayhost=$RELAY,retry=1d" &&
+	warm &&
+	echo retry >"$E/ctl" &&
+	wait_for 200 test -d "$SPOOL/corrupt/$id" &&
+	wait_for 50 eval "! stat \"\$E\" >/dev/null 2>&1" &&
+	gone "$E" &&
+	mailfs_stop
+'
+
 test_done
