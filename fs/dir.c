@@ -69,37 +69,106 @@ dir_is_open_by(const char *path, pid_t pid)
 	return r;
 }
 
+/* Entry i of d's snapshot: its name, and its type as st_mode bits. */
+static const char *
+snap_name(const struct dir_handle *d, size_t i)
+{
+	return d->snap + d->at[i] + 1;
+}
+
+static mode_t
+snap_mode(const struct dir_handle *d, size_t i)
+{
+	return d->snap[d->at[i]] == 'd' ? S_IFDIR : S_IFREG;
+}
+
+/* Room for `entries` more entries of `bytes` in all (type bytes and
+ * NULs counted): each array grows by half, or to what is asked. */
+static int
+snap_room(struct dir_handle *d, size_t bytes, size_t entries)
+{
+	size_t need = d->used + bytes, cap, max;
+	uint32_t *at;
+	char *s;
+
+	if (need > UINT32_MAX)
+		return ENOMEM;
+	if (need > d->cap) {
+		cap = d->cap + d->cap / 2 > need ? d->cap + d->cap / 2 : need;
+		if (!(s = realloc(d->snap, cap)))
+			return ENOMEM;
+		d->snap = s;
+		d->cap = cap;
+	}
+	if (d->n + entries > d->max) {
+		max = d->max + d->max / 2 > d->n + entries ?
+		    d->max + d->max / 2 : d->n + entries + 16;
+		if (!(at = realloc(d->at, max * sizeof(*at))))
+			return ENOMEM;
+		d->at = at;
+		d->max = max;
+	}
+	return 0;
+}
+
 static int
 snap_add(struct dir_handle *d, const char *dir, const char *name, mode_t mode)
 {
 	char path[PATH_MAX];
-	struct dirent_snap *v;
+	size_t len = strlen(name);
+	int err;
 
 	if (place_child_path(dir, name, path, sizeof(path)) != 0)
 		return 0;
 	if (remove_is_hidden(path))
 		return 0;
-	if (!(v = realloc(d->v, (d->n + 1) * sizeof(*v))))
-		return ENOMEM;
-	d->v = v;
-	if (!(v[d->n].name = strdup(name)))
-		return ENOMEM;
-	v[d->n].mode = mode;
-	v[d->n].ino = node_ino(path);
-	d->n++;
+	if ((err = snap_room(d, len + 2, 1)))
+		return err;
+	d->at[d->n++] = (uint32_t)d->used;
+	d->snap[d->used++] = S_ISDIR(mode) ? 'd' : 'f';
+	memcpy(d->snap + d->used, name, len + 1);
+	d->used += len + 1;
 	return 0;
+}
+
+void
+dir_clear(struct dir_handle *d)
+{
+	free(d->snap);
+	free(d->at);
+	d->snap = NULL;
+	d->at = NULL;
+	d->used = d->cap = d->n = d->max = 0;
 }
 
 void
 dir_free(struct dir_handle *d)
 {
-	size_t i;
-
-	for (i = 0; i < d->n; i++)
-		free(d->v[i].name);
-	free(d->v);
+	dir_clear(d);
 	free(d->path);
 	free(d);
+}
+
+/* queue/, sent/ or failed/ (l): the IDs in one block (queue_names), not
+ * a string each; an entry that left queue/ shows in sent/ or failed/
+ * once the kernel has forgotten its old name (fs/session.c). */
+static int
+list_queue(const struct loc *l, struct dir_handle *d)
+{
+	char *ids, *id;
+	size_t len, n, i;
+	int err;
+
+	if ((err = queue_names(place_where(l->area), &ids, &len, &n)))
+		return err;
+	/* room for all at once: one allocation each */
+	if (n > 0)
+		err = snap_room(d, len + n, n);
+	for (i = 0, id = ids; i < n && !err; i++, id += strlen(id) + 1)
+		if (l->area == AREA_QUEUE || !session_queue_in_transit(id))
+			err = snap_add(d, l->path, id, S_IFDIR);
+	free(ids);
+	return err;
 }
 
 int
@@ -120,20 +189,20 @@ dir_list(const struct loc *l, struct dir_handle *d)
 			err = snap_add(d, "", place_area_names[i], S_IFDIR);
 		return err;
 	case K_AREA:
+		if (l->area != AREA_OUTBOX && l->area != AREA_DRAFTS &&
+		    l->area != AREA_INBOX)
+			return list_queue(l, d);
 		if (l->area == AREA_OUTBOX)
 			err = outbox_list(&names, &count);
 		else if (l->area == AREA_DRAFTS)
 			err = drafts_list(&names, &count);
-		else if (l->area == AREA_INBOX)
-			err = inbox_list(&names, &count);
 		else
-			err = queue_list(place_where(l->area), &names, &count);
+			err = inbox_list(&names, &count);
 		if (err)
 			return err;
 		for (i = 0; i < count && !err; i++)
 			err = snap_add(d, l->path, names[i],
-			    l->area == AREA_OUTBOX || l->area == AREA_DRAFTS ?
-			    S_IFREG : S_IFDIR);
+			    l->area == AREA_INBOX ? S_IFDIR : S_IFREG);
 		strv_free(names, count);
 		return err;
 	case K_ENTRY:
@@ -201,6 +270,9 @@ dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	const char *name;
 	off_t i;
 
+	/* The inode numbers are the paths' now (node_ino), as a lookup
+	 * would give them; not kept in the snapshot. */
+
 	if (!(buf = malloc(size)))
 		return (void)fuse_reply_err(req, ENOMEM);
 	for (i = off; (size_t)i < d->n + 2; i++) {
@@ -218,9 +290,12 @@ dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			}
 			st.st_mode = S_IFDIR;
 		} else {
-			name = d->v[i - 2].name;
-			st.st_ino = d->v[i - 2].ino;
-			st.st_mode = d->v[i - 2].mode;
+			name = snap_name(d, i - 2);
+			st.st_mode = snap_mode(d, i - 2);
+			/* snap_add took only names whose path fits */
+			(void)place_child_path(d->path, name, path,
+			    sizeof(path));
+			st.st_ino = node_ino(path);
 		}
 		n = fuse_add_direntry(req, buf + used, size - used, name, &st,
 		    i + 1);
@@ -246,7 +321,8 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
 	char path[PATH_MAX], *buf = calloc(1, size ? size : 1);
-	uint64_t *refs = malloc((d->n + 1) * sizeof(*refs)), gen;
+	/* an entry with attributes takes more than 128 bytes of the reply */
+	uint64_t *refs = malloc((size / 128 + 1) * sizeof(*refs)), gen, num;
 	struct fuse_entry_param e;
 	size_t used = 0, n, nrefs = 0;
 	const char *name;
@@ -265,14 +341,16 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			e.attr.st_ino = i == 0 ? ino : NODE_ROOT;
 			e.attr.st_mode = S_IFDIR;
 		} else {
-			name = d->v[i - 2].name;
-			e.attr.st_ino = d->v[i - 2].ino;
-			e.attr.st_mode = d->v[i - 2].mode;
-			if (place_child_path(d->path, name, path,
-			    sizeof(path)) == 0 && place_parse(path, &l) == 0 &&
+			name = snap_name(d, i - 2);
+			e.attr.st_mode = snap_mode(d, i - 2);
+			/* snap_add took only names whose path fits */
+			(void)place_child_path(d->path, name, path,
+			    sizeof(path));
+			e.attr.st_ino = num = node_ino(path);
+			if (place_parse(path, &l) == 0 &&
 			    l.area == AREA_INBOX && l.kind != K_AREA &&
 			    place_stat(&l, NULL, &e.attr, &gen) == 0) {
-				e.ino = e.attr.st_ino = d->v[i - 2].ino;
+				e.ino = e.attr.st_ino = num;
 				e.generation = gen;
 				e.entry_timeout = place_entry_timeout(&l);
 				e.attr_timeout = place_attr_timeout(&l);

@@ -206,6 +206,17 @@ node_forget(uint64_t ino, uint64_t nl)
 }
 
 int
+node_held(const char *path)
+{
+	int r;
+
+	pthread_mutex_lock(&lock);
+	r = find_path(path) != NULL;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+int
 node_path(uint64_t ino, char *buf, size_t len)
 {
 	struct node *n;

@@ -22,6 +22,8 @@ uint64_t node_ino(const char *path);
 uint64_t node_ref(const char *path);
 /* The kernel dropped n lookups (forget). */
 void	node_forget(uint64_t ino, uint64_t n);
+/* 1 if the kernel holds a lookup on path now. */
+int	node_held(const char *path);
 /* Copy the path of ino into buf: 0, ESTALE (unknown ino), ENAMETOOLONG. */
 int	node_path(uint64_t ino, char *buf, size_t len);
 /* The entry at path was renamed: its node (if any) now stands for newpath. */

@@ -7,7 +7,9 @@
  * place, with the owners and modes the kernel enforces (access_bits).
  *
  * Nothing about an entry is cached here, so an entry that moved (queue/ID
- * to sent/ID) is simply ENOENT at its old path. The files of an entry are
+ * to sent/ID) is simply ENOENT at its old path; the kernel's copy of a
+ * queue/ name is dropped when it leaves, and the entry is not shown at
+ * its new place before that (fs/session.c). The files of an entry are
  * those of queue_files (queue/queue.h), with their modes.
  *
  * API: tree_int.h (place_*).
@@ -98,14 +100,20 @@ place_is_inbox_info(const struct loc *l)
 /*
  * How long the kernel may keep an entry: the fixed ones for long, an
  * inbox message for INBOX_TIMEOUT and its files (whose content never
- * changes while the message exists) for long; others not at all.
+ * changes while the message exists) for long; a queue/ entry and the
+ * names of its files (the same for every entry) until it leaves queue/
+ * (fs/session.c has the kernel forget it then). Others not at all: sent/
+ * and failed/ entries are also removed from inside requests (expiry),
+ * where the kernel cannot be told.
  */
 double
 place_entry_timeout(const struct loc *l)
 {
 	return l->kind == K_AREA || l->kind == K_CTL || l->kind == K_LOG ||
 	    l->kind == K_STATS || l->kind == K_INODE ? STATIC_TIMEOUT :
-	    l->kind == K_IENTRY ? INBOX_TIMEOUT : 0;
+	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
+	    (l->kind == K_ENTRY || l->kind == K_EFILE) &&
+	    l->area == AREA_QUEUE && session_queue_kept() ? QUEUE_TIMEOUT : 0;
 }
 
 /* The same for attributes: sizes and times that cannot change. Every
@@ -114,13 +122,22 @@ place_entry_timeout(const struct loc *l)
  * outbox/ and drafts/ never change, nor do those of a queue/, sent/ or
  * failed/ entry's directory while it exists (a moved entry is another
  * path, so another inode; its lookups, not kept, still see it go).
- * outbox/'s change only with its time, which the kernel is told of. */
+ * Those of a queue/ entry are kept until it leaves (fs/session.c has the
+ * kernel forget them then), the others briefly. outbox/'s change only
+ * with its time, which the kernel is told of. Those of a queue/ entry's
+ * files but log are kept too: they do not change, but the size of
+ * status, which the kernel is made to forget at each change (the
+ * queue's changed hook, fs/session.c), so a stat or fstat costs no
+ * round trip yet shows the size the file has. */
 double
 place_attr_timeout(const struct loc *l)
 {
 	return l->kind == K_CTL || l->kind == K_ROOT ||
 	    (l->kind == K_AREA && l->area != AREA_OUTBOX &&
 	    l->area != AREA_DRAFTS) ? STATIC_TIMEOUT :
+	    (l->kind == K_ENTRY || (l->kind == K_EFILE &&
+	    strcmp(l->qf->name, "log") != 0)) && l->area == AREA_QUEUE &&
+	    session_queue_kept() ? QUEUE_TIMEOUT :
 	    l->kind == K_ENTRY ? ENTRY_ATTR_TIMEOUT :
 	    l->kind == K_AREA && l->area == AREA_OUTBOX ? OUTBOX_TIMEOUT :
 	    l->kind == K_IENTRY ? INBOX_TIMEOUT :
@@ -138,13 +155,20 @@ int
 place_parse(const char *path, struct loc *l)
 {
 	char *comp[3], *p;
-	size_t n = 0, i;
+	size_t n = 0, i, len = strlen(path);
 
-	memset(l, 0, sizeof(*l));
-	if (strlen(path) >= sizeof(l->path))
+	/* Not the whole of l: its two PATH_MAX buffers are filled, not
+	 * cleared (every request parses a path). */
+	l->path[0] = l->buf[0] = '\0';
+	l->kind = K_ROOT;
+	l->area = AREA_NONE;
+	l->id[0] = '\0';
+	l->name = NULL;
+	l->qf = NULL;
+	if (len >= sizeof(l->path))
 		return ENAMETOOLONG;
-	strcpy(l->path, path);
-	strcpy(l->buf, path);
+	memcpy(l->path, path, len + 1);
+	memcpy(l->buf, path, len + 1);
 	if (*path == '\0') {
 		l->kind = K_ROOT;
 		return 0;
@@ -296,6 +320,16 @@ file_size(const struct loc *l, size_t *len)
 	}
 }
 
+/* Entry l->id in its area, and its time; one that left queue/ is not in
+ * sent/ or failed/ until the kernel has forgotten its old name. */
+static int
+entry_lookup(const struct loc *l, time_t *t)
+{
+	if (l->area != AREA_QUEUE && session_queue_in_transit(l->id))
+		return ENOENT;
+	return queue_lookup(place_where(l->area), l->id, t);
+}
+
 static void
 fill_time(struct stat *st, struct timespec t)
 {
@@ -377,12 +411,12 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 		*gen = oa.gen;
 		break;
 	case K_ENTRY:
-		if ((err = queue_lookup(place_where(l->area), l->id, &t)))
+		if ((err = entry_lookup(l, &t)))
 			return err;
 		fill_dir(st, t, 2);
 		break;
 	case K_EFILE:
-		if ((err = queue_lookup(place_where(l->area), l->id, &t)))
+		if ((err = entry_lookup(l, &t)))
 			return err;
 		if (h && h->fd >= 0 && fstat(h->fd, &ls) == 0)
 			size = ls.st_size;

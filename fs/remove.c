@@ -151,9 +151,7 @@ remove_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	err = dir_list(&l, &d);
 	if (!err && d.n > 0)
 		err = ENOTEMPTY;
-	while (d.n > 0)
-		free(d.v[--d.n].name);
-	free(d.v);
+	dir_clear(&d);
 	if (!err) {
 		if (l.kind == K_ENTRY)
 			err = queue_forget(place_where(l.area), l.id);

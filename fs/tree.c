@@ -553,9 +553,11 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	else if (l.kind == K_EFILE ||
 	    (l.kind == K_INODE && !place_is_inbox_info(&l)))
 		fi->keep_cache = 1;
-	/* Closing an inbox file or an entry file but ctl needs no word from
-	 * us (FOPEN_NOFLUSH: no FLUSH request at each close). */
-	if (l.kind == K_INODE || (l.kind == K_EFILE && !place_is_ctl(&l)))
+	/* Only the close of an outbox file opened for writing needs a word
+	 * (tree_flush: it may send); the others do nothing at FLUSH, so
+	 * none is sent (FOPEN_NOFLUSH: a round trip less at each close of
+	 * a status, log, stats, ctl or inbox file, or a draft). */
+	if (l.kind != K_OUTFILE || !h->writer)
 		fi->noflush = 1;
 	if (l.kind == K_INODE && fi->keep_cache && h->fd < 0)
 		session_store(ino, h->buf ? h->buf : h->data, h->len);
@@ -574,24 +576,28 @@ tree_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 	const char *src = h->buf ? h->buf : h->data;
+	size_t want = size;
 	ssize_t n = 0;
 	char *buf;
 
 	(void)ino;
-	if (!(buf = malloc(size ? size : 1)))
+	/* What is in memory, or a slice, has a known end: a buffer that
+	 * size, not the reader's (cat asks for 128 KiB, twice). */
+	if (!h->ob && (h->fd < 0 || h->kind == K_INODE))
+		want = off < 0 || (size_t)off >= h->len ? 0 :
+		    h->len - (size_t)off < size ? h->len - (size_t)off : size;
+	if (!(buf = malloc(want ? want : 1)))
 		return (void)fuse_reply_err(req, ENOMEM);
 	if (h->ob)
 		n = outbox_read(h->ob, buf, size, off);
-	else if (h->fd >= 0 && h->kind == K_INODE) {
+	else if (h->fd >= 0 && h->kind == K_INODE)
 		/* a slice of the message file: len bytes from base */
-		if (off >= 0 && (size_t)off < h->len)
-			n = pread(h->fd, buf, h->len - (size_t)off < size ?
-			    h->len - (size_t)off : size, h->base + off);
-	} else if (h->fd >= 0)
+		n = want ? pread(h->fd, buf, want, h->base + off) : 0;
+	else if (h->fd >= 0)
 		n = pread(h->fd, buf, size, off);
-	else if (off >= 0 && (size_t)off < h->len) {
-		n = h->len - (size_t)off < size ? h->len - (size_t)off : size;
-		memcpy(buf, src + off, n);
+	else if (want) {
+		n = want;
+		memcpy(buf, src + off, want);
 	}
 	if (n < 0)
 		fuse_reply_err(req, errno);
@@ -659,9 +665,9 @@ tree_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	}
 	if (h->kind != K_CTL && h->kind != K_EFILE)
 		return (void)fuse_reply_err(req, EBADF);
-	if ((err = ctl_write(h, buf, size)))
-		return (void)fuse_reply_err(req, err);
-	fuse_reply_write(req, size);
+	/* answered once the kernel forgot what left queue/ (session.c) */
+	err = ctl_write(h, buf, size);
+	session_reply_ctl(req, err, size);
 }
 
 static void
@@ -669,7 +675,8 @@ tree_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
 
-	/* A reader closing (cat, cp from outbox/) must not send. */
+	/* A reader closing (cat, cp from outbox/) must not send. Opened
+	 * otherwise than an outbox writer, there is no FLUSH (tree_open). */
 	fuse_reply_err(req, h->ob && h->writer ?
 	    outbox_flush(h->ob, fuse_req_ctx(req)->pid, h->owner, ino) : 0);
 }

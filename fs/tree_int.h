@@ -38,6 +38,10 @@
  * that long, so a `cp` asks for them once, not five times. (A name's
  * absence is not kept: cp's O_EXCL create looks it up again anyway.) */
 #define OUTBOX_TIMEOUT	1.0
+/* queue/ID and the names of its files: only mailfs takes an entry out of
+ * queue/, and the kernel is made to forget the name before anyone can see
+ * that it left (fs/session.c). */
+#define QUEUE_TIMEOUT	3600.0
 /* inbox/ID: how long another tool's deleting it may go unseen by a path
  * that was looked up before. */
 #define INBOX_TIMEOUT	3600.0
@@ -87,16 +91,16 @@ struct handle {
 	struct handle *prev, *next;	/* in the list of open files */
 };
 
-/* A snapshot of a directory for readdir. */
-struct dirent_snap {
-	char *name;
-	mode_t mode;
-	uint64_t ino;
-};
+/* A snapshot of a directory for readdir: its n entries, each a type
+ * byte ('d' or 'f') and the name with its NUL, one after another in one
+ * block (a listing of 100,000 costs one allocation and about 30 bytes an
+ * entry, not two and 60); at[i] is where entry i starts. fs/dir.c. */
 struct dir_handle {
 	int is_dir;		/* 1 */
-	struct dirent_snap *v;
-	size_t n;
+	char *snap;
+	size_t used, cap;	/* bytes of snap */
+	uint32_t *at;
+	size_t n, max;		/* entries, and room in at */
 	char *path;		/* opendir: the directory, and who opened it */
 	pid_t opener;
 	struct dir_handle *next;	/* in the list of open directories */
@@ -148,6 +152,9 @@ int	place_get(fuse_ino_t ino, const struct handle *h, struct loc *l,
 
 /* The visible entries of directory l, without "." and "..", into d. */
 int	dir_list(const struct loc *l, struct dir_handle *d);
+/* Free d's snapshot (d itself stays: dir_list into a struct of one's
+ * own), or all of d (opendir's). */
+void	dir_clear(struct dir_handle *d);
 void	dir_free(struct dir_handle *d);
 /* After the session: free the directories no releasedir came for. */
 void	dir_stop(void);
@@ -162,8 +169,16 @@ void	dir_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 
 /* --- session.c --- */
 
-/* The spool, for what session_init opens. */
+/* The spool, for what session_init opens; hooks the queue's moves. */
 void	session_spool(const char *spool);
+/* 1 if the kernel may keep queue/ names (someone makes it forget them). */
+int	session_queue_kept(void);
+/* 1 while entry id, which left queue/, may still be known to the kernel
+ * at its old name: not to be shown in sent/ or failed/ yet. */
+int	session_queue_in_transit(const char *id);
+/* Reply to a write of a ctl file (err, or size written) once the kernel
+ * has forgotten what the verbs took out of queue/. */
+void	session_reply_ctl(fuse_req_t req, int err, size_t size);
 /* The ops init and destroy: what needs the session up (the inbox). */
 void	session_init(void *userdata, struct fuse_conn_info *fc);
 void	session_destroy(void *userdata);

@@ -69,6 +69,11 @@ struct msg *queue_find(enum queue_where w, const char *id);
 enum queue_where queue_destination(const struct msg *m);
 /* Call the wakeup hook (without queue.mu held). */
 void	queue_wake(void);
+/* Call the leaving hook (queue_set_leaving), without queue.mu held. */
+void	queue_leaving(enum queue_where w, const char *id, int done);
+/* Caller holds queue.mu. Call the changed hook (queue_set_changed) for m
+ * (queue_due_update does, after every change of a recipient). */
+void	queue_changed(const struct msg *m);
 /* Take entry id out of place w and off the disk. 0, ENOENT or EIO. */
 int	queue_drop(enum queue_where w, const char *id, int durable);
 /* Take entry id out of place w (and the index), renamed into directory

@@ -8,7 +8,8 @@
  * when it has a queued or deferred recipient of that route, keyed by the
  * earliest `next` among them; ties go oldest ID first (the order of the
  * queue/ listing). Whoever changes a recipient's state or due time calls
- * queue_due_update; queue_drop, taking an entry out of queue/ unfinished,
+ * queue_due_update (which so also tells the fs that the entry's status
+ * changed: queue_changed); queue_drop, taking an entry out of queue/ unfinished,
  * calls queue_due_forget. A finished entry moved to sent/ or failed/ left
  * the heaps when its last recipient finished. A SIGHUP that may have
  * changed `domains` (which route a recipient takes) sorts every entry
@@ -60,6 +61,7 @@ queue_due_update(struct msg *m)
 		queue_due_forget(m);
 		return;
 	}
+	queue_changed(m);
 	for (i = 0; i < m->nr; i++) {
 		r = &m->r[i];
 		if (r->state != QUEUE_RCPT_QUEUED &&

@@ -202,10 +202,41 @@ queue_set_wakeup(void (*fn)(void *), void *arg)
 	pthread_mutex_unlock(&queue.mu);
 }
 
+static void (*leaving)(enum queue_where, const char *, int);
+
+void
+queue_set_leaving(void (*fn)(enum queue_where, const char *, int))
+{
+	leaving = fn;
+}
+
+void
+queue_leaving(enum queue_where w, const char *id, int done)
+{
+	if (leaving != NULL)
+		leaving(w, id, done);
+}
+
+static void (*changed)(const char *);
+
+void
+queue_set_changed(void (*fn)(const char *))
+{
+	changed = fn;
+}
+
+void
+queue_changed(const struct msg *m)
+{
+	if (changed != NULL && m->where == QUEUE_QUEUE)
+		changed(m->id);
+}
+
 /*
  * take_out - entry id out of place w: renamed into directory tofd, out of
  * the index and the due heaps; with wmu held on return (*mp set, one
- * reference more) when it was there.
+ * reference more) when it was there. The leaving hook is called before;
+ * the caller calls it after (done), once it let go of wmu.
  */
 static int
 take_out(enum queue_where w, const char *id, int tofd, struct msg **mp)
@@ -222,6 +253,7 @@ take_out(enum queue_where w, const char *id, int tofd, struct msg **mp)
 	m->refs++;
 	pthread_mutex_unlock(&queue.mu);
 
+	queue_leaving(w, m->id, 0);
 	pthread_mutex_lock(&m->wmu);
 	pthread_mutex_lock(&queue.mu);
 	if (m->gone || m->where != w) {
@@ -249,6 +281,7 @@ queue_take_out(enum queue_where w, const char *id, int tofd)
 	if (m == NULL)
 		return err;
 	pthread_mutex_unlock(&m->wmu);
+	queue_leaving(w, m->id, 1);
 	msg_unref(m);
 	return err;
 }
@@ -273,6 +306,7 @@ queue_drop(enum queue_where w, const char *id, int durable)
 		spool_remove_tree(queue.tmpfd, m->id);
 	}
 	pthread_mutex_unlock(&m->wmu);
+	queue_leaving(w, m->id, 1);
 	msg_unref(m);
 	return err == ENOENT ? ENOENT : err ? EIO : 0;
 }

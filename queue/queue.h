@@ -101,6 +101,9 @@ void	queue_reject(const char *name, const char *reason);
 /* Sorted snapshot of the IDs in one place; free with strv_free
  * (lib/strv.h). */
 int	queue_list(enum queue_where w, char ***ids, size_t *n);
+/* The same as one block (what a listing of 100,000 holds at once): the
+ * n IDs, each ended by its NUL, one after another, *len bytes; free. */
+int	queue_names(enum queue_where w, char **ids, size_t *len, size_t *n);
 /*
  * The files of every queue/, sent/ and failed/ entry, in listing order
  * (interface.md): the one list the fs shows (names, modes, caching) and
@@ -171,6 +174,25 @@ void	queue_gauges(struct queue_gauges *g);
 /* fn(arg) is called (from any thread, without queue locks held) whenever
  * there may be new due work: a submission, a flush, a retry. */
 void	queue_set_wakeup(void (*fn)(void *), void *arg);
+
+/*
+ * fn(w, id, done) is called around every move or removal of an entry out
+ * of place w (delivered to sent/ or failed/, deleted, expired): with done
+ * 0 just before it leaves, done 1 after (whether it left or not), from the
+ * thread that moves it (the writer, or a request's: ctl delete), without
+ * queue.mu but maybe with the entry's wmu, so fn must not wait for
+ * anything. The fs uses it to have the kernel forget the entry's name.
+ * Set once, before queue_open.
+ */
+void	queue_set_leaving(void (*fn)(enum queue_where w, const char *id,
+	    int done));
+/*
+ * fn(id) is called after every change of what queue/ID/status shows (a
+ * recipient's state, attempts, reply or due time), with queue.mu held:
+ * fn must not wait nor call into the queue. The fs uses it to have the
+ * kernel forget the status's size. Set once, before queue_open.
+ */
+void	queue_set_changed(void (*fn)(const char *id));
 
 /* --- the delivery side (event thread) --- */
 

@@ -32,60 +32,127 @@ expired(const struct msg *m, time_t now)
 	return m->where != QUEUE_QUEUE && now - m->done >= queue.conf->keep;
 }
 
-int
-queue_list(enum queue_where w, char ***ids, size_t *n)
+/* Caller holds queue.mu. The IDs of place w, in one block as
+ * queue_names gives them, unsorted but for queue/ (kept sorted). */
+static int
+names_block(enum queue_where w, char **ids, size_t *len, size_t *n)
 {
 	GHashTableIter it;
 	gpointer key, val;
 	const struct msg *m;
-	char **out;
-	size_t k = 0;
+	size_t total = 0, k, at = 0;
+	char *out;
+	int pass;
 
+	*n = 0;
+	/* two passes: the size, then the copy */
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1 && (out = malloc(total ? total : 1)) == NULL)
+			return ENOMEM;
+		if (w == QUEUE_QUEUE) {
+			for (k = 0; k < queue.queued->len; k++) {
+				m = queue.queued->pdata[k];
+				if (pass == 0)
+					total += strlen(m->id) + 1;
+				else
+					at += stpcpy(out + at, m->id) - (out + at) + 1;
+			}
+			continue;
+		}
+		g_hash_table_iter_init(&it, queue.index);
+		while (g_hash_table_iter_next(&it, &key, &val)) {
+			if (((struct msg *)val)->where != w)
+				continue;
+			if (pass == 0)
+				total += strlen(key) + 1;
+			else {
+				at += stpcpy(out + at, key) - (out + at) + 1;
+				++*n;
+			}
+		}
+	}
+	if (w == QUEUE_QUEUE)
+		*n = queue.queued->len;
+	*ids = out;
+	*len = total;
+	return 0;
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort the n IDs of block ids (len bytes) in place. */
+static int
+names_sort(char *ids, size_t len, size_t n)
+{
+	char **v, *copy, *p;
+	size_t i;
+
+	if (n < 2)
+		return 0;
+	if ((v = malloc(n * sizeof(*v))) == NULL ||
+	    (copy = malloc(len)) == NULL) {
+		free(v);
+		return ENOMEM;
+	}
+	memcpy(copy, ids, len);
+	for (i = 0, p = copy; i < n; i++, p += strlen(p) + 1)
+		v[i] = p;
+	qsort(v, n, sizeof(*v), cmp_id);
+	for (i = 0, p = ids; i < n; i++)
+		p = stpcpy(p, v[i]) + 1;
+	free(copy);
+	free(v);
+	return 0;
+}
+
+int
+queue_names(enum queue_where w, char **ids, size_t *len, size_t *n)
+{
+	int err;
+
+	*ids = NULL;
+	*len = *n = 0;
 	if (w != QUEUE_QUEUE)
 		queue_expire(time(NULL));
 	pthread_mutex_lock(&queue.mu);
-	if (queue.index == NULL) {
-		pthread_mutex_unlock(&queue.mu);
+	err = queue.index == NULL ? 0 : names_block(w, ids, len, n);
+	pthread_mutex_unlock(&queue.mu);
+	/* The list of queue/ is kept sorted; the others are sorted here,
+	 * outside the lock. */
+	if (!err && w != QUEUE_QUEUE && (err = names_sort(*ids, *len, *n))) {
+		free(*ids);
 		*ids = NULL;
-		*n = 0;
-		return 0;
+		*len = *n = 0;
 	}
-	out = calloc((w == QUEUE_QUEUE ? queue.queued->len :
-	    g_hash_table_size(queue.index)) + 1, sizeof(char *));
-	if (out == NULL) {
-		pthread_mutex_unlock(&queue.mu);
+	return err;
+}
+
+int
+queue_list(enum queue_where w, char ***ids, size_t *n)
+{
+	char *block, *p, **out;
+	size_t len, k;
+	int err;
+
+	*ids = NULL;
+	if ((err = queue_names(w, &block, &len, n)))
+		return err;
+	if ((out = calloc(*n + 1, sizeof(char *))) == NULL) {
+		free(block);
 		return ENOMEM;
 	}
-	if (w == QUEUE_QUEUE) {
-		/* The list of queue/ is kept sorted: nothing to sort. */
-		for (k = 0; k < queue.queued->len; k++) {
-			m = queue.queued->pdata[k];
-			if ((out[k] = strdup(m->id)) == NULL) {
-				pthread_mutex_unlock(&queue.mu);
-				strv_free(out, k);
-				return ENOMEM;
-			}
-		}
-		pthread_mutex_unlock(&queue.mu);
-		*ids = out;
-		*n = k;
-		return 0;
-	}
-	g_hash_table_iter_init(&it, queue.index);
-	while (g_hash_table_iter_next(&it, &key, &val)) {
-		if (((struct msg *)val)->where != w)
-			continue;
-		if ((out[k] = strdup(key)) == NULL) {
-			pthread_mutex_unlock(&queue.mu);
+	for (k = 0, p = block; k < *n; k++, p += strlen(p) + 1)
+		if ((out[k] = strdup(p)) == NULL) {
 			strv_free(out, k);
+			free(block);
 			return ENOMEM;
 		}
-		k++;
-	}
-	pthread_mutex_unlock(&queue.mu);
-	qsort(out, k, sizeof(char *), strv_cmp);
+	free(block);
 	*ids = out;
-	*n = k;
 	return 0;
 }
 

@@ -102,9 +102,11 @@ save_publish(struct save *s)
 	}
 	if (s->to == s->from)
 		return;
+	queue_leaving(s->from, m->id, 0);
 	pthread_mutex_lock(&queue.mu);
 	s->err = queue_entry_move(m, s->to);
 	pthread_mutex_unlock(&queue.mu);
+	queue_leaving(s->from, m->id, 1);
 	if (s->err) {
 		errno = s->err;
 		log_warn("%s: cannot move to %s/", m->id,
