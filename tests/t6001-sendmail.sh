@@ -119,11 +119,11 @@ test_expect_success 'a bare body (no header) is sent with a made From:' '
 
 test_expect_success 'cron: From: root (Cron Daemon), To: a bare name; also through outbox/' '
 	printf "From: root (Cron Daemon)\nTo: alice\nSubject: cron\n\nout\n" | "$SM" -t &&
-	wait_for 100 sunk alice@mailfs.test cron &&
+	wait_for 300 sunk alice@mailfs.test cron &&
 	grep -q "^X-Mail-Args: <root@mailfs.test>" "$(sunk alice@mailfs.test cron)" &&
 	printf "From: \"Cron Daemon\" <root>\nTo: alice\nSubject: cron-cp\n\nout\n" >cron-cp &&
 	cp cron-cp "$MNT/outbox/cron-cp" &&
-	wait_for 100 sunk alice@mailfs.test cron-cp &&
+	wait_for 300 sunk alice@mailfs.test cron-cp &&
 	d=$(by_subject cron-cp) &&
 	printf "from root@mailfs.test\nto alice@mailfs.test\nuid 0\n" >expect &&
 	test_cmp expect "$d/envelope" &&
@@ -150,9 +150,15 @@ test_expect_success 'historical options are accepted and ignored' '
 	grep -q "maildrop" err
 '
 
+# mailq_shows TEXT: the listing of mailq has TEXT
+mailq_shows() { "$T/bin/mailq" -C "$T/conf" | grep -q "$1"; }
+
 test_expect_success 'mailq: a deferred message with its reason, then empty' '
 	printf "From: a@mailfs.test\nSubject: slow\n\nx\n" | "$SM" h@down.test &&
 	wait_for 100 grep -q "deferred to=h@down.test" "$MNT/log" &&
+	# the log line comes first; the reason reaches the state on disk,
+	# which mailq reads, with the next batch of the writer thread
+	wait_for 100 mailq_shows 127.0.0.4 &&
 	"$T/bin/mailq" -C "$T/conf" >q &&
 	"$SM" -bp >q2 && test_cmp q q2 &&
 	cat q &&
