@@ -36,12 +36,12 @@ ok(int cond, const char *what)
 static size_t
 nqueued(void)
 {
-	char **ids;
-	size_t c;
+	char *ids;
+	size_t len, c;
 
-	if (queue_list(QUEUE_QUEUE, &ids, &c) != 0)
+	if (queue_names(QUEUE_QUEUE, &ids, &len, &c) != 0)
 		return (size_t)-1;
-	strv_free(ids, c);
+	free(ids);
 	return c;
 }
 

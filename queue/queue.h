@@ -98,11 +98,9 @@ void	queue_reject(const char *name, const char *reason);
 
 /* --- the view the fs renders --- */
 
-/* Sorted snapshot of the IDs in one place; free with strv_free
- * (lib/strv.h). */
-int	queue_list(enum queue_where w, char ***ids, size_t *n);
-/* The same as one block (what a listing of 100,000 holds at once): the
- * n IDs, each ended by its NUL, one after another, *len bytes; free. */
+/* Sorted snapshot of the IDs in one place, as one block (what a listing
+ * of 100,000 holds at once): the n IDs, each ended by its NUL, one after
+ * another, *len bytes; free. */
 int	queue_names(enum queue_where w, char **ids, size_t *len, size_t *n);
 /*
  * The files of every queue/, sent/ and failed/ entry, in listing order

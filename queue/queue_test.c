@@ -29,6 +29,32 @@ static struct conf c;
 static char spool[64];
 static int wakeups;
 
+/* queue_list: queue_names as a string vector (free with strv_free) */
+static int
+queue_list(enum queue_where w, char ***ids, size_t *n)
+{
+	char *block, *p, **out;
+	size_t len, k;
+	int err;
+
+	*ids = NULL;
+	if ((err = queue_names(w, &block, &len, n)))
+		return err;
+	if ((out = calloc(*n + 1, sizeof(char *))) == NULL) {
+		free(block);
+		return ENOMEM;
+	}
+	for (k = 0, p = block; k < *n; k++, p += strlen(p) + 1)
+		if ((out[k] = strdup(p)) == NULL) {
+			strv_free(out, k);
+			free(block);
+			return ENOMEM;
+		}
+	free(block);
+	*ids = out;
+	return 0;
+}
+
 static void
 ok(int cond, const char *what)
 {

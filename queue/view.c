@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include "lib/conf.h"
-#include "lib/strv.h"
 #include "queue/core.h"
 #include "queue/qlog.h"
 
@@ -129,31 +128,6 @@ queue_names(enum queue_where w, char **ids, size_t *len, size_t *n)
 		*len = *n = 0;
 	}
 	return err;
-}
-
-int
-queue_list(enum queue_where w, char ***ids, size_t *n)
-{
-	char *block, *p, **out;
-	size_t len, k;
-	int err;
-
-	*ids = NULL;
-	if ((err = queue_names(w, &block, &len, n)))
-		return err;
-	if ((out = calloc(*n + 1, sizeof(char *))) == NULL) {
-		free(block);
-		return ENOMEM;
-	}
-	for (k = 0, p = block; k < *n; k++, p += strlen(p) + 1)
-		if ((out[k] = strdup(p)) == NULL) {
-			strv_free(out, k);
-			free(block);
-			return ENOMEM;
-		}
-	free(block);
-	*ids = out;
-	return 0;
 }
 
 int
