@@ -1,0 +1,183 @@
+/*
+ * status.c - queue/ID/status read through the kernel's page cache: at
+ * its open the status is rendered into the handle (as every generated
+ * file), and, when no other handle of that inode reads through the page
+ * cache, its bytes are given to the kernel there and then
+ * (session_store) and the file is opened keep_cache: `cat` needs no READ
+ * (three requests a file after `ls queue`, two on a repeat, not six and
+ * five). Any other open of the inode meanwhile gets direct_io and reads
+ * its own render, as before.
+ *
+ * What keeps it right, when the status changes while it is cached:
+ *
+ * - A new open always shows the status as of its open: each cached open
+ *   stores its own render over what the page cache held, and no other
+ *   open uses those pages.
+ * - The size (the kernel's i_size, which the cached reader's reads stop
+ *   at) is the render's: the kernel's attributes of the inode are either
+ *   valid and the current size, or stale (fs/session.c drops them at
+ *   each change, before any ctl write after it returns), and a read past
+ *   the end with stale attributes asks GETATTR, which names the handle
+ *   and is answered with its render's size. The store grows the size and
+ *   drops it; a status that shrank is cut at the GETATTR (the kernel then
+ *   drops the pages and READs the rest from the handle). If the status
+ *   changed between the render and the store, or the kernel is not yet
+ *   told of an earlier change, the attributes are dropped after the
+ *   store (status_open), so the first read asks.
+ * - A reader holding the file across a change reads its own version
+ *   whole: while a cached handle is open, a reply that would give the
+ *   kernel another size (a stat, a lookup, after the change) is made
+ *   stale first (status_attr: the kernel ignores the attributes of a
+ *   reply to a request sent before it dropped them), so the kernel's
+ *   size stays the reader's while stat(2) still shows the reply's, the
+ *   current size; and the reader's own GETATTR keeps no time when its
+ *   size is no longer the current one.
+ *
+ * Only queue/ (sent/ and failed/ status files stay direct_io), and only
+ * while the kernel keeps queue/ names (session_queue_kept: a notifier
+ * tells it of changes). mmap(2) of a status still goes through the page
+ * cache whatever the open (as before: the kernel's rule for direct_io).
+ *
+ * API: tree_int.h (status_*).
+ */
+#include "fs/tree_int.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The open status files of one inode. */
+struct sopen {
+	fuse_ino_t ino;
+	int n;				/* handles open */
+	const struct handle *cached;	/* the one through the page cache */
+	struct sopen *next;
+};
+
+#define NBUCKET	64
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sopen *bucket[NBUCKET];
+
+/* Caller holds mu. */
+static struct sopen **
+find(fuse_ino_t ino)
+{
+	struct sopen **p = &bucket[ino % NBUCKET];
+
+	while (*p != NULL && (*p)->ino != ino)
+		p = &(*p)->next;
+	return p;
+}
+
+static int
+is_queue_status(const struct loc *l)
+{
+	return l->kind == K_EFILE && l->area == AREA_QUEUE &&
+	    strcmp(l->qf->name, "status") == 0;
+}
+
+/* 1 if the status of entry id renders as buf, len now. */
+static int
+unchanged(const char *id, const char *buf, size_t len)
+{
+	char *now;
+	size_t n;
+	int same;
+
+	if (queue_render(QUEUE_QUEUE, id, "status", &now, &n, NULL) != 0)
+		return 0;
+	same = n == len && memcmp(now, buf, len) == 0;
+	free(now);
+	return same;
+}
+
+int
+status_open(fuse_ino_t ino, const struct loc *l, struct handle *h)
+{
+	struct sopen **p, *s;
+	int cache;
+
+	if (!is_queue_status(l) || h->buf == NULL)
+		return 0;
+	pthread_mutex_lock(&mu);
+	if (*(p = find(ino)) == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL) {
+			pthread_mutex_unlock(&mu);
+			return 0;	/* direct_io, untracked */
+		}
+		s->ino = ino;
+		*p = s;
+	}
+	s = *p;
+	s->n++;
+	h->status_ino = ino;
+	cache = s->cached == NULL && session_queue_kept();
+	if (cache)
+		s->cached = h;
+	pthread_mutex_unlock(&mu);
+	if (!cache)
+		return 0;
+	if (session_store(ino, h->buf, h->len) != 0) {
+		pthread_mutex_lock(&mu);
+		(*find(ino))->cached = NULL;
+		pthread_mutex_unlock(&mu);
+		return 0;
+	}
+	/* Changed since the render, or a change the kernel has not been
+	 * told of: its size may be another's; the first read asks. */
+	if (!unchanged(l->id, h->buf, h->len) || !session_status_told(l->id))
+		session_forget_attrs(ino);
+	return 1;
+}
+
+void
+status_release(struct handle *h)
+{
+	struct sopen **p, *s;
+
+	if (h->status_ino == 0)
+		return;
+	pthread_mutex_lock(&mu);
+	if ((s = *(p = find(h->status_ino))) != NULL) {
+		if (s->cached == h)
+			s->cached = NULL;
+		if (--s->n == 0) {
+			*p = s->next;
+			free(s);
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	h->status_ino = 0;
+}
+
+double
+status_attr(fuse_ino_t ino, const struct loc *l, const struct handle *h,
+    struct stat *st, int forced)
+{
+	struct sopen *s;
+	off_t cached = -1;
+	size_t now;
+
+	if (!is_queue_status(l))
+		return place_attr_timeout(l);
+	pthread_mutex_lock(&mu);
+	if ((s = *find(ino)) != NULL && s->cached != NULL)
+		cached = (off_t)s->cached->len;
+	pthread_mutex_unlock(&mu);
+	if (cached >= 0 && st->st_size != cached) {
+		/* A SETATTR's reply sets the size whatever: the reader's
+		 * (the caller sees no attributes). Others: made stale. */
+		if (forced)
+			st->st_size = cached;
+		else
+			session_forget_attrs(ino);
+		return 0;
+	}
+	/* A handle's size (GETATTR of an open file) kept only while it is
+	 * the current one. */
+	if (h != NULL && (queue_file_size(QUEUE_QUEUE, l->id, "status",
+	    &now) != 0 || (off_t)now != st->st_size))
+		return 0;
+	return place_attr_timeout(l);
+}
