@@ -46,28 +46,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The open status files of one inode. */
-struct sopen {
+/* The handle reading inode ino through the page cache: one at most. */
+struct cached {
 	fuse_ino_t ino;
-	int n;				/* handles open */
-	const struct handle *cached;	/* the one through the page cache */
-	struct sopen *next;
+	const struct handle *h;
+	struct cached *next;
 };
 
 #define NBUCKET	64
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct sopen *bucket[NBUCKET];
+static struct cached *bucket[NBUCKET];
 
 /* Caller holds mu. */
-static struct sopen **
+static struct cached **
 find(fuse_ino_t ino)
 {
-	struct sopen **p = &bucket[ino % NBUCKET];
+	struct cached **p = &bucket[ino % NBUCKET];
 
 	while (*p != NULL && (*p)->ino != ino)
 		p = &(*p)->next;
 	return p;
+}
+
+/* Caller holds mu: drop ino's entry, if any. */
+static void
+drop(fuse_ino_t ino)
+{
+	struct cached **p = find(ino), *c = *p;
+
+	if (c != NULL) {
+		*p = c->next;
+		free(c);
+	}
 }
 
 static int
@@ -95,33 +106,25 @@ unchanged(const char *id, const char *buf, size_t len)
 int
 status_open(fuse_ino_t ino, const struct loc *l, struct handle *h)
 {
-	struct sopen **p, *s;
-	int cache;
+	struct cached **p, *c = NULL;
 
-	if (!is_queue_status(l) || h->buf == NULL)
+	if (!is_queue_status(l) || h->buf == NULL || !session_queue_kept())
 		return 0;
 	pthread_mutex_lock(&mu);
-	if (*(p = find(ino)) == NULL) {
-		if ((s = calloc(1, sizeof(*s))) == NULL) {
-			pthread_mutex_unlock(&mu);
-			return 0;	/* direct_io, untracked */
-		}
-		s->ino = ino;
-		*p = s;
+	/* Another reads through the page cache: this one reads its own
+	 * render (direct_io reads are not cut at the kernel's size). */
+	if (*(p = find(ino)) == NULL && (c = malloc(sizeof(*c))) != NULL) {
+		c->ino = ino;
+		c->h = h;
+		c->next = NULL;
+		*p = c;
+		h->status_ino = ino;
 	}
-	s = *p;
-	s->n++;
-	h->status_ino = ino;
-	cache = s->cached == NULL && session_queue_kept();
-	if (cache)
-		s->cached = h;
 	pthread_mutex_unlock(&mu);
-	if (!cache)
+	if (c == NULL)
 		return 0;
 	if (session_store(ino, h->buf, h->len) != 0) {
-		pthread_mutex_lock(&mu);
-		(*find(ino))->cached = NULL;
-		pthread_mutex_unlock(&mu);
+		status_release(h);
 		return 0;
 	}
 	/* Changed since the render, or a change the kernel has not been
@@ -134,19 +137,10 @@ status_open(fuse_ino_t ino, const struct loc *l, struct handle *h)
 void
 status_release(struct handle *h)
 {
-	struct sopen **p, *s;
-
 	if (h->status_ino == 0)
 		return;
 	pthread_mutex_lock(&mu);
-	if ((s = *(p = find(h->status_ino))) != NULL) {
-		if (s->cached == h)
-			s->cached = NULL;
-		if (--s->n == 0) {
-			*p = s->next;
-			free(s);
-		}
-	}
+	drop(h->status_ino);
 	pthread_mutex_unlock(&mu);
 	h->status_ino = 0;
 }
@@ -155,15 +149,15 @@ double
 status_attr(fuse_ino_t ino, const struct loc *l, const struct handle *h,
     struct stat *st, int forced)
 {
-	struct sopen *s;
+	struct cached *c;
 	off_t cached = -1;
 	size_t now;
 
 	if (!is_queue_status(l))
 		return place_attr_timeout(l);
 	pthread_mutex_lock(&mu);
-	if ((s = *find(ino)) != NULL && s->cached != NULL)
-		cached = (off_t)s->cached->len;
+	if ((c = *find(ino)) != NULL)
+		cached = (off_t)c->h->len;
 	pthread_mutex_unlock(&mu);
 	if (cached >= 0 && st->st_size != cached) {
 		/* A SETATTR's reply sets the size whatever: the reader's

@@ -89,7 +89,7 @@ struct handle {
 	pid_t owner;		/* the process that opened it (outbox_process) */
 	char id[MAILDIR_ID_MAX];	/* ID/ctl: the entry, and where */
 	enum queue_where where;
-	fuse_ino_t status_ino;	/* counted open by fs/status.c, or 0 */
+	fuse_ino_t status_ino;	/* read through the page cache (fs/status.c) */
 	struct handle *prev, *next;	/* in the list of open files */
 };
 
@@ -200,7 +200,7 @@ int	session_status_told(const char *id);
 /* At the open of l (ino), rendered into h: 1 if h reads through the page
  * cache (keep_cache: its bytes are stored), 0 for direct_io. */
 int	status_open(fuse_ino_t ino, const struct loc *l, struct handle *h);
-/* At the release of h (any handle). */
+/* At the release of h (any handle): another may read ino so. */
 void	status_release(struct handle *h);
 /* The attribute timeout of a reply giving the kernel st for l (ino; of
  * handle h when it names one); may first make the kernel ignore it, or,
