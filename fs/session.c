@@ -159,6 +159,7 @@ static struct job *jobs, **jobs_tail = &jobs;
 static struct job *doing;	/* the job the notifier is doing */
 static size_t busy;		/* jobs queued or being done */
 static atomic_int running;	/* the notifier runs: names may be kept */
+static atomic_ulong status_changes;	/* changes of any status so far */
 static int stopping;
 static pthread_t notifier;
 static struct transit *transit;
@@ -367,6 +368,7 @@ status_changed(const char *id)
 	char path[QUEUE_ID_MAX + sizeof("queue/")];
 	struct job *j;
 
+	atomic_fetch_add(&status_changes, 1);
 	snprintf(path, sizeof(path), "queue/%s", id);
 	if (!node_held(path))
 		return;
@@ -377,6 +379,12 @@ status_changed(const char *id)
 		job_push(j);
 	}
 	pthread_mutex_unlock(&qmu);
+}
+
+unsigned long
+session_status_changes(void)
+{
+	return atomic_load(&status_changes);
 }
 
 /* Caller holds qmu. */

@@ -20,10 +20,11 @@
  *   the end with stale attributes asks GETATTR, which names the handle
  *   and is answered with its render's size. The store grows the size and
  *   drops it; a status that shrank is cut at the GETATTR (the kernel then
- *   drops the pages and READs the rest from the handle). If the status
- *   changed between the render and the store, or the kernel is not yet
- *   told of an earlier change, the attributes are dropped after the
- *   store (status_open), so the first read asks.
+ *   drops the pages and READs the rest from the handle). If a status
+ *   (this one, or any) changed between the render and the store, or the
+ *   kernel is not yet told of an earlier change of this one, the
+ *   attributes are dropped after the store (status_open), so the first
+ *   read asks.
  * - A reader holding the file across a change reads its own version
  *   whole: while a cached handle is open, a reply that would give the
  *   kernel another size (a stat, a lookup, after the change) is made
@@ -88,23 +89,9 @@ is_queue_status(const struct loc *l)
 	    strcmp(l->qf->name, "status") == 0;
 }
 
-/* 1 if the status of entry id renders as buf, len now. */
-static int
-unchanged(const char *id, const char *buf, size_t len)
-{
-	char *now;
-	size_t n;
-	int same;
-
-	if (queue_render(QUEUE_QUEUE, id, "status", &now, &n, NULL) != 0)
-		return 0;
-	same = n == len && memcmp(now, buf, len) == 0;
-	free(now);
-	return same;
-}
-
 int
-status_open(fuse_ino_t ino, const struct loc *l, struct handle *h)
+status_open(fuse_ino_t ino, const struct loc *l, struct handle *h,
+    unsigned long seen)
 {
 	struct cached **p, *c = NULL;
 
@@ -127,9 +114,10 @@ status_open(fuse_ino_t ino, const struct loc *l, struct handle *h)
 		status_release(h);
 		return 0;
 	}
-	/* Changed since the render, or a change the kernel has not been
-	 * told of: its size may be another's; the first read asks. */
-	if (!unchanged(l->id, h->buf, h->len) || !session_status_told(l->id))
+	/* A status changed since the render (this one, maybe), or a change
+	 * the kernel has not been told of: the size it has may be another's;
+	 * the first read asks. */
+	if (session_status_changes() != seen || !session_status_told(l->id))
 		session_forget_attrs(ino);
 	return 1;
 }

@@ -520,6 +520,8 @@ static void
 tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE, err;
+	/* before the render: fs/status.c asks what changed since */
+	unsigned long seen = session_status_changes();
 	struct handle *h;
 	struct stat st;
 	struct loc l;
@@ -552,7 +554,7 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The entry files that are not dynamic never change, nor do the
 	 * inbox files but info, which changes with the Maildir flags: what
 	 * the page cache holds of them stays good. */
-	if (status_open(ino, &l, h))
+	if (status_open(ino, &l, h, seen))
 		fi->keep_cache = 1;	/* fs/status.c: stored */
 	else if (place_is_dynamic(&l))
 		fi->direct_io = 1;

@@ -194,12 +194,16 @@ void	session_forget_attrs(fuse_ino_t ino);
 /* 1 if the kernel was told of every change of queue/ID/status so far
  * (none is waiting for the notifier). */
 int	session_status_told(const char *id);
+/* How many times any queue/ID/status changed so far. */
+unsigned long session_status_changes(void);
 
 /* --- status.c: queue/ID/status through the page cache --- */
 
-/* At the open of l (ino), rendered into h: 1 if h reads through the page
- * cache (keep_cache: its bytes are stored), 0 for direct_io. */
-int	status_open(fuse_ino_t ino, const struct loc *l, struct handle *h);
+/* At the open of l (ino), rendered into h after session_status_changes
+ * gave seen: 1 if h reads through the page cache (keep_cache: its bytes
+ * are stored), 0 for direct_io. */
+int	status_open(fuse_ino_t ino, const struct loc *l, struct handle *h,
+	    unsigned long seen);
 /* At the release of h (any handle): another may read ino so. */
 void	status_release(struct handle *h);
 /* The attribute timeout of a reply giving the kernel st for l (ino; of
