@@ -101,9 +101,10 @@ outbox_changed(void)
 /*
  * A small inbox file, or a queue/ID/status (fs/status.c), at its open:
  * into the page cache now, which the reply's keep_cache keeps; -1 if not
- * (too big for a few pages, or the kernel refused). Then `cat` needs no READ (one request less per
- * file), nor, since no READ ends, a GETATTR at the next stat (the kernel
- * drops the atime it knows after each READ). Before the reply: the kernel
+ * (too big for a few pages, or the kernel refused). Then `cat` needs no
+ * READ (one request less per file), nor, since no READ ends, a GETATTR
+ * at the next stat (the kernel drops the atime it knows after each
+ * READ). Before the reply: the kernel
  * has the inode (from the lookup), and no lock of it is held for an open
  * that does not truncate.
  */
@@ -361,6 +362,7 @@ entry_leaving(enum queue_where w, const char *id, int done)
  * a status it looked up before the change holds its parent, and so the
  * node, until the kernel lets go of both. Without memory the size stays
  * wrong until the entry leaves: better than failing a delivery's report.
+ * Every change is counted (session_status_changes: fs/status.c).
  */
 static void
 status_changed(const char *id)

@@ -17,10 +17,10 @@
  * are opened direct_io and their attributes and entries have a zero
  * timeout, so `tail -f`, `cat` and `wc` never see stale sizes; but a
  * queue/ID/status, whose size the kernel is told to forget at each
- * change, goes through the page cache when it can (fs/status.c). What cannot
- * change (the root, inbox/, a received message's files but info) is kept
- * by the kernel for long (place_entry_timeout), with its page cache
- * (keep_cache) and no FLUSH at close: a `cat` of every inbox/ID/subject
+ * change, goes through the page cache when it can (fs/status.c). What
+ * cannot change (the root, inbox/, a received message's files but info)
+ * is kept by the kernel for long (place_entry_timeout), with its page
+ * cache (keep_cache) and no FLUSH at close: a `cat` of every inbox/ID/subject
  * costs an OPEN per file, not eight requests; mail deleted or rewritten
  * behind our back is forgotten by notify_inval_entry (fs/session.c).
  *

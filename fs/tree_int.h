@@ -4,9 +4,10 @@
  * interface.md and gives their attributes; dir.c lists directories;
  * remove.c deletes (rm -r of inbox/, sent/ and failed/ entries);
  * status.c serves queue/ID/status through the page cache; xattr.c
- * refuses extended attributes; session.c starts and ends what needs the session and tells the kernel
- * what changed behind its back; tree.c holds every other operation and
- * the ops table. Not for use outside fs/.
+ * refuses extended attributes; session.c starts and ends what needs the
+ * session and tells the kernel what changed behind its back; tree.c
+ * holds every other operation and the ops table. Not for use outside
+ * fs/.
  */
 #ifndef MAILFS_TREE_INT_H
 #define MAILFS_TREE_INT_H
