@@ -4,8 +4,10 @@
  * inbox/ID went away or was rewritten behind our back (another tool
  * deleted it), or that a queue/ID left queue/ (delivered to sent/ or
  * failed/, deleted), since the kernel keeps inbox and queue entries for
- * long (place_entry_timeout); and the bytes of small inbox files at
- * their open (session_store).
+ * long (place_entry_timeout); and the bytes of small inbox files and
+ * of queue/ID/status at their open (session_store), and that what it
+ * knows of a status's attributes is stale (session_forget_attrs, for
+ * fs/status.c).
  *
  * The inbox starts at init, not at fs_init: mailfs.c opens the Maildir
  * after fs_init (and after the fork of fuse_daemonize, which threads do
@@ -97,22 +99,39 @@ outbox_changed(void)
 }
 
 /*
- * A small inbox file, at its open: into the page cache now, which the
- * reply's keep_cache keeps. Then `cat` needs no READ (one request less per
- * file), nor, since no READ ends, a GETATTR at the next stat (the kernel
- * drops the atime it knows after each READ). Before the reply: the kernel
+ * A small inbox file, or a queue/ID/status (fs/status.c), at its open:
+ * into the page cache now, which the reply's keep_cache keeps; -1 if not
+ * (too big for a few pages, or the kernel refused). Then `cat` needs no
+ * READ (one request less per file), nor, since no READ ends, a GETATTR
+ * at the next stat (the kernel drops the atime it knows after each
+ * READ). Before the reply: the kernel
  * has the inode (from the lookup), and no lock of it is held for an open
  * that does not truncate.
  */
-void
+int
 session_store(fuse_ino_t ino, const char *data, size_t len)
 {
 	struct fuse_bufvec b = FUSE_BUFVEC_INIT(len);
 
-	if (!session || len == 0 || len > STORE_MAX)
-		return;
+	if (!session || len > STORE_MAX)
+		return -1;
+	if (len == 0)
+		return 0;
 	b.buf[0].mem = (void *)data;
-	fuse_lowlevel_notify_store(session, ino, 0, &b, 0);
+	return fuse_lowlevel_notify_store(session, ino, 0, &b, 0) == 0 ? 0 : -1;
+}
+
+/*
+ * The kernel's attributes of ino become stale, and so does any reply to
+ * a request it sent before (it ignores their attributes): from a request
+ * too (fs/status.c: an OPEN, a LOOKUP, a GETATTR), as it takes no lock a
+ * request may hold.
+ */
+void
+session_forget_attrs(fuse_ino_t ino)
+{
+	if (session)
+		fuse_lowlevel_notify_inval_inode(session, ino, -1, 0);
 }
 
 /* --- queue/: the notifier --- */
@@ -138,8 +157,10 @@ struct transit {
 static pthread_mutex_t qmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qcv = PTHREAD_COND_INITIALIZER;
 static struct job *jobs, **jobs_tail = &jobs;
+static struct job *doing;	/* the job the notifier is doing */
 static size_t busy;		/* jobs queued or being done */
 static atomic_int running;	/* the notifier runs: names may be kept */
+static atomic_ulong status_changes;	/* changes of any status so far */
 static int stopping;
 static pthread_t notifier;
 static struct transit *transit;
@@ -274,6 +295,7 @@ notifier_main(void *arg)
 		if ((jobs = j->next) == NULL)
 			jobs_tail = &jobs;
 		stop = stopping;
+		doing = j;
 		pthread_mutex_unlock(&qmu);
 		/* At the end the kernel is gone: only the replies matter
 		 * (they free their requests). */
@@ -286,6 +308,7 @@ notifier_main(void *arg)
 		else
 			job_status(j->id);
 		pthread_mutex_lock(&qmu);
+		doing = NULL;
 		if (j->kind == JOB_FORGET)
 			transit_drop(j->id);
 		busy--;
@@ -339,6 +362,7 @@ entry_leaving(enum queue_where w, const char *id, int done)
  * a status it looked up before the change holds its parent, and so the
  * node, until the kernel lets go of both. Without memory the size stays
  * wrong until the entry leaves: better than failing a delivery's report.
+ * Every change is counted (session_status_changes: fs/status.c).
  */
 static void
 status_changed(const char *id)
@@ -346,6 +370,7 @@ status_changed(const char *id)
 	char path[QUEUE_ID_MAX + sizeof("queue/")];
 	struct job *j;
 
+	atomic_fetch_add(&status_changes, 1);
 	snprintf(path, sizeof(path), "queue/%s", id);
 	if (!node_held(path))
 		return;
@@ -356,6 +381,33 @@ status_changed(const char *id)
 		job_push(j);
 	}
 	pthread_mutex_unlock(&qmu);
+}
+
+unsigned long
+session_status_changes(void)
+{
+	return atomic_load(&status_changes);
+}
+
+/* Caller holds qmu. */
+static int
+job_is_status(const struct job *j, const char *id)
+{
+	return j != NULL && j->kind == JOB_STATUS && strcmp(j->id, id) == 0;
+}
+
+int
+session_status_told(const char *id)
+{
+	const struct job *j;
+	int told;
+
+	pthread_mutex_lock(&qmu);
+	told = !job_is_status(doing, id);
+	for (j = jobs; j != NULL && told; j = j->next)
+		told = !job_is_status(j, id);
+	pthread_mutex_unlock(&qmu);
+	return told;
 }
 
 void

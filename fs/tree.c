@@ -15,10 +15,12 @@
  * the handle and served in slices, so reads at different offsets agree;
  * files whose content changes (status, log, stats, ctl: the dynamic ones)
  * are opened direct_io and their attributes and entries have a zero
- * timeout, so `tail -f`, `cat` and `wc` never see stale sizes. What cannot
- * change (the root, inbox/, a received message's files but info) is kept
- * by the kernel for long (place_entry_timeout), with its page cache
- * (keep_cache) and no FLUSH at close: a `cat` of every inbox/ID/subject
+ * timeout, so `tail -f`, `cat` and `wc` never see stale sizes; but a
+ * queue/ID/status, whose size the kernel is told to forget at each
+ * change, goes through the page cache when it can (fs/status.c). What
+ * cannot change (the root, inbox/, a received message's files but info)
+ * is kept by the kernel for long (place_entry_timeout), with its page
+ * cache (keep_cache) and no FLUSH at close: a `cat` of every inbox/ID/subject
  * costs an OPEN per file, not eight requests; mail deleted or rewritten
  * behind our back is forgotten by notify_inval_entry (fs/session.c).
  *
@@ -83,7 +85,7 @@ reply_entry(fuse_req_t req, const struct loc *l, struct stat *st,
 	st->st_ino = e.ino;
 	e.attr = *st;
 	e.entry_timeout = place_entry_timeout(l);
-	e.attr_timeout = place_attr_timeout(l);
+	e.attr_timeout = status_attr(e.ino, l, NULL, &e.attr, 0);
 	if (fuse_reply_entry(req, &e) != 0)
 		node_forget(e.ino, 1);
 }
@@ -132,7 +134,7 @@ tree_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((err = place_stat(&l, h, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	st.st_ino = ino;
-	fuse_reply_attr(req, &st, place_attr_timeout(&l));
+	fuse_reply_attr(req, &st, status_attr(ino, &l, h, &st, 0));
 }
 
 static void
@@ -187,6 +189,7 @@ tree_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	if (err || (err = place_stat(&l, h, &st, &gen)))
 		return (void)fuse_reply_err(req, err);
 	st.st_ino = ino;
+	(void)status_attr(ino, &l, h, &st, 1);
 	fuse_reply_attr(req, &st, 0);
 }
 
@@ -248,6 +251,7 @@ handle_free(struct handle *h)
 	if (h->next != NULL)
 		h->next->prev = h->prev;
 	pthread_mutex_unlock(&open_lock);
+	status_release(h);
 	if (h->fd >= 0)
 		close(h->fd);
 	if (h->msg)
@@ -516,6 +520,8 @@ static void
 tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int acc = fi->flags & O_ACCMODE, err;
+	/* before the render: fs/status.c asks what changed since */
+	unsigned long seen = session_status_changes();
 	struct handle *h;
 	struct stat st;
 	struct loc l;
@@ -548,7 +554,9 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* The entry files that are not dynamic never change, nor do the
 	 * inbox files but info, which changes with the Maildir flags: what
 	 * the page cache holds of them stays good. */
-	if (place_is_dynamic(&l))
+	if (status_open(ino, &l, h, seen))
+		fi->keep_cache = 1;	/* fs/status.c: stored */
+	else if (place_is_dynamic(&l))
 		fi->direct_io = 1;
 	else if (l.kind == K_EFILE ||
 	    (l.kind == K_INODE && !place_is_inbox_info(&l)))
@@ -716,37 +724,6 @@ tree_statfs(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_statfs(req, &sv);
 }
 
-/* --- extended attributes: none --- */
-
-static void
-tree_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-    const char *value, size_t size, int flags)
-{
-	(void)ino, (void)name, (void)value, (void)size, (void)flags;
-	fuse_reply_err(req, ENOTSUP);
-}
-
-static void
-tree_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
-{
-	(void)ino, (void)name, (void)size;
-	fuse_reply_err(req, ENOTSUP);
-}
-
-static void
-tree_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
-{
-	(void)ino, (void)size;
-	fuse_reply_err(req, ENOTSUP);
-}
-
-static void
-tree_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
-{
-	(void)ino, (void)name;
-	fuse_reply_err(req, ENOTSUP);
-}
-
 static const struct fuse_lowlevel_ops ops = {
 	.init = session_init,
 	.destroy = session_destroy,
@@ -775,10 +752,10 @@ static const struct fuse_lowlevel_ops ops = {
 	.readdirplus = dir_readplus,
 	.releasedir = dir_release,
 	.statfs = tree_statfs,
-	.setxattr = tree_setxattr,
-	.getxattr = tree_getxattr,
-	.listxattr = tree_listxattr,
-	.removexattr = tree_removexattr,
+	.setxattr = xattr_set,
+	.getxattr = xattr_get,
+	.listxattr = xattr_list,
+	.removexattr = xattr_remove,
 };
 
 const struct fuse_lowlevel_ops *

@@ -3,9 +3,11 @@
  * (fs.h): place.c turns inodes and paths into places in the tree of
  * interface.md and gives their attributes; dir.c lists directories;
  * remove.c deletes (rm -r of inbox/, sent/ and failed/ entries);
- * session.c starts and ends what needs the session and tells the kernel
- * what changed behind its back; tree.c holds every other operation and
- * the ops table. Not for use outside fs/.
+ * status.c serves queue/ID/status through the page cache; xattr.c
+ * refuses extended attributes; session.c starts and ends what needs the
+ * session and tells the kernel what changed behind its back; tree.c
+ * holds every other operation and the ops table. Not for use outside
+ * fs/.
  */
 #ifndef MAILFS_TREE_INT_H
 #define MAILFS_TREE_INT_H
@@ -88,6 +90,7 @@ struct handle {
 	pid_t owner;		/* the process that opened it (outbox_process) */
 	char id[MAILDIR_ID_MAX];	/* ID/ctl: the entry, and where */
 	enum queue_where where;
+	fuse_ino_t status_ino;	/* read through the page cache (fs/status.c) */
 	struct handle *prev, *next;	/* in the list of open files */
 };
 
@@ -183,9 +186,42 @@ void	session_reply_ctl(fuse_req_t req, int err, size_t size);
 void	session_init(void *userdata, struct fuse_conn_info *fc);
 void	session_destroy(void *userdata);
 /* Give the kernel's page cache the bytes of the small file ino being
- * opened (keep_cache, content that never changes while ino lives), so
- * that reading it needs no READ request; may do nothing. */
-void	session_store(fuse_ino_t ino, const char *data, size_t len);
+ * opened (keep_cache), so that reading it needs no READ request: 0, or
+ * -1 if it did not (too big, or the kernel refused). */
+int	session_store(fuse_ino_t ino, const char *data, size_t len);
+/* The kernel's attributes of ino, and those of replies to requests it
+ * sent before this, are stale (it asks again). */
+void	session_forget_attrs(fuse_ino_t ino);
+/* 1 if the kernel was told of every change of queue/ID/status so far
+ * (none is waiting for the notifier). */
+int	session_status_told(const char *id);
+/* How many times any queue/ID/status changed so far. */
+unsigned long session_status_changes(void);
+
+/* --- status.c: queue/ID/status through the page cache --- */
+
+/* At the open of l (ino), rendered into h after session_status_changes
+ * gave seen: 1 if h reads through the page cache (keep_cache: its bytes
+ * are stored), 0 for direct_io. */
+int	status_open(fuse_ino_t ino, const struct loc *l, struct handle *h,
+	    unsigned long seen);
+/* At the release of h (any handle): another may read ino so. */
+void	status_release(struct handle *h);
+/* The attribute timeout of a reply giving the kernel st for l (ino; of
+ * handle h when it names one); may first make the kernel ignore it, or,
+ * forced (a SETATTR's, which it cannot ignore), change st's size, so the
+ * size a page cache reader of ino reads to stays its own. */
+double	status_attr(fuse_ino_t ino, const struct loc *l, const struct handle *h,
+	    struct stat *st, int forced);
+
+/* --- xattr.c: extended attributes, none --- */
+
+void	xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name,
+	    const char *value, size_t size, int flags);
+void	xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name,
+	    size_t size);
+void	xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size);
+void	xattr_remove(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 /* --- remove.c --- */
 
