@@ -2,15 +2,21 @@
  * outbox_proc.c - what /proc says about a process closing a file in
  * outbox/: see outbox_proc.h.
  *
- * A read of /proc/PID/stat waits for the process's exec lock, and a
+ * How a closing thread ends is in /proc/PID/stat (its flags and exit
+ * code), but a read of it waits for the process's exec lock, and a
  * process in execve(2) holds it while it closes its close-on-exec files:
  * their FLUSH comes to us then (dash saves a redirected fd that way
  * before it runs a command), and reading stat in the FLUSH would never
- * return. So a helper thread reads it, and a read still blocked after
- * STAT_WAIT_MS means an exec in progress: a living writer. The helper
- * finishes once our reply lets the exec go on. Helpers are kept and
- * reused (a new one starts only when none is idle: a blocked read holds
- * one), so a close costs an open, a read and a wakeup, not a thread.
+ * return. Most closes need no stat at all: /proc/PID/statm, which takes
+ * no such lock, says whether the thread has its memory with code mapped.
+ * A FLUSH from exit(2) comes after the memory went (statm all zero); one
+ * from execve(2) after the new, still empty memory came (no code yet);
+ * one from close(2) in a running program has code: that writer is alive,
+ * and nothing else is read. Only the others read stat, in a helper
+ * thread, and a read still blocked after STAT_WAIT_MS means an exec in
+ * progress: a living writer. The helper finishes once our reply lets the
+ * exec go on. Helpers are kept and reused (a new one starts only when
+ * none is idle: a blocked read holds one).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -181,9 +187,47 @@ read_stat(pid_t pid, char *buf, size_t size)
 	return ret;
 }
 
+/* The first n of the numbers in the text of /proc/PID/FILE (opened with
+ * open(2), not stdio: a close reads a few of these): n, or 0 when it
+ * cannot be read. */
+static int
+proc_numbers(pid_t pid, const char *file, unsigned long *v, int n)
+{
+	char path[64], buf[256], *p, *end;
+	ssize_t len;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	for (i = 0, p = buf; i < n; i++, p = end) {
+		v[i] = strtoul(p, &end, 10);
+		if (end == p)
+			return 0;
+	}
+	return n;
+}
+
+/* 1 if thread pid runs a program with code mapped (statm's size and
+ * text are not 0): not exiting, and not in an execve(2) between its new
+ * memory and its new program. */
+static int
+runs_code(pid_t pid)
+{
+	unsigned long v[4];
+
+	return proc_numbers(pid, "statm", v, 4) == 4 && v[0] > 0 && v[3] > 0;
+}
+
 /*
  * outbox_writer_end - PF_EXITING (0x4) in field 9 of /proc/PID/stat, and the
  * exit_code of field 52: a signal in its low 7 bits, else the status.
+ * Only for a thread without code mapped (runs_code).
  */
 enum outbox_writer_end
 outbox_writer_end(pid_t pid)
@@ -193,7 +237,7 @@ outbox_writer_end(pid_t pid)
 	long code = 0;
 	int field;
 
-	if (pid <= 0)
+	if (pid <= 0 || runs_code(pid))
 		return WRITER_ALIVE;
 	switch (read_stat(pid, buf, sizeof(buf))) {
 	case -1:
@@ -216,25 +260,29 @@ outbox_writer_end(pid_t pid)
 	return code & 0x7f ? WRITER_KILLED : WRITER_FAILED;
 }
 
+/* The Tgid: line of /proc/TID/status, read with open(2) (no stdio). */
 pid_t
 outbox_process(pid_t tid)
 {
-	char path[64], line[256];
-	int tgid = (int)tid;
-	FILE *fp;
+	char path[64], buf[512], *p;
+	ssize_t len;
+	int fd, tgid = (int)tid;
 
 	if (tid <= 0)
 		return tid;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if (!(fp = fopen(path, "re")))
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return tid;
-	while (fgets(line, sizeof(line), fp))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(fp);
+	/* Tgid: is among the first lines, well within buf */
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return tid;
+	buf[len] = '\0';
+	if ((p = strstr(buf, "\nTgid:")) != NULL)
+		sscanf(p + 1, "Tgid: %d", &tgid);
 	return (pid_t)tgid;
 }
-
 
 /* 1 if the link target of a descriptor is outbox/name (an unlinked one
  * included). */
