@@ -178,8 +178,10 @@ queue_destination(const struct msg *m)
 	return w;
 }
 
-void
-queue_wake(void)
+/* queue_wake; the local deliverer only when local is set (a thread
+ * woken for nothing is two context switches per message submitted). */
+static void
+wake(int local)
 {
 	void (*fn)(void *);
 	void *arg;
@@ -187,10 +189,29 @@ queue_wake(void)
 	pthread_mutex_lock(&queue.mu);
 	fn = queue.wakeup;
 	arg = queue.wakeup_arg;
-	queue_local_kick();
+	if (local)
+		queue_local_kick();
 	pthread_mutex_unlock(&queue.mu);
 	if (fn != NULL)
 		fn(arg);
+}
+
+void
+queue_wake(void)
+{
+	wake(1);
+}
+
+/* Caller holds queue.mu. 1 if a recipient of m is delivered here. */
+static int
+has_local(const struct msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++)
+		if (queue_rcpt_is_local(&m->r[i]))
+			return 1;
+	return 0;
 }
 
 void
@@ -462,7 +483,7 @@ enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	char size[32], uidtext[32], *rcpts;
 	struct msg *m;
 	size_t i;
-	int err = 0;
+	int err = 0, local;
 
 	if ((m = entry_new("")) == NULL || (m->from = strdup(sm->from)) == NULL ||
 	    (m->name = strdup(name ? name : "")) == NULL) {
@@ -495,6 +516,7 @@ enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	}
 	snprintf(id, QUEUE_ID_MAX, "%s", m->id);
 	pthread_mutex_lock(&queue.mu);
+	local = has_local(m);
 	queue_index_add(m);
 	pthread_mutex_unlock(&queue.mu);
 
@@ -506,7 +528,7 @@ enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	    sm->user ? "user" : NULL, sm->user, NULL);
 	free(rcpts);
 	stats_add(STATS_QUEUED, 1);
-	queue_wake();
+	wake(local);
 	return 0;
 }
 

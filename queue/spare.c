@@ -41,6 +41,10 @@
 
 /* Enough for 8 writers' bursts; each spare is four empty inodes. */
 #define SPARE_TARGET	16
+/* Takes wake the thread only once the stock is down to this, and it
+ * makes the rest in one go: a wakeup (two context switches) per
+ * SPARE_TARGET - SPARE_LOW submissions, not per submission. */
+#define SPARE_LOW	(SPARE_TARGET / 2)
 /* After a failure to make one (a full disk), before the next try. */
 #define SPARE_RETRY_S	5
 /* Idle this long with spares no round has covered: one round for them. */
@@ -256,8 +260,8 @@ spare_take(char name[SPARE_NAME_MAX], int *durable)
 	id = sp.ready[sp.head];
 	*durable = spool_sync_covered(sp.fs, sp.mark[sp.head]);
 	sp.head = (sp.head + 1) % SPARE_TARGET;
-	sp.n--;
-	pthread_cond_signal(&sp.cv);
+	if (--sp.n <= SPARE_LOW)
+		pthread_cond_signal(&sp.cv);
 	pthread_mutex_unlock(&sp.mu);
 	snprintf(name, SPARE_NAME_MAX, "%lu", id);
 	return 0;
