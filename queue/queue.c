@@ -392,9 +392,12 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 	snprintf(statep, sizeof(statep), "%s/state", name);
 	snprintf(sparep, sizeof(sparep), "%s/" SPARE_SEAL, name);
 	snprintf(sealp, sizeof(sealp), "%s/%s", name, seal);
-	err = spool_put_file(fromfd, msgp, sm->data, sm->len);
+	/* A spare's files exist, empty (spare.h): filled, not created. */
+	err = (fromfd == queue.tmpfd ? spool_put_file : spool_fill_file)(
+	    fromfd, msgp, sm->data, sm->len);
 	if (!err)
-		err = spool_put_file(fromfd, statep, state, len);
+		err = (fromfd == queue.tmpfd ? spool_put_file :
+		    spool_fill_file)(fromfd, statep, state, len);
 	/* The seal: a spare's renamed, else a new name of the message. */
 	if (!err && (fromfd == queue.tmpfd ?
 	    linkat(fromfd, msgp, fromfd, sealp, 0) :

@@ -245,16 +245,16 @@ spool_write_iov(int fd, const struct iovec *v, size_t n)
 	return 0;
 }
 
-/* spool_write_file and spool_put_file: datasync says which. */
+/* spool_write_file, spool_put_file and spool_fill_file: open flags
+ * (creating or not), datasync says which. */
 static int
 write_file(int dirfd, const char *name, const void *buf, size_t len,
-    int datasync)
+    int flags, int datasync)
 {
 	struct iovec v = { (void *)buf, len };
 	int fd, err;
 
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0640);
+	fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | flags, 0640);
 	if (fd == -1)
 		return errno;
 	err = spool_write_iov(fd, &v, 1);
@@ -270,13 +270,22 @@ write_file(int dirfd, const char *name, const void *buf, size_t len,
 int
 spool_write_file(int dirfd, const char *name, const void *buf, size_t len)
 {
-	return write_file(dirfd, name, buf, len, 1);
+	return write_file(dirfd, name, buf, len, O_CREAT | O_TRUNC, 1);
 }
 
 int
 spool_put_file(int dirfd, const char *name, const void *buf, size_t len)
 {
-	return write_file(dirfd, name, buf, len, 0);
+	return write_file(dirfd, name, buf, len, O_CREAT | O_TRUNC, 0);
+}
+
+/* No O_TRUNC: on an empty file ext4 takes it for a file being rewritten
+ * in place (auto_da_alloc) and starts its writeback at close, one I/O
+ * per file, where the round that follows writes them all at once. */
+int
+spool_fill_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	return write_file(dirfd, name, buf, len, 0, 0);
 }
 
 int

@@ -103,6 +103,11 @@ int	spool_write_file(int dirfd, const char *name, const void *buf,
  * spool_sync_wait round. */
 int	spool_put_file(int dirfd, const char *name, const void *buf,
 	    size_t len);
+/* The same into dirfd/name, which exists and is empty (made ahead, as a
+ * spare's files: spare.h), without truncating it; ENOENT if it is not
+ * there. */
+int	spool_fill_file(int dirfd, const char *name, const void *buf,
+	    size_t len);
 /* Replace dirfd/name atomically: name.tmp written and synced, renamed over
  * name, then dirfd fsync'd (an O_PATH dirfd, for a directory that is not
  * readable: its file system synced). */

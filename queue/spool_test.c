@@ -77,6 +77,16 @@ main(void)
 	    "spool_read_file of a missing file: ENOENT");
 	ok(spool_write_file(dfd, "nodir/f", "x", 1) == ENOENT,
 	    "spool_write_file into a missing directory: ENOENT");
+	fd = openat(dfd, "empty", O_WRONLY | O_CREAT | O_EXCL, 0640);
+	ok(fd != -1 && close(fd) == 0 &&
+	    spool_fill_file(dfd, "empty", "filled", 6) == 0 &&
+	    spool_read_file(dfd, "empty", &buf, &len) == 0 && len == 6 &&
+	    strcmp(buf, "filled") == 0, "spool_fill_file fills an empty file");
+	free(buf);
+	buf = NULL;
+	ok(spool_fill_file(dfd, "nosuch", "x", 1) == ENOENT &&
+	    faccessat(dfd, "nosuch", F_OK, 0) == -1,
+	    "spool_fill_file creates nothing: ENOENT");
 
 	ok(mkdirat(dfd, "a", 0700) == 0 && mkdirat(dfd, "b", 0700) == 0 &&
 	    spool_dir_open(&d, dfd, "a") == 0 && spool_dir_add(&d, dfd, "b") == 0,
