@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -260,7 +261,9 @@ outbox_writer_end(pid_t pid)
 	return code & 0x7f ? WRITER_KILLED : WRITER_FAILED;
 }
 
-/* The Tgid: line of /proc/TID/status, read with open(2) (no stdio). */
+/* tid itself when pidfd_open(2) takes it, which it does only for the
+ * first thread of a process (no /proc file to open, read and parse: a
+ * cp's create); else the Tgid: line of /proc/TID/status. */
 pid_t
 outbox_process(pid_t tid)
 {
@@ -270,6 +273,10 @@ outbox_process(pid_t tid)
 
 	if (tid <= 0)
 		return tid;
+	if ((fd = (int)syscall(SYS_pidfd_open, tid, 0)) != -1) {
+		close(fd);
+		return tid;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return tid;
@@ -325,27 +332,32 @@ fd_ino(pid_t pid, const char *fd)
  * saves and restores a redirected fd around a command. Each descriptor's
  * link is read (one readlinkat); only one that names the file has its
  * fdinfo read for the inode, to tell it from another file of that name.
+ * The directory is read with getdents64 (no stdio DIR, whose opendir
+ * costs an fstat more).
  */
 int
 outbox_holds_other(pid_t pid, unsigned long ino, const char *name)
 {
 	char path[64], target[PATH_MAX];
-	struct dirent *d;
+	char buf[8192] __attribute__((aligned(8)));
+	struct dirent64 *d;
 	int found = 0, dfd;
-	ssize_t n;
-	DIR *dir;
+	ssize_t n, got, off;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if (ino == 0 || !(dir = opendir(path)))
+	if (ino == 0 || (dfd = open(path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
 		return 0;
-	dfd = dirfd(dir);
-	while (!found && (d = readdir(dir))) {
-		if (d->d_name[0] == '.' || (n = readlinkat(dfd, d->d_name,
-		    target, sizeof(target) - 1)) <= 0)
-			continue;
-		target[n] = '\0';
-		found = target_is(target, name) && fd_ino(pid, d->d_name) == ino;
-	}
-	closedir(dir);
+	while (!found && (got = getdents64(dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; !found && off < got; off += d->d_reclen) {
+			d = (struct dirent64 *)(buf + off);
+			if (d->d_name[0] == '.' || (n = readlinkat(dfd,
+			    d->d_name, target, sizeof(target) - 1)) <= 0)
+				continue;
+			target[n] = '\0';
+			found = target_is(target, name) &&
+			    fd_ino(pid, d->d_name) == ino;
+		}
+	close(dfd);
 	return found;
 }
