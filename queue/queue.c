@@ -358,13 +358,14 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 	char msgp[QUEUE_ID_MAX + 16], statep[QUEUE_ID_MAX + 16];
 	char sparep[QUEUE_ID_MAX + 16], sealp[QUEUE_ID_MAX + CHECK_SEAL_MAX];
 	const char *name;	/* the directory filled, in fromfd */
+	unsigned long mark = 0;
 	size_t len;
 	int fromfd, err, named = 0;
 
 	m->crc = check_crc(0, sm->data, sm->len);
 	m->has_crc = 1;
 	check_seal_name(sm->len, m->crc, seal);
-	if (spare_take(spare, &named) == 0) {
+	if (spare_take(spare, &named, &mark) == 0) {
 		queue_id_new(m->id);
 		fromfd = spare_dirfd();
 		name = spare;
@@ -407,9 +408,11 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 	/* A directory whose names are not durable yet (made just now, or a
 	 * spare no round has covered) gets a round of its own first: an
 	 * entry in queue/ whose files a crash could lose would be rebuilt
-	 * at start from what is left (load.c). */
+	 * at start from what is left (load.c). For a spare, a round that
+	 * began after it was made will do, even one running now. */
 	if (!err && !named)
-		err = spool_sync_wait(&queue.fs, ticket, 1);
+		err = fromfd == queue.tmpfd ? spool_sync_wait(&queue.fs,
+		    ticket, 1) : spool_sync_cover(&queue.fs, mark, ticket, 1);
 	if (!err && renameat(fromfd, name, queue.dirs[QUEUE_QUEUE].fd[0],
 	    m->id) == -1)
 		err = errno;

@@ -244,7 +244,7 @@ spare_stop(void)
 }
 
 int
-spare_take(char name[SPARE_NAME_MAX], int *durable)
+spare_take(char name[SPARE_NAME_MAX], int *durable, unsigned long *mark)
 {
 	unsigned long id;
 
@@ -254,7 +254,8 @@ spare_take(char name[SPARE_NAME_MAX], int *durable)
 		return -1;
 	}
 	id = sp.ready[sp.head];
-	*durable = spool_sync_covered(sp.fs, sp.mark[sp.head]);
+	*mark = sp.mark[sp.head];
+	*durable = spool_sync_covered(sp.fs, *mark);
 	sp.head = (sp.head + 1) % SPARE_TARGET;
 	if (--sp.n <= SPARE_LOW)
 		pthread_cond_signal(&sp.cv);

@@ -183,8 +183,9 @@ spool_sync_release(struct spool_dir *d)
  * the dirty state, and a writeback error is reported only once, so a
  * later success proves nothing about what was written before it).
  */
-int
-spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
+static int
+sync_wait(struct spool_dir *d, const unsigned long *mark,
+    unsigned long ticket, int held)
 {
 	unsigned long want, mine;
 	int err;
@@ -193,7 +194,9 @@ spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
 	/* while it waits, a holder is not one to wait for */
 	if (held && --d->held == 0)
 		pthread_cond_signal(&d->gathered);
-	want = d->started + 1;
+	/* A round that failed since the mark may have dropped what was done
+	 * before it: then only a round from now counts. */
+	want = mark && d->failed <= *mark ? *mark + 1 : d->started + 1;
 	while (d->done < want) {
 		if (d->running) {
 			pthread_cond_wait(&d->cv, &d->mu);
@@ -220,6 +223,19 @@ spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
 		d->held++;
 	pthread_mutex_unlock(&d->mu);
 	return err;
+}
+
+int
+spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
+{
+	return sync_wait(d, NULL, ticket, held);
+}
+
+int
+spool_sync_cover(struct spool_dir *d, unsigned long mark,
+    unsigned long ticket, int held)
+{
+	return sync_wait(d, &mark, ticket, held);
 }
 
 int

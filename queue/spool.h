@@ -92,6 +92,11 @@ void	spool_sync_release(struct spool_dir *d);
  */
 unsigned long spool_sync_mark(struct spool_dir *d);
 int	spool_sync_covered(struct spool_dir *d, unsigned long mark);
+/* spool_sync_wait for work done before mark was taken: a round that
+ * began after the mark (one running now, say) is enough, not only one
+ * that begins after the call. */
+int	spool_sync_cover(struct spool_dir *d, unsigned long mark,
+	    unsigned long ticket, int held);
 
 /* Write all of the n pieces in v to fd (retrying short writes). */
 int	spool_write_iov(int fd, const struct iovec *v, size_t n);

@@ -135,7 +135,7 @@ main(void)
 
 	/* marks: work done with nobody waiting, covered by a later round */
 	{
-		unsigned long m0, m1;
+		unsigned long m0, m1, rounds;
 
 		ok(spool_fs_open(&d, dfd, "a") == 0, "a syncfs group again");
 		m0 = spool_sync_mark(&d);
@@ -155,6 +155,17 @@ main(void)
 		    spool_dir_sync(&d) == 0 &&
 		    spool_sync_covered(&d, d.done - 1),
 		    "a mark after the failure is covered by the next round");
+		m0 = spool_sync_mark(&d);
+		rounds = d.rounds;
+		ok(spool_sync_cover(&d, m0, spool_sync_ticket(&d), 0) == 0 &&
+		    d.rounds == rounds + 1 && spool_sync_covered(&d, m0),
+		    "spool_sync_cover with no round since the mark: one round");
+		ok(spool_sync_cover(&d, m0, spool_sync_ticket(&d), 0) == 0 &&
+		    d.rounds == rounds + 1,
+		    "a round since the mark: spool_sync_cover needs no other");
+		ok(spool_sync_cover(&d, m1, spool_sync_ticket(&d), 0) == 0 &&
+		    d.rounds == rounds + 2,
+		    "a failed round since the mark: a round from now");
 		spool_dir_close(&d);
 	}
 
