@@ -358,6 +358,7 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 	char msgp[QUEUE_ID_MAX + 16], statep[QUEUE_ID_MAX + 16];
 	char sparep[QUEUE_ID_MAX + 16], sealp[QUEUE_ID_MAX + CHECK_SEAL_MAX];
 	const char *name;	/* the directory filled, in fromfd */
+	int (*put)(int, const char *, const void *, size_t);
 	unsigned long mark = 0;
 	size_t len;
 	int fromfd, err, named = 0;
@@ -394,11 +395,10 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 	snprintf(sparep, sizeof(sparep), "%s/" SPARE_SEAL, name);
 	snprintf(sealp, sizeof(sealp), "%s/%s", name, seal);
 	/* A spare's files exist, empty (spare.h): filled, not created. */
-	err = (fromfd == queue.tmpfd ? spool_put_file : spool_fill_file)(
-	    fromfd, msgp, sm->data, sm->len);
+	put = fromfd == queue.tmpfd ? spool_put_file : spool_fill_file;
+	err = put(fromfd, msgp, sm->data, sm->len);
 	if (!err)
-		err = (fromfd == queue.tmpfd ? spool_put_file :
-		    spool_fill_file)(fromfd, statep, state, len);
+		err = put(fromfd, statep, state, len);
 	/* The seal: a spare's renamed, else a new name of the message. */
 	if (!err && (fromfd == queue.tmpfd ?
 	    linkat(fromfd, msgp, fromfd, sealp, 0) :
