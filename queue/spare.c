@@ -15,7 +15,8 @@
  * the round of any earlier submission), its names are durable and a
  * submission taking it needs one round, not two (queue.c). Spares are
  * taken oldest first, the likeliest to be covered; one that is not yet
- * gets the first round of its submission's two. After a quiet spell the
+ * gets a round before its rename (spool_sync_cover: the one running, if
+ * it began after the spare was made). After a quiet spell the
  * thread runs a round for the spares itself (stocked). A crash may leave
  * half-made spares: spare_start removes every one and starts again. They
  * live in their own directory, so that tmp/ holds only what interrupted
