@@ -8,15 +8,16 @@
  * their FLUSH comes to us then (dash saves a redirected fd that way
  * before it runs a command), and reading stat in the FLUSH would never
  * return. Most closes need no stat at all: /proc/PID/statm, which takes
- * no such lock, says whether the thread has its memory with code mapped.
- * A FLUSH from exit(2) comes after the memory went (statm all zero); one
- * from execve(2) after the new, still empty memory came (no code yet);
- * one from close(2) in a running program has code: that writer is alive,
- * and nothing else is read. Only the others read stat, in a helper
- * thread, and a read still blocked after STAT_WAIT_MS means an exec in
- * progress: a living writer. The helper finishes once our reply lets the
- * exec go on. Helpers are kept and reused (a new one starts only when
- * none is idle: a blocked read holds one).
+ * no such lock, says what memory the thread has. A FLUSH from exit(2)
+ * comes after the memory went (statm all zero); one from execve(2) after
+ * the new, still empty memory came (no code yet: an exec, told without
+ * stat); one from close(2) in a running program has code: that writer is
+ * alive, and nothing else is read. Only an exit (or a thread /proc says
+ * nothing of) reads stat, in a helper thread, and a read still blocked
+ * after STAT_WAIT_MS means an exec in progress: a living writer. The
+ * helper finishes once our reply lets the exec go on. Helpers are kept
+ * and reused (a new one starts only when none is idle: a blocked read
+ * holds one).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -214,21 +215,26 @@ proc_numbers(pid_t pid, const char *file, unsigned long *v, int n)
 	return n;
 }
 
-/* 1 if thread pid runs a program with code mapped (statm's size and
- * text are not 0): not exiting, and not in an execve(2) between its new
- * memory and its new program. */
-static int
-runs_code(pid_t pid)
+/* What /proc/PID/statm says of thread pid's memory (size and text). */
+enum memory { MEM_UNKNOWN, MEM_NONE, MEM_NEW, MEM_CODE };
+
+static enum memory
+memory_of(pid_t pid)
 {
 	unsigned long v[4];
 
-	return proc_numbers(pid, "statm", v, 4) == 4 && v[0] > 0 && v[3] > 0;
+	if (proc_numbers(pid, "statm", v, 4) != 4)
+		return MEM_UNKNOWN;
+	return v[0] == 0 ? MEM_NONE : v[3] == 0 ? MEM_NEW : MEM_CODE;
 }
 
 /*
- * outbox_writer_end - PF_EXITING (0x4) in field 9 of /proc/PID/stat, and the
- * exit_code of field 52: a signal in its low 7 bits, else the status.
- * Only for a thread without code mapped (runs_code).
+ * outbox_writer_end - a thread with code mapped is alive; one with new
+ * memory and no code yet is in an execve(2) (its stat would block until
+ * our reply: no wait of STAT_WAIT_MS for that, which a dash script paid
+ * for each command run inside a block redirected into outbox/). Else
+ * PF_EXITING (0x4) in field 9 of /proc/PID/stat, and the exit_code of
+ * field 52: a signal in its low 7 bits, else the status.
  */
 enum outbox_writer_end
 outbox_writer_end(pid_t pid)
@@ -238,8 +244,16 @@ outbox_writer_end(pid_t pid)
 	long code = 0;
 	int field;
 
-	if (pid <= 0 || runs_code(pid))
+	if (pid <= 0)
 		return WRITER_ALIVE;
+	switch (memory_of(pid)) {
+	case MEM_CODE:
+		return WRITER_ALIVE;
+	case MEM_NEW:
+		return WRITER_EXEC;
+	default:
+		break;	/* exiting (no memory), or /proc did not say */
+	}
 	switch (read_stat(pid, buf, sizeof(buf))) {
 	case -1:
 		return WRITER_EXEC;
