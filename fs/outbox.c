@@ -95,12 +95,19 @@ unref(struct outbox_file *f)
 	}
 }
 
+/* outbox/ changed; notify: tell the kernel (outbox_on_change) */
+static void
+set_dir_mtime(int notify)
+{
+	clock_gettime(CLOCK_REALTIME, &dir_mtime);
+	if (changed && notify)
+		changed();
+}
+
 static void
 touch_dir(void)
 {
-	clock_gettime(CLOCK_REALTIME, &dir_mtime);
-	if (changed)
-		changed();
+	set_dir_mtime(1);
 }
 
 void
@@ -191,8 +198,11 @@ make(const char *name, mode_t mode, uid_t uid, gid_t gid)
 	f->refs = 1;
 	f->next = files;
 	files = f;
-	touch_dir();
-	outbox_ghost_drop(name);	/* a new file of a sent name */
+	/* A new file of a sent name comes from a write or an open of its
+	 * ghost, which the kernel does not take for a change of outbox/;
+	 * any other comes from a create or mknod, after which it forgets
+	 * outbox/'s attributes itself (a notification less per cp). */
+	set_dir_mtime(outbox_ghost_drop(name) == 0);
 	return f;
 }
 

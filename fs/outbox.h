@@ -95,7 +95,9 @@ int	outbox_list(char ***names, size_t *n);
 /* When a name last came or went. */
 struct timespec outbox_mtime(void);
 /* fn is called (with outbox's lock held: it must not call back) whenever
- * that time changes, so the kernel may keep outbox/'s attributes. */
+ * that time changes, so the kernel may keep outbox/'s attributes; not for
+ * a file made by a create or mknod, after which the kernel forgets them
+ * itself. */
 void	outbox_on_change(void (*fn)(void));
 
 #endif

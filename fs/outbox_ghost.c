@@ -4,8 +4,11 @@
  * install(1) chmods the name after close(); rsync --inplace lstats it,
  * opens it read-only and fchmods it. The message went at that close, so
  * without a ghost each of them fails after sending and a user who retries
- * sends twice. A short list is enough: ghosts live OUTBOX_GHOST_TTL
- * seconds and a name has at most one.
+ * sends twice. Ghosts live OUTBOX_GHOST_TTL seconds and a name has at
+ * most one. Every close that sends adds one, so at a few hundred messages
+ * a second there are thousands: they are found by name in a hash table,
+ * and, all living equally long, expire in the order they came, oldest
+ * first from a queue (no walk of them all per close).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,17 +16,20 @@
 #include <string.h>
 #include <time.h>
 
+#include <glib.h>
+
 #include "fs/outbox_ghost.h"
 
 struct ghost {
 	char *name;
 	struct outbox_attr attr;
 	time_t until;		/* CLOCK_MONOTONIC seconds */
-	struct ghost *next;
+	GList link;		/* in order, oldest at the head */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ghost *ghosts;
+static GHashTable *by_name;	/* name -> ghost; NULL until the first */
+static GQueue order = G_QUEUE_INIT;
 
 static time_t
 now(void)
@@ -34,26 +40,29 @@ now(void)
 	return t.tv_sec;
 }
 
+static void
+forget(struct ghost *g)
+{
+	g_hash_table_remove(by_name, g->name);
+	g_queue_unlink(&order, &g->link);
+	free(g->name);
+	free(g);
+}
+
 /* Drop the expired ghosts and name's (if name); the lock is held. Returns
  * 1 when name had one. */
 static int
 sweep(const char *name)
 {
-	struct ghost **pp = &ghosts, *g;
+	struct ghost *g;
 	time_t t = now();
 	int found = 0;
 
-	while ((g = *pp) != NULL) {
-		int mine = name && strcmp(g->name, name) == 0;
-
-		if (g->until > t && !mine) {
-			pp = &g->next;
-			continue;
-		}
-		found |= mine && g->until > t;
-		*pp = g->next;
-		free(g->name);
-		free(g);
+	while ((g = g_queue_peek_head(&order)) != NULL && g->until <= t)
+		forget(g);
+	if (name && by_name && (g = g_hash_table_lookup(by_name, name))) {
+		found = 1;
+		forget(g);
 	}
 	return found;
 }
@@ -61,13 +70,8 @@ sweep(const char *name)
 static struct ghost *
 find(const char *name)
 {
-	struct ghost *g;
-
 	sweep(NULL);
-	for (g = ghosts; g; g = g->next)
-		if (strcmp(g->name, name) == 0)
-			return g;
-	return NULL;
+	return by_name ? g_hash_table_lookup(by_name, name) : NULL;
 }
 
 void
@@ -82,10 +86,13 @@ outbox_ghost_add(const char *name, const struct outbox_attr *a)
 	g->attr = *a;
 	g->attr.size = 0;
 	g->until = now() + OUTBOX_GHOST_TTL;
+	g->link.data = g;
 	pthread_mutex_lock(&lock);
+	if (by_name == NULL)
+		by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	sweep(name);
-	g->next = ghosts;
-	ghosts = g;
+	g_hash_table_insert(by_name, g->name, g);
+	g_queue_push_tail_link(&order, &g->link);
 	pthread_mutex_unlock(&lock);
 }
 

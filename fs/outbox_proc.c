@@ -2,15 +2,22 @@
  * outbox_proc.c - what /proc says about a process closing a file in
  * outbox/: see outbox_proc.h.
  *
- * A read of /proc/PID/stat waits for the process's exec lock, and a
+ * How a closing thread ends is in /proc/PID/stat (its flags and exit
+ * code), but a read of it waits for the process's exec lock, and a
  * process in execve(2) holds it while it closes its close-on-exec files:
  * their FLUSH comes to us then (dash saves a redirected fd that way
  * before it runs a command), and reading stat in the FLUSH would never
- * return. So a helper thread reads it, and a read still blocked after
- * STAT_WAIT_MS means an exec in progress: a living writer. The helper
- * finishes once our reply lets the exec go on. Helpers are kept and
- * reused (a new one starts only when none is idle: a blocked read holds
- * one), so a close costs an open, a read and a wakeup, not a thread.
+ * return. Most closes need no stat at all: /proc/PID/statm, which takes
+ * no such lock, says what memory the thread has. A FLUSH from exit(2)
+ * comes after the memory went (statm all zero); one from execve(2) after
+ * the new, still empty memory came (no code yet: an exec, told without
+ * stat); one from close(2) in a running program has code: that writer is
+ * alive, and nothing else is read. Only an exit (or a thread /proc says
+ * nothing of) reads stat, in a helper thread, and a read still blocked
+ * after STAT_WAIT_MS means an exec in progress: a living writer. The
+ * helper finishes once our reply lets the exec go on. Helpers are kept
+ * and reused (a new one starts only when none is idle: a blocked read
+ * holds one).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,9 +189,52 @@ read_stat(pid_t pid, char *buf, size_t size)
 	return ret;
 }
 
+/* The first n of the numbers in the text of /proc/PID/FILE (opened with
+ * open(2), not stdio: a close reads a few of these): n, or 0 when it
+ * cannot be read. */
+static int
+proc_numbers(pid_t pid, const char *file, unsigned long *v, int n)
+{
+	char path[64], buf[256], *p, *end;
+	ssize_t len;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	for (i = 0, p = buf; i < n; i++, p = end) {
+		v[i] = strtoul(p, &end, 10);
+		if (end == p)
+			return 0;
+	}
+	return n;
+}
+
+/* What /proc/PID/statm says of thread pid's memory (size and text). */
+enum memory { MEM_UNKNOWN, MEM_NONE, MEM_NEW, MEM_CODE };
+
+static enum memory
+memory_of(pid_t pid)
+{
+	unsigned long v[4];
+
+	if (proc_numbers(pid, "statm", v, 4) != 4)
+		return MEM_UNKNOWN;
+	return v[0] == 0 ? MEM_NONE : v[3] == 0 ? MEM_NEW : MEM_CODE;
+}
+
 /*
- * outbox_writer_end - PF_EXITING (0x4) in field 9 of /proc/PID/stat, and the
- * exit_code of field 52: a signal in its low 7 bits, else the status.
+ * outbox_writer_end - a thread with code mapped is alive; one with new
+ * memory and no code yet is in an execve(2) (its stat would block until
+ * our reply: no wait of STAT_WAIT_MS for that, which a dash script paid
+ * for each command run inside a block redirected into outbox/). Else
+ * PF_EXITING (0x4) in field 9 of /proc/PID/stat, and the exit_code of
+ * field 52: a signal in its low 7 bits, else the status.
  */
 enum outbox_writer_end
 outbox_writer_end(pid_t pid)
@@ -195,6 +246,14 @@ outbox_writer_end(pid_t pid)
 
 	if (pid <= 0)
 		return WRITER_ALIVE;
+	switch (memory_of(pid)) {
+	case MEM_CODE:
+		return WRITER_ALIVE;
+	case MEM_NEW:
+		return WRITER_EXEC;
+	default:
+		break;	/* exiting (no memory), or /proc did not say */
+	}
 	switch (read_stat(pid, buf, sizeof(buf))) {
 	case -1:
 		return WRITER_EXEC;
@@ -216,25 +275,35 @@ outbox_writer_end(pid_t pid)
 	return code & 0x7f ? WRITER_KILLED : WRITER_FAILED;
 }
 
+/* tid itself when pidfd_open(2) takes it, which it does only for the
+ * first thread of a process (no /proc file to open, read and parse: a
+ * cp's create); else the Tgid: line of /proc/TID/status. */
 pid_t
 outbox_process(pid_t tid)
 {
-	char path[64], line[256];
-	int tgid = (int)tid;
-	FILE *fp;
+	char path[64], buf[512], *p;
+	ssize_t len;
+	int fd, tgid = (int)tid;
 
 	if (tid <= 0)
 		return tid;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if (!(fp = fopen(path, "re")))
+	if ((fd = (int)syscall(SYS_pidfd_open, tid, 0)) != -1) {
+		close(fd);
 		return tid;
-	while (fgets(line, sizeof(line), fp))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(fp);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return tid;
+	/* Tgid: is among the first lines, well within buf */
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return tid;
+	buf[len] = '\0';
+	if ((p = strstr(buf, "\nTgid:")) != NULL)
+		sscanf(p + 1, "Tgid: %d", &tgid);
 	return (pid_t)tgid;
 }
-
 
 /* 1 if the link target of a descriptor is outbox/name (an unlinked one
  * included). */
@@ -277,27 +346,32 @@ fd_ino(pid_t pid, const char *fd)
  * saves and restores a redirected fd around a command. Each descriptor's
  * link is read (one readlinkat); only one that names the file has its
  * fdinfo read for the inode, to tell it from another file of that name.
+ * The directory is read with getdents64 (no stdio DIR, whose opendir
+ * costs an fstat more).
  */
 int
 outbox_holds_other(pid_t pid, unsigned long ino, const char *name)
 {
 	char path[64], target[PATH_MAX];
-	struct dirent *d;
+	char buf[8192] __attribute__((aligned(8)));
+	struct dirent64 *d;
 	int found = 0, dfd;
-	ssize_t n;
-	DIR *dir;
+	ssize_t n, got, off;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	if (ino == 0 || !(dir = opendir(path)))
+	if (ino == 0 || (dfd = open(path, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
 		return 0;
-	dfd = dirfd(dir);
-	while (!found && (d = readdir(dir))) {
-		if (d->d_name[0] == '.' || (n = readlinkat(dfd, d->d_name,
-		    target, sizeof(target) - 1)) <= 0)
-			continue;
-		target[n] = '\0';
-		found = target_is(target, name) && fd_ino(pid, d->d_name) == ino;
-	}
-	closedir(dir);
+	while (!found && (got = getdents64(dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; !found && off < got; off += d->d_reclen) {
+			d = (struct dirent64 *)(buf + off);
+			if (d->d_name[0] == '.' || (n = readlinkat(dfd,
+			    d->d_name, target, sizeof(target) - 1)) <= 0)
+				continue;
+			target[n] = '\0';
+			found = target_is(target, name) &&
+			    fd_ino(pid, d->d_name) == ino;
+		}
+	close(dfd);
 	return found;
 }

@@ -4,9 +4,10 @@
  * how the process ends, which process a thread belongs to, and whether it
  * still holds another descriptor on the file.
  *
- * Thread-safe. The reads of /proc/PID/stat are done by a few long-lived
- * helper threads (one per read in flight, kept for the next), not a
- * thread per close.
+ * Thread-safe. A close by a running program reads /proc/PID/statm only;
+ * the rarer reads of /proc/PID/stat (an exit, an exec) are done by a few
+ * long-lived helper threads (one per read in flight, kept for the next),
+ * not a thread per close.
  */
 #ifndef MAILFS_OUTBOX_PROC_H
 #define MAILFS_OUTBOX_PROC_H

@@ -34,6 +34,11 @@
 
 static struct timespec start_time;
 static const struct conf *conf;
+/* The daemon's uid and gid, the owner of most places: read once, as
+ * they never change (place_stat runs several times per file copied into
+ * outbox/). */
+static uid_t own_uid;
+static gid_t own_gid;
 
 const char *const place_area_names[] = {
 	[AREA_OUTBOX] = "outbox", [AREA_QUEUE] = "queue",
@@ -47,6 +52,8 @@ place_init(const struct conf *c)
 {
 	conf = c;
 	clock_gettime(CLOCK_REALTIME, &start_time);
+	own_uid = getuid();
+	own_gid = getgid();
 }
 
 /*
@@ -368,8 +375,8 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 	int err;
 
 	memset(st, 0, sizeof(*st));
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = own_uid;
+	st->st_gid = own_gid;
 	st->st_blksize = BLOCK_SIZE;
 	*gen = 0;
 	if (remove_is_hidden(l->path))

@@ -178,8 +178,10 @@ queue_destination(const struct msg *m)
 	return w;
 }
 
-void
-queue_wake(void)
+/* queue_wake; the local deliverer only when local is set (a thread
+ * woken for nothing is two context switches per message submitted). */
+static void
+wake(int local)
 {
 	void (*fn)(void *);
 	void *arg;
@@ -187,10 +189,29 @@ queue_wake(void)
 	pthread_mutex_lock(&queue.mu);
 	fn = queue.wakeup;
 	arg = queue.wakeup_arg;
-	queue_local_kick();
+	if (local)
+		queue_local_kick();
 	pthread_mutex_unlock(&queue.mu);
 	if (fn != NULL)
 		fn(arg);
+}
+
+void
+queue_wake(void)
+{
+	wake(1);
+}
+
+/* Caller holds queue.mu. 1 if a recipient of m is delivered here. */
+static int
+has_local(const struct msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nr; i++)
+		if (queue_rcpt_is_local(&m->r[i]))
+			return 1;
+	return 0;
 }
 
 void
@@ -337,13 +358,15 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 	char msgp[QUEUE_ID_MAX + 16], statep[QUEUE_ID_MAX + 16];
 	char sparep[QUEUE_ID_MAX + 16], sealp[QUEUE_ID_MAX + CHECK_SEAL_MAX];
 	const char *name;	/* the directory filled, in fromfd */
+	int (*put)(int, const char *, const void *, size_t);
+	unsigned long mark = 0;
 	size_t len;
 	int fromfd, err, named = 0;
 
 	m->crc = check_crc(0, sm->data, sm->len);
 	m->has_crc = 1;
 	check_seal_name(sm->len, m->crc, seal);
-	if (spare_take(spare, &named) == 0) {
+	if (spare_take(spare, &named, &mark) == 0) {
 		queue_id_new(m->id);
 		fromfd = spare_dirfd();
 		name = spare;
@@ -371,9 +394,11 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 	snprintf(statep, sizeof(statep), "%s/state", name);
 	snprintf(sparep, sizeof(sparep), "%s/" SPARE_SEAL, name);
 	snprintf(sealp, sizeof(sealp), "%s/%s", name, seal);
-	err = spool_put_file(fromfd, msgp, sm->data, sm->len);
+	/* A spare's files exist, empty (spare.h): filled, not created. */
+	put = fromfd == queue.tmpfd ? spool_put_file : spool_fill_file;
+	err = put(fromfd, msgp, sm->data, sm->len);
 	if (!err)
-		err = spool_put_file(fromfd, statep, state, len);
+		err = put(fromfd, statep, state, len);
 	/* The seal: a spare's renamed, else a new name of the message. */
 	if (!err && (fromfd == queue.tmpfd ?
 	    linkat(fromfd, msgp, fromfd, sealp, 0) :
@@ -383,9 +408,11 @@ store_held(struct msg *m, const struct submit_msg *sm, unsigned long ticket)
 	/* A directory whose names are not durable yet (made just now, or a
 	 * spare no round has covered) gets a round of its own first: an
 	 * entry in queue/ whose files a crash could lose would be rebuilt
-	 * at start from what is left (load.c). */
+	 * at start from what is left (load.c). For a spare, a round that
+	 * began after it was made will do, even one running now. */
 	if (!err && !named)
-		err = spool_sync_wait(&queue.fs, ticket, 1);
+		err = fromfd == queue.tmpfd ? spool_sync_wait(&queue.fs,
+		    ticket, 1) : spool_sync_cover(&queue.fs, mark, ticket, 1);
 	if (!err && renameat(fromfd, name, queue.dirs[QUEUE_QUEUE].fd[0],
 	    m->id) == -1)
 		err = errno;
@@ -462,7 +489,7 @@ enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	char size[32], uidtext[32], *rcpts;
 	struct msg *m;
 	size_t i;
-	int err = 0;
+	int err = 0, local;
 
 	if ((m = entry_new("")) == NULL || (m->from = strdup(sm->from)) == NULL ||
 	    (m->name = strdup(name ? name : "")) == NULL) {
@@ -495,6 +522,7 @@ enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	}
 	snprintf(id, QUEUE_ID_MAX, "%s", m->id);
 	pthread_mutex_lock(&queue.mu);
+	local = has_local(m);
 	queue_index_add(m);
 	pthread_mutex_unlock(&queue.mu);
 
@@ -506,7 +534,7 @@ enqueue(const struct submit_msg *sm, const char *name, uid_t uid,
 	    sm->user ? "user" : NULL, sm->user, NULL);
 	free(rcpts);
 	stats_add(STATS_QUEUED, 1);
-	queue_wake();
+	wake(local);
 	return 0;
 }
 

@@ -15,7 +15,8 @@
  * the round of any earlier submission), its names are durable and a
  * submission taking it needs one round, not two (queue.c). Spares are
  * taken oldest first, the likeliest to be covered; one that is not yet
- * gets the first round of its submission's two. After a quiet spell the
+ * gets a round before its rename (spool_sync_cover: the one running, if
+ * it began after the spare was made). After a quiet spell the
  * thread runs a round for the spares itself (stocked). A crash may leave
  * half-made spares: spare_start removes every one and starts again. They
  * live in their own directory, so that tmp/ holds only what interrupted
@@ -41,6 +42,10 @@
 
 /* Enough for 8 writers' bursts; each spare is four empty inodes. */
 #define SPARE_TARGET	16
+/* Takes wake the thread only once the stock is down to this, and it
+ * makes the rest in one go: a wakeup (two context switches) per
+ * SPARE_TARGET - SPARE_LOW submissions, not per submission. */
+#define SPARE_LOW	(SPARE_TARGET / 2)
 /* After a failure to make one (a full disk), before the next try. */
 #define SPARE_RETRY_S	5
 /* Idle this long with spares no round has covered: one round for them. */
@@ -69,21 +74,17 @@ make(int fd, unsigned long id)
 {
 	char name[SPARE_NAME_MAX];
 	size_t i;
-	int dfd, f, err = 0;
+	int dfd, err = 0;
 
 	snprintf(name, sizeof(name), "%lu", id);
 	if (mkdirat(fd, name, 0750) == -1)
 		return errno;
 	if ((dfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		err = errno;
-	for (i = 0; !err && i < sizeof(files) / sizeof(files[0]); i++) {
-		f = openat(dfd, files[i], O_WRONLY | O_CREAT | O_EXCL |
-		    O_CLOEXEC, 0640);
-		if (f == -1)
+	/* mknod: an empty file without an open and a close */
+	for (i = 0; !err && i < sizeof(files) / sizeof(files[0]); i++)
+		if (mknodat(dfd, files[i], S_IFREG | 0640, 0) == -1)
 			err = errno;
-		else
-			close(f);
-	}
 	/* a name, not an inode: renamed to the seal in one round */
 	if (!err && linkat(dfd, "message", dfd, SPARE_SEAL, 0) == -1)
 		err = errno;
@@ -244,7 +245,7 @@ spare_stop(void)
 }
 
 int
-spare_take(char name[SPARE_NAME_MAX], int *durable)
+spare_take(char name[SPARE_NAME_MAX], int *durable, unsigned long *mark)
 {
 	unsigned long id;
 
@@ -254,10 +255,11 @@ spare_take(char name[SPARE_NAME_MAX], int *durable)
 		return -1;
 	}
 	id = sp.ready[sp.head];
-	*durable = spool_sync_covered(sp.fs, sp.mark[sp.head]);
+	*mark = sp.mark[sp.head];
+	*durable = spool_sync_covered(sp.fs, *mark);
 	sp.head = (sp.head + 1) % SPARE_TARGET;
-	sp.n--;
-	pthread_cond_signal(&sp.cv);
+	if (--sp.n <= SPARE_LOW)
+		pthread_cond_signal(&sp.cv);
 	pthread_mutex_unlock(&sp.mu);
 	snprintf(name, SPARE_NAME_MAX, "%lu", id);
 	return 0;

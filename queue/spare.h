@@ -27,8 +27,10 @@ void	spare_stop(void);
 /* A complete spare's name in name, now the caller's to fill and rename
  * away from spare_dirfd(): 0, or -1 when none is ready. The oldest is
  * taken; *durable says whether a round of fs since it was made has made
- * its names durable (then they need no round of the caller's). */
-int	spare_take(char name[SPARE_NAME_MAX], int *durable);
+ * its names durable (then they need no round of the caller's), *mark is
+ * the spool_sync_mark taken when it was (for spool_sync_cover). */
+int	spare_take(char name[SPARE_NAME_MAX], int *durable,
+	    unsigned long *mark);
 /* The descriptor of SPOOL/spare (-1 when not started). */
 int	spare_dirfd(void);
 

@@ -183,8 +183,9 @@ spool_sync_release(struct spool_dir *d)
  * the dirty state, and a writeback error is reported only once, so a
  * later success proves nothing about what was written before it).
  */
-int
-spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
+static int
+sync_wait(struct spool_dir *d, const unsigned long *mark,
+    unsigned long ticket, int held)
 {
 	unsigned long want, mine;
 	int err;
@@ -193,7 +194,9 @@ spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
 	/* while it waits, a holder is not one to wait for */
 	if (held && --d->held == 0)
 		pthread_cond_signal(&d->gathered);
-	want = d->started + 1;
+	/* A round that failed since the mark may have dropped what was done
+	 * before it: then only a round from now counts. */
+	want = mark && d->failed <= *mark ? *mark + 1 : d->started + 1;
 	while (d->done < want) {
 		if (d->running) {
 			pthread_cond_wait(&d->cv, &d->mu);
@@ -223,6 +226,19 @@ spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
 }
 
 int
+spool_sync_wait(struct spool_dir *d, unsigned long ticket, int held)
+{
+	return sync_wait(d, NULL, ticket, held);
+}
+
+int
+spool_sync_cover(struct spool_dir *d, unsigned long mark,
+    unsigned long ticket, int held)
+{
+	return sync_wait(d, &mark, ticket, held);
+}
+
+int
 spool_write_iov(int fd, const struct iovec *v, size_t n)
 {
 	const char *p;
@@ -245,16 +261,16 @@ spool_write_iov(int fd, const struct iovec *v, size_t n)
 	return 0;
 }
 
-/* spool_write_file and spool_put_file: datasync says which. */
+/* spool_write_file, spool_put_file and spool_fill_file: open flags
+ * (creating or not), datasync says which. */
 static int
 write_file(int dirfd, const char *name, const void *buf, size_t len,
-    int datasync)
+    int flags, int datasync)
 {
 	struct iovec v = { (void *)buf, len };
 	int fd, err;
 
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0640);
+	fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC | flags, 0640);
 	if (fd == -1)
 		return errno;
 	err = spool_write_iov(fd, &v, 1);
@@ -270,13 +286,22 @@ write_file(int dirfd, const char *name, const void *buf, size_t len,
 int
 spool_write_file(int dirfd, const char *name, const void *buf, size_t len)
 {
-	return write_file(dirfd, name, buf, len, 1);
+	return write_file(dirfd, name, buf, len, O_CREAT | O_TRUNC, 1);
 }
 
 int
 spool_put_file(int dirfd, const char *name, const void *buf, size_t len)
 {
-	return write_file(dirfd, name, buf, len, 0);
+	return write_file(dirfd, name, buf, len, O_CREAT | O_TRUNC, 0);
+}
+
+/* No O_TRUNC: on an empty file ext4 takes it for a file being rewritten
+ * in place (auto_da_alloc) and starts its writeback at close, one I/O
+ * per file, where the round that follows writes them all at once. */
+int
+spool_fill_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	return write_file(dirfd, name, buf, len, 0, 0);
 }
 
 int

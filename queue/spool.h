@@ -92,6 +92,11 @@ void	spool_sync_release(struct spool_dir *d);
  */
 unsigned long spool_sync_mark(struct spool_dir *d);
 int	spool_sync_covered(struct spool_dir *d, unsigned long mark);
+/* spool_sync_wait for work done before mark was taken: a round that
+ * began after the mark (one running now, say) is enough, not only one
+ * that begins after the call. */
+int	spool_sync_cover(struct spool_dir *d, unsigned long mark,
+	    unsigned long ticket, int held);
 
 /* Write all of the n pieces in v to fd (retrying short writes). */
 int	spool_write_iov(int fd, const struct iovec *v, size_t n);
@@ -102,6 +107,11 @@ int	spool_write_file(int dirfd, const char *name, const void *buf,
 /* The same without the fdatasync: for a writer whose next step is a
  * spool_sync_wait round. */
 int	spool_put_file(int dirfd, const char *name, const void *buf,
+	    size_t len);
+/* The same into dirfd/name, which exists and is empty (made ahead, as a
+ * spare's files: spare.h), without truncating it; ENOENT if it is not
+ * there. */
+int	spool_fill_file(int dirfd, const char *name, const void *buf,
 	    size_t len);
 /* Replace dirfd/name atomically: name.tmp written and synced, renamed over
  * name, then dirfd fsync'd (an O_PATH dirfd, for a directory that is not

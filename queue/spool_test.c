@@ -77,6 +77,16 @@ main(void)
 	    "spool_read_file of a missing file: ENOENT");
 	ok(spool_write_file(dfd, "nodir/f", "x", 1) == ENOENT,
 	    "spool_write_file into a missing directory: ENOENT");
+	fd = openat(dfd, "empty", O_WRONLY | O_CREAT | O_EXCL, 0640);
+	ok(fd != -1 && close(fd) == 0 &&
+	    spool_fill_file(dfd, "empty", "filled", 6) == 0 &&
+	    spool_read_file(dfd, "empty", &buf, &len) == 0 && len == 6 &&
+	    strcmp(buf, "filled") == 0, "spool_fill_file fills an empty file");
+	free(buf);
+	buf = NULL;
+	ok(spool_fill_file(dfd, "nosuch", "x", 1) == ENOENT &&
+	    faccessat(dfd, "nosuch", F_OK, 0) == -1,
+	    "spool_fill_file creates nothing: ENOENT");
 
 	ok(mkdirat(dfd, "a", 0700) == 0 && mkdirat(dfd, "b", 0700) == 0 &&
 	    spool_dir_open(&d, dfd, "a") == 0 && spool_dir_add(&d, dfd, "b") == 0,
@@ -125,7 +135,7 @@ main(void)
 
 	/* marks: work done with nobody waiting, covered by a later round */
 	{
-		unsigned long m0, m1;
+		unsigned long m0, m1, rounds;
 
 		ok(spool_fs_open(&d, dfd, "a") == 0, "a syncfs group again");
 		m0 = spool_sync_mark(&d);
@@ -145,6 +155,17 @@ main(void)
 		    spool_dir_sync(&d) == 0 &&
 		    spool_sync_covered(&d, d.done - 1),
 		    "a mark after the failure is covered by the next round");
+		m0 = spool_sync_mark(&d);
+		rounds = d.rounds;
+		ok(spool_sync_cover(&d, m0, spool_sync_ticket(&d), 0) == 0 &&
+		    d.rounds == rounds + 1 && spool_sync_covered(&d, m0),
+		    "spool_sync_cover with no round since the mark: one round");
+		ok(spool_sync_cover(&d, m0, spool_sync_ticket(&d), 0) == 0 &&
+		    d.rounds == rounds + 1,
+		    "a round since the mark: spool_sync_cover needs no other");
+		ok(spool_sync_cover(&d, m1, spool_sync_ticket(&d), 0) == 0 &&
+		    d.rounds == rounds + 2,
+		    "a failed round since the mark: a round from now");
 		spool_dir_close(&d);
 	}
 

@@ -471,15 +471,19 @@ envelope(struct prep *p, GMimeHeaderList *hl, const struct queue_origin *o,
 static char *
 message_id(const char *host)
 {
+	static const char digits[] = "0123456789abcdef";
 	unsigned char r[16];
 	char hex[sizeof(r) * 2 + 1];
 	size_t i;
 
 	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
 		return g_mime_utils_generate_message_id(host);
-	for (i = 0; i < sizeof(r); i++)
-		snprintf(hex + 2 * i, 3, "%02x", r[i]);
-	return g_strdup_printf("%s@%s", hex, host);
+	for (i = 0; i < sizeof(r); i++) {
+		hex[2 * i] = digits[r[i] >> 4];
+		hex[2 * i + 1] = digits[r[i] & 0xf];
+	}
+	hex[sizeof(hex) - 1] = '\0';
+	return g_strconcat(hex, "@", host, NULL);
 }
 
 /*
@@ -659,8 +663,9 @@ submit_prepare(const struct conf *c, const char *raw, size_t len,
 	}
 	m->data = out.p;
 	m->len = out.len;
-	for (i = 0; i < out.len && !m->eightbit; i++)
-		m->eightbit = (unsigned char)out.p[i] >= 0x80;
+	for (i = 0; i < out.len && (unsigned char)out.p[i] < 0x80; i++)
+		;
+	m->eightbit = i < out.len;
 	return 0;
 }
 
