@@ -507,7 +507,7 @@ load_chunk(void)
 	sqlite3_stmt *s;
 	struct inbox_key k;
 	const char *id;
-	int rc, got = 0;
+	int rc = SQLITE_DONE, got = 0;
 
 	if (!ix.db || !ix.mem || ix.loaded)
 		return 0;

@@ -40,7 +40,7 @@ names_block(enum queue_where w, char **ids, size_t *len, size_t *n)
 	gpointer key, val;
 	const struct msg *m;
 	size_t total = 0, k, at = 0;
-	char *out;
+	char *out = NULL;
 	int pass;
 
 	*n = 0;

@@ -465,7 +465,7 @@ int
 client_send(struct client *c, struct queue_job *job)
 {
 	size_t i;
-	int err;
+	int err = 0;
 
 	evtimer_del(c->idle);
 	c->job = job;
