@@ -307,11 +307,27 @@ dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* The message whose files directory path holds (inbox/ID, or a part
+ * of it), held: what readdirplus stats them in; else NULL. */
+static struct inbox_msg *
+dir_message(const char *path)
+{
+	struct inbox_msg *m;
+	struct loc l;
+
+	if (place_parse(path, &l) != 0 ||
+	    (l.kind != K_IENTRY && l.kind != K_INODE) ||
+	    inbox_get(l.id, &m) != 0)
+		return NULL;
+	return m;
+}
+
 /*
  * readdirplus: the same entries, and for those of inbox/ (inbox/ID, and
  * the files of inbox/ID/) their attributes too, so that `ls -l`, a glob
  * or `rm -r` need no lookup of each (their attributes come from the map
- * and the index, cheap). Other entries go without (ino 0: the kernel
+ * and the index, cheap; those of a message's files from the message,
+ * got once for the reply). Other entries go without (ino 0: the kernel
  * looks them up as after readdir). Each entry given with attributes
  * counts as a lookup (node_ref), undone if the reply fails.
  */
@@ -325,6 +341,7 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t *refs = malloc((size / 128 + 1) * sizeof(*refs)), gen, num;
 	struct fuse_entry_param e;
 	size_t used = 0, n, nrefs = 0;
+	struct inbox_msg *m;
 	const char *name;
 	struct loc l;
 	off_t i;
@@ -334,6 +351,7 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(refs);
 		return (void)fuse_reply_err(req, ENOMEM);
 	}
+	m = (size_t)off < d->n + 2 ? dir_message(d->path) : NULL;
 	for (i = off; (size_t)i < d->n + 2; i++) {
 		memset(&e, 0, sizeof(e));
 		if (i < 2) {
@@ -349,7 +367,9 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			e.attr.st_ino = num = node_ino(path);
 			if (place_parse(path, &l) == 0 &&
 			    l.area == AREA_INBOX && l.kind != K_AREA &&
-			    place_stat(&l, NULL, &e.attr, &gen) == 0) {
+			    (m && l.kind == K_INODE ?
+			    place_stat_inbox(&l, m, &e.attr, &gen) :
+			    place_stat(&l, NULL, &e.attr, &gen)) == 0) {
 				e.ino = e.attr.st_ino = num;
 				e.generation = gen;
 				e.entry_timeout = place_entry_timeout(&l);
@@ -364,6 +384,8 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (e.ino != 0)
 			refs[nrefs++] = node_ref(path);
 	}
+	if (m)
+		inbox_put(m);
 	if (fuse_reply_buf(req, buf, used) != 0)
 		while (nrefs > 0)
 			node_forget(refs[--nrefs], 1);
