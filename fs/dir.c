@@ -323,13 +323,31 @@ dir_message(const char *path)
 }
 
 /*
+ * 1 if the kernel has l (a file of an inbox message, whose entry and
+ * attributes it keeps for STATIC_TIMEOUT) from a lookup given at `given`
+ * (node_ino_given) and still has it for long: readdirplus need not give
+ * it again. `rm -r` reads each directory twice (GNU rm looks whether it
+ * is empty first); the second time every entry would be found, its
+ * attributes set again, and its lookup counted, for nothing.
+ */
+static int
+kernel_has(const struct loc *l, time_t given, time_t now)
+{
+	return l->kind == K_INODE && given != 0 &&
+	    now - given < STATIC_TIMEOUT / 2 &&
+	    place_entry_timeout(l) == STATIC_TIMEOUT &&
+	    place_attr_timeout(l) == STATIC_TIMEOUT;
+}
+
+/*
  * readdirplus: the same entries, and for those of inbox/ (inbox/ID, and
  * the files of inbox/ID/) their attributes too, so that `ls -l`, a glob
  * or `rm -r` need no lookup of each (their attributes come from the map
  * and the index, cheap; those of a message's files from the message,
- * got once for the reply). Other entries go without (ino 0: the kernel
- * looks them up as after readdir). Each entry given with attributes
- * counts as a lookup (node_ref), undone if the reply fails.
+ * got once for the reply), unless the kernel has them (kernel_has).
+ * Other entries go without (ino 0: the kernel looks them up as after
+ * readdir). Each entry given with attributes counts as a lookup
+ * (node_ref), undone if the reply fails.
  */
 void
 dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -343,6 +361,7 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t used = 0, n, nrefs = 0;
 	struct inbox_msg *m;
 	const char *name;
+	time_t given, now = time(NULL);
 	struct loc l;
 	off_t i;
 
@@ -364,9 +383,10 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			/* snap_add took only names whose path fits */
 			(void)place_child_path(d->path, name, path,
 			    sizeof(path));
-			e.attr.st_ino = num = node_ino(path);
+			e.attr.st_ino = num = node_ino_given(path, &given);
 			if (place_parse(path, &l) == 0 &&
 			    l.area == AREA_INBOX && l.kind != K_AREA &&
+			    !kernel_has(&l, given, now) &&
 			    (m && l.kind == K_INODE ?
 			    place_stat_inbox(&l, m, &e.attr, &gen) :
 			    place_stat(&l, NULL, &e.attr, &gen)) == 0) {
