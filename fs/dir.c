@@ -322,6 +322,20 @@ dir_message(const char *path)
 	return m;
 }
 
+/* The attributes of entry l of directory dir for readdirplus; those of
+ * a message's files from the message, got (*m, held) for the first. */
+static int
+entry_stat(const char *dir, const struct loc *l, struct inbox_msg **m,
+    int *got, struct stat *st, uint64_t *gen)
+{
+	if (l->kind == K_INODE && !*got) {
+		*m = dir_message(dir);
+		*got = 1;
+	}
+	return l->kind == K_INODE && *m ? place_stat_inbox(l, *m, st, gen) :
+	    place_stat(l, NULL, st, gen);
+}
+
 /*
  * 1 if the kernel has l (a file of an inbox message, whose entry and
  * attributes it keeps for STATIC_TIMEOUT) from a lookup given at `given`
@@ -359,7 +373,8 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t *refs = malloc((size / 128 + 1) * sizeof(*refs)), gen, num;
 	struct fuse_entry_param e;
 	size_t used = 0, n, nrefs = 0;
-	struct inbox_msg *m;
+	struct inbox_msg *m = NULL;
+	int got = 0;
 	const char *name;
 	time_t given, now = time(NULL);
 	struct loc l;
@@ -370,7 +385,6 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		free(refs);
 		return (void)fuse_reply_err(req, ENOMEM);
 	}
-	m = (size_t)off < d->n + 2 ? dir_message(d->path) : NULL;
 	for (i = off; (size_t)i < d->n + 2; i++) {
 		memset(&e, 0, sizeof(e));
 		if (i < 2) {
@@ -387,9 +401,8 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (place_parse(path, &l) == 0 &&
 			    l.area == AREA_INBOX && l.kind != K_AREA &&
 			    !kernel_has(&l, given, now) &&
-			    (m && l.kind == K_INODE ?
-			    place_stat_inbox(&l, m, &e.attr, &gen) :
-			    place_stat(&l, NULL, &e.attr, &gen)) == 0) {
+			    entry_stat(d->path, &l, &m, &got, &e.attr,
+			    &gen) == 0) {
 				e.ino = e.attr.st_ino = num;
 				e.generation = gen;
 				e.entry_timeout = place_entry_timeout(&l);
