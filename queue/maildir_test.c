@@ -41,22 +41,8 @@ slurp(const char *path)
 	return buf;
 }
 
-static int
-count_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-/* Files in dir whose names begin with prefix, hidden ones too. */
+/* Files in dir whose names begin with prefix, hidden ones too; without
+ * one (NULL), those not hidden. */
 static int
 count_prefix(const char *dir, const char *prefix)
 {
@@ -67,9 +53,16 @@ count_prefix(const char *dir, const char *prefix)
 	if (d == NULL)
 		return -1;
 	while ((e = readdir(d)) != NULL)
-		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+		n += prefix ? strncmp(e->d_name, prefix, strlen(prefix)) == 0 :
+		    e->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+static int
+count_dir(const char *dir)
+{
+	return count_prefix(dir, NULL);
 }
 
 static void *
