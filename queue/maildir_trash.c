@@ -124,10 +124,9 @@ reaper(void *arg)
 static int
 start(void)
 {
+	pthread_condattr_t ca;
 	sigset_t all, old;
 	int err;
-
-	pthread_condattr_t ca;
 
 	if (tr.started)
 		return 0;
