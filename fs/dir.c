@@ -307,13 +307,61 @@ dir_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
+/* The message whose files directory path holds (inbox/ID, or a part
+ * of it), held: what readdirplus stats them in; else NULL. */
+static struct inbox_msg *
+dir_message(const char *path)
+{
+	struct inbox_msg *m;
+	struct loc l;
+
+	if (place_parse(path, &l) != 0 ||
+	    (l.kind != K_IENTRY && l.kind != K_INODE) ||
+	    inbox_get(l.id, &m) != 0)
+		return NULL;
+	return m;
+}
+
+/* The attributes of entry l of directory dir for readdirplus; those of
+ * a message's files from the message, got (*m, held) for the first. */
+static int
+entry_stat(const char *dir, const struct loc *l, struct inbox_msg **m,
+    int *got, struct stat *st, uint64_t *gen)
+{
+	if (l->kind == K_INODE && !*got) {
+		*m = dir_message(dir);
+		*got = 1;
+	}
+	return l->kind == K_INODE && *m ? place_stat_inbox(l, *m, st, gen) :
+	    place_stat(l, NULL, st, gen);
+}
+
+/*
+ * 1 if the kernel has l (a file of an inbox message, whose entry and
+ * attributes it keeps for STATIC_TIMEOUT) from a lookup given at `given`
+ * (node_ino_given) and still has it for long: readdirplus need not give
+ * it again. `rm -r` reads each directory twice (GNU rm looks whether it
+ * is empty first); the second time every entry would be found, its
+ * attributes set again, and its lookup counted, for nothing.
+ */
+static int
+kernel_has(const struct loc *l, time_t given, time_t now)
+{
+	return l->kind == K_INODE && given != 0 &&
+	    now - given < STATIC_TIMEOUT / 2 &&
+	    place_entry_timeout(l) == STATIC_TIMEOUT &&
+	    place_attr_timeout(l) == STATIC_TIMEOUT;
+}
+
 /*
  * readdirplus: the same entries, and for those of inbox/ (inbox/ID, and
  * the files of inbox/ID/) their attributes too, so that `ls -l`, a glob
  * or `rm -r` need no lookup of each (their attributes come from the map
- * and the index, cheap). Other entries go without (ino 0: the kernel
- * looks them up as after readdir). Each entry given with attributes
- * counts as a lookup (node_ref), undone if the reply fails.
+ * and the index, cheap; those of a message's files from the message,
+ * got once for the reply), unless the kernel has them (kernel_has).
+ * Other entries go without (ino 0: the kernel looks them up as after
+ * readdir). Each entry given with attributes counts as a lookup
+ * (node_ref), undone if the reply fails.
  */
 void
 dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -325,7 +373,10 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	uint64_t *refs = malloc((size / 128 + 1) * sizeof(*refs)), gen, num;
 	struct fuse_entry_param e;
 	size_t used = 0, n, nrefs = 0;
+	struct inbox_msg *m = NULL;
+	int got = 0;
 	const char *name;
+	time_t given, now = time(NULL);
 	struct loc l;
 	off_t i;
 
@@ -346,10 +397,12 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			/* snap_add took only names whose path fits */
 			(void)place_child_path(d->path, name, path,
 			    sizeof(path));
-			e.attr.st_ino = num = node_ino(path);
+			e.attr.st_ino = num = node_ino_given(path, &given);
 			if (place_parse(path, &l) == 0 &&
 			    l.area == AREA_INBOX && l.kind != K_AREA &&
-			    place_stat(&l, NULL, &e.attr, &gen) == 0) {
+			    !kernel_has(&l, given, now) &&
+			    entry_stat(d->path, &l, &m, &got, &e.attr,
+			    &gen) == 0) {
 				e.ino = e.attr.st_ino = num;
 				e.generation = gen;
 				e.entry_timeout = place_entry_timeout(&l);
@@ -364,6 +417,8 @@ dir_readplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (e.ino != 0)
 			refs[nrefs++] = node_ref(path);
 	}
+	if (m)
+		inbox_put(m);
 	if (fuse_reply_buf(req, buf, used) != 0)
 		while (nrefs > 0)
 			node_forget(refs[--nrefs], 1);

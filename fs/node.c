@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs/node.h"
 #include "lib/log.h"
@@ -21,6 +22,7 @@
 struct node {
 	uint64_t ino;
 	uint64_t nlookup;
+	time_t given;		/* when node_ref last counted a lookup */
 	char *path;
 	int gone;		/* not in the path table */
 	struct node *next_ino, *next_path;
@@ -177,7 +179,23 @@ node_ref(const char *path)
 		nnodes++;
 	}
 	n->nlookup++;
+	n->given = time(NULL);
 	ino = n->ino;
+	pthread_mutex_unlock(&lock);
+	return ino;
+}
+
+uint64_t
+node_ino_given(const char *path, time_t *given)
+{
+	struct node *n;
+	uint64_t ino;
+
+	*given = 0;
+	pthread_mutex_lock(&lock);
+	ino = ino_of(path);
+	if (*path != '\0' && (n = find_path(path)))
+		*given = n->given;
 	pthread_mutex_unlock(&lock);
 	return ino;
 }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define NODE_ROOT	1	/* FUSE_ROOT_ID, path "" */
 
@@ -20,6 +21,9 @@
 uint64_t node_ino(const char *path);
 /* The same, counting one kernel lookup on it (a reply to lookup/create). */
 uint64_t node_ref(const char *path);
+/* node_ino, and in *given when a lookup on path was last counted
+ * (node_ref) if the kernel holds one now, else 0. */
+uint64_t node_ino_given(const char *path, time_t *given);
 /* The kernel dropped n lookups (forget). */
 void	node_forget(uint64_t ino, uint64_t n);
 /* 1 if the kernel holds a lookup on path now. */

@@ -1,10 +1,12 @@
 /*
  * node_test.c - the inode table: numbers that depend only on the path,
- * lookup counts and forget, renames, collisions with reserved numbers.
+ * lookup counts and forget, renames, collisions with reserved numbers,
+ * when a lookup was last counted.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "fs/node.h"
 
@@ -75,6 +77,21 @@ main(void)
 		node_forget(a, 1);
 	}
 	ok(c == 10000 && node_count() == 0, "each found by its number, then forgotten");
+
+	{
+		time_t t0 = time(NULL), given = 1;
+
+		a = node_ino_given("inbox/I/subject", &given);
+		ok(a == node_ino("inbox/I/subject") && given == 0,
+		    "given: 0 while the kernel holds no lookup");
+		b = node_ref("inbox/I/subject");
+		ok(node_ino_given("inbox/I/subject", &given) == b &&
+		    given >= t0 && given <= time(NULL),
+		    "given: when the lookup was counted");
+		node_forget(b, 1);
+		ok(node_ino_given("inbox/I/subject", &given) == b && given == 0,
+		    "given: 0 again once forgotten");
+	}
 
 	printf("1..%d\n", n);
 	return failed;

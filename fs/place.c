@@ -34,9 +34,8 @@
 
 static struct timespec start_time;
 static const struct conf *conf;
-/* The daemon's uid and gid, the owner of most places: read once, as
- * they never change (place_stat runs several times per file copied into
- * outbox/). */
+/* The daemon's, every place's owner but outbox/ and drafts/ files: asked
+ * once (two system calls a stat, a readdirplus entry, otherwise). */
 static uid_t own_uid;
 static gid_t own_gid;
 
@@ -51,9 +50,9 @@ void
 place_init(const struct conf *c)
 {
 	conf = c;
-	clock_gettime(CLOCK_REALTIME, &start_time);
 	own_uid = getuid();
 	own_gid = getgid();
+	clock_gettime(CLOCK_REALTIME, &start_time);
 }
 
 /*
@@ -361,6 +360,48 @@ fill_file(struct stat *st, mode_t mode, size_t size, time_t t)
 	fill_time(st, (struct timespec){ .tv_sec = t });
 }
 
+/* What every place starts from; ENOENT if rm -r has hidden it. */
+static int
+stat_init(const struct loc *l, struct stat *st, uint64_t *gen)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_uid = own_uid;
+	st->st_gid = own_gid;
+	st->st_blksize = BLOCK_SIZE;
+	*gen = 0;
+	return remove_is_hidden(l->path) ? ENOENT : 0;
+}
+
+/* A node of inbox message m (l: K_INODE). */
+static int
+stat_inode(const struct loc *l, struct inbox_msg *m, struct stat *st,
+    uint64_t *gen)
+{
+	const struct mime_node *n = inbox_find(m, l->name);
+
+	if (!n)
+		return ENOENT;
+	if (n->is_dir)
+		fill_dir(st, inbox_mtime(m), 1);
+	else
+		fill_file(st, 0444, n->len, inbox_mtime(m));
+	*gen = inbox_generation(m);
+	return 0;
+}
+
+/* See tree_int.h. */
+int
+place_stat_inbox(const struct loc *l, struct inbox_msg *m, struct stat *st,
+    uint64_t *gen)
+{
+	int err;
+
+	if ((err = stat_init(l, st, gen)) || (err = stat_inode(l, m, st, gen)))
+		return err;
+	access_bits(l, st);
+	return 0;
+}
+
 /* See tree_int.h. */
 int
 place_stat(const struct loc *l, const struct handle *h, struct stat *st,
@@ -368,19 +409,13 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 {
 	struct outbox_attr oa;
 	struct inbox_msg *m;
-	const struct mime_node *n;
 	struct stat ls;
 	size_t size = 0;
 	time_t t;
 	int err;
 
-	memset(st, 0, sizeof(*st));
-	st->st_uid = own_uid;
-	st->st_gid = own_gid;
-	st->st_blksize = BLOCK_SIZE;
-	*gen = 0;
-	if (remove_is_hidden(l->path))
-		return ENOENT;
+	if ((err = stat_init(l, st, gen)))
+		return err;
 	switch (l->kind) {
 	case K_ROOT:
 		fill_dir(st, start_time.tv_sec, 8);
@@ -441,13 +476,7 @@ place_stat(const struct loc *l, const struct handle *h, struct stat *st,
 	case K_INODE:
 		if ((err = inbox_get(l->id, &m)))
 			return err;
-		if (!(n = inbox_find(m, l->name)))
-			err = ENOENT;
-		else if (n->is_dir)
-			fill_dir(st, inbox_mtime(m), 1);
-		else
-			fill_file(st, 0444, n->len, inbox_mtime(m));
-		*gen = inbox_generation(m);
+		err = stat_inode(l, m, st, gen);
 		inbox_put(m);
 		if (err)
 			return err;

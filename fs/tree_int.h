@@ -144,6 +144,12 @@ int	place_render_stats(char **buf, size_t *len);
  */
 int	place_stat(const struct loc *l, const struct handle *h,
 	    struct stat *st, uint64_t *gen);
+/* place_stat of a node of inbox message m, which the caller holds
+ * (inbox_get): readdirplus of inbox/ID gets the message once for all its
+ * files, not once each. */
+struct inbox_msg;
+int	place_stat_inbox(const struct loc *l, struct inbox_msg *m,
+	    struct stat *st, uint64_t *gen);
 /* place_of_child and place_stat: what lookup does. */
 int	place_lookup(fuse_ino_t parent, const char *name, struct loc *l,
 	    struct stat *st, uint64_t *gen);

@@ -170,7 +170,8 @@ is_ours(const char *name)
 /*
  * clean_tmp - a crash mid-delivery leaves its file in tmp/: ours go at
  * once (no delivery of ours is running yet); other programs' only when
- * stale, since one of them may be writing right now.
+ * stale, since one of them may be writing right now. So do the messages
+ * a crash left deleted but not yet unlinked (maildir_trash.c).
  */
 static void
 clean_tmp(void)
@@ -187,16 +188,19 @@ clean_tmp(void)
 	while ((e = readdir(d)) != NULL) {
 		struct stat st;
 
-		if (e->d_name[0] == '.')
+		int trash = maildir_trash_is(e->d_name);
+
+		if (e->d_name[0] == '.' && !trash)
 			continue;
 		if (fstatat(dirfd(d), e->d_name, &st, 0) == -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (!is_ours(e->d_name) && now - st.st_mtime < STALE_TMP)
+		if (!is_ours(e->d_name) && !trash &&
+		    now - st.st_mtime < STALE_TMP)
 			continue;
 		if (unlinkat(dirfd(d), e->d_name, 0) == -1)
 			log_warn("maildir: unlink %s/%s", tmp, e->d_name);
-		else
+		else if (!trash)
 			log_info("maildir: removed unfinished %s/%s", tmp,
 			    e->d_name);
 	}
@@ -306,6 +310,7 @@ maildir_open(const char *spool, const char *hostname)
 	own.chmod = !umask_keeps(own.mode);
 	md.open = 1;
 	clean_tmp();
+	maildir_trash_open(md.tmpfd);
 	maildir_envelope_clean();
 	return 0;
 fail:
@@ -323,6 +328,7 @@ maildir_close(void)
 {
 	int *fds[] = { &md.tmpfd, &md.newfd };
 
+	maildir_trash_close();
 	spool_dir_close(&md.sync);
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] != -1)
@@ -531,12 +537,14 @@ maildir_delete(const char *id)
 int
 maildir_remove(const char *id, const char *path)
 {
+	int rc;
+
 	if (!md.open)
 		return EBADF;
 	if (strchr(id, '/') != NULL || id[0] == '.' || id[0] == '\0')
 		return ENOENT;
-	if (unlink(path) == -1)
-		return errno;
+	if ((rc = maildir_trash_put(path)) != 0)
+		return rc;
 	maildir_envelope_drop(id);	/* an old spool's, or a fallback */
 	return 0;
 }

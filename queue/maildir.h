@@ -85,7 +85,10 @@ int	maildir_envelope(const char *id, char **buf, size_t *len);
  * for maildir_remove): no search, unless it has moved since. */
 int	maildir_envelope_at(const char *id, const char *path, char **buf,
 	    size_t *len);
-/* rm -r inbox/ID: delete the message and its envelope from disk. */
+/* rm -r inbox/ID: delete the message and its envelope from disk. The
+ * message leaves new/ or cur/ at once; its file is unlinked from tmp/ by
+ * a thread of the Maildir's own (the unlink may wait for the device),
+ * by maildir_close at the latest. Nothing is synced. */
 int	maildir_delete(const char *id);
 /* The same for a caller that knows where the message file is (path, from
  * maildir_names): no search. */

@@ -1,9 +1,10 @@
 /*
  * maildir_int.h - private interfaces between the files of the inbox
  * Maildir (queue/maildir*.c): the Maildir itself (maildir.c), the lookup
- * of messages by name (maildir_list.c), and the envelope store
+ * of messages by name (maildir_list.c), the envelope store
  * (maildir_envelope.c), which maildir.c calls when it opens, delivers and
- * removes. Not for use outside queue/maildir*.c.
+ * removes, and the removal of message files in the background
+ * (maildir_trash.c). Not for use outside queue/maildir*.c.
  */
 #ifndef MAILFS_MAILDIR_INT_H
 #define MAILFS_MAILDIR_INT_H
@@ -48,5 +49,17 @@ void	maildir_envelope_drop(const char *id);
 /* Drop the SPOOL/envelope files whose message is not in new/ or cur/
  * (a crash before the link, another program's delete). */
 void	maildir_envelope_clean(void);
+
+/* --- maildir_trash.c --- */
+
+/* tmp/ (maildir.c's descriptor, kept open until maildir_trash_close). */
+void	maildir_trash_open(int tmpfd);
+/* Unlink what is pending, end the thread: before tmp/ is closed. */
+void	maildir_trash_close(void);
+/* Take the message file at path out of the Maildir now and unlink it in
+ * the background: 0, or an errno (ENOENT: it is not there). */
+int	maildir_trash_put(const char *path);
+/* 1 if name (in tmp/) is such a file: a crash's leftover. */
+int	maildir_trash_is(const char *name);
 
 #endif

@@ -41,8 +41,10 @@ slurp(const char *path)
 	return buf;
 }
 
+/* Files in dir whose names begin with prefix, hidden ones too; without
+ * one (NULL), those not hidden. */
 static int
-count_dir(const char *dir)
+count_prefix(const char *dir, const char *prefix)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -51,9 +53,16 @@ count_dir(const char *dir)
 	if (d == NULL)
 		return -1;
 	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
+		n += prefix ? strncmp(e->d_name, prefix, strlen(prefix)) == 0 :
+		    e->d_name[0] != '.';
 	closedir(d);
 	return n;
+}
+
+static int
+count_dir(const char *dir)
+{
+	return count_prefix(dir, NULL);
 }
 
 static void *
@@ -363,7 +372,48 @@ main(void)
 		ok(count_dir(tmpdir) == was && maildir_path(tid, path) == ENOENT,
 		    "tmp_abort unlinks tmp/ID");
 	}
+	{
+		/* rm -r: the message leaves new/ at once, into tmp/ under a
+		 * hidden name that a thread unlinks soon after; maildir_close
+		 * unlinks what is left; a crash's leftovers go at open */
+		char did[MAILDIR_ID_MAX], tmpdir[PATH_MAX], gone[PATH_MAX];
+		int i, all = 1;
+
+		snprintf(tmpdir, sizeof(tmpdir), "%s/inbox/tmp", spool);
+		ok(maildir_deliver(msg, strlen(msg), "from <d@x>\n", did) == 0 &&
+		    maildir_path(did, gone) == 0 && maildir_delete(did) == 0 &&
+		    access(gone, F_OK) == -1 && errno == ENOENT &&
+		    maildir_path(did, path) == ENOENT,
+		    "delete: the message leaves new/ at once");
+		for (i = 0; i < 200 && count_prefix(tmpdir, ".mailfs-trash-"); i++)
+			usleep(10000);
+		ok(count_prefix(tmpdir, ".mailfs-trash-") == 0,
+		    "its file is unlinked from tmp/ soon after");
+		for (i = 0; i < 50; i++)
+			all &= maildir_deliver(msg, strlen(msg), "", did) == 0 &&
+			    maildir_delete(did) == 0;
+		ok(all && maildir_delete(did) == ENOENT,
+		    "50 deliveries deleted at once; a second delete: ENOENT");
+	}
 	maildir_close();
+	{
+		char tmpdir[PATH_MAX], f[PATH_MAX + 32];
+		int fd1, fd2;
+
+		snprintf(tmpdir, sizeof(tmpdir), "%s/inbox/tmp", spool);
+		ok(count_prefix(tmpdir, ".mailfs-trash-") == 0,
+		    "close unlinks every deleted file");
+		snprintf(f, sizeof(f), "%s/.mailfs-trash-7", tmpdir);
+		fd1 = open(f, O_WRONLY | O_CREAT, 0600);
+		snprintf(f, sizeof(f), "%s/.someone-elses", tmpdir);
+		fd2 = open(f, O_WRONLY | O_CREAT, 0600);
+		ok(fd1 != -1 && close(fd1) == 0 && fd2 != -1 && close(fd2) == 0 &&
+		    maildir_open(spool, "host") == 0 &&
+		    count_prefix(tmpdir, ".mailfs-trash-") == 0 &&
+		    access(f, F_OK) == 0,
+		    "open removes a crash's deleted files, no other hidden file");
+		maildir_close();
+	}
 
 	char cmd[4200];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", spool);
