@@ -33,13 +33,14 @@
  * to SAVE_BATCH): for each entry, under its wmu, the DSNs it owes are
  * queued (bounce.c) and its state written to state.tmp without a sync;
  * one shared round (queue.fs) makes every state.tmp durable; each is
- * renamed over state and each finished entry's directory renamed to sent/
- * or failed/; a second round makes the names durable. Two syncs per
- * batch, not three per entry. A crash between the rounds leaves an entry
- * with its old state or its new one, in its old place or its new one:
- * at worst a recipient is tried again (interface.md: duplicates are
- * possible), never one lost. What is written is the state at the time of
- * writing, so any number of changes before it cost one write.
+ * exchanged with state (state_swap) and each finished entry's directory
+ * renamed to sent/ or failed/; a second round makes the names durable.
+ * Two syncs per batch, not three per entry. A crash between the rounds
+ * leaves an entry with its old state or its new one, in its old place or
+ * its new one: at worst a recipient is tried again (interface.md:
+ * duplicates are possible), never one lost. What is written is the state
+ * at the time of writing, so any number of changes before it cost one
+ * write.
  */
 #define SAVE_BATCH	256
 
