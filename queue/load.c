@@ -121,9 +121,10 @@ load_entry(enum queue_where w, const char *id)
 			move_aside(w, id, "the same ID is already loaded");
 		return;
 	}
-	/* Paths below the place's directory: no descriptor per entry. */
-	snprintf(p, sizeof(p), "%s/state.tmp", id);
-	unlinkat(wfd, p, 0);
+	/* Paths below the place's directory: no descriptor per entry. A
+	 * state.tmp is left: only ever an older state (or a save cut short),
+	 * never read, rewritten whole by the next save (writer.c); an unlink
+	 * of each at start would cost a big queue seconds. */
 	snprintf(p, sizeof(p), "%s/message", id);
 	if (fstatat(wfd, p, &st, 0) == -1) {
 		if (errno == ENOENT)

@@ -97,7 +97,7 @@ save_write(struct save *s)
  * inode. Freed inodes make every later create slow on ext4 without a
  * journal, which skips the ones freed in the last minutes: a rename over
  * state cost a drain about a third of its CPU there. A leftover
- * state.tmp is only ever an older state; load.c removes it.
+ * state.tmp is only ever an older state, or one cut short, never read.
  */
 static int
 state_swap(int dfd)

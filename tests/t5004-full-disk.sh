@@ -58,11 +58,12 @@ test_expect_success "$N messages deferred while the relay is down" '
 '
 
 # A save rewrites the entry's previous state in place (queue/writer.c
-# exchanges state.tmp and state), which a full disk may still allow; a
-# start removes every state.tmp, so the first saves after it need a new
-# file, which it does not.
+# exchanges state.tmp and state), which a full disk may still allow; an
+# entry without a state.tmp (none of its saves behind it, as in a spool
+# of an older mailfs) needs a new file, which it does not.
 test_expect_success 'delivered on a full disk: the state writes fail, logged and counted' '
 	mailfs_stop &&
+	rm -f "$SPOOL"/queue/*/state.tmp &&
 	mailfs_start fd -o "$OPTS,min_free=0,listen=none" &&
 	fill &&
 	start_sink $RELAY &&
