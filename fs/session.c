@@ -92,10 +92,7 @@ inbox_gone(const char *id)
 static void
 outbox_changed(void)
 {
-	uint64_t dir = node_ino("outbox");
-
-	if (session)
-		fuse_lowlevel_notify_inval_inode(session, dir, -1, 0);
+	session_forget_attrs(node_ino("outbox"));
 }
 
 /*
@@ -104,9 +101,8 @@ outbox_changed(void)
  * (too big for a few pages, or the kernel refused). Then `cat` needs no
  * READ (one request less per file), nor, since no READ ends, a GETATTR
  * at the next stat (the kernel drops the atime it knows after each
- * READ). Before the reply: the kernel
- * has the inode (from the lookup), and no lock of it is held for an open
- * that does not truncate.
+ * READ). Before the reply: the kernel has the inode (from the lookup),
+ * and no lock of it is held for an open that does not truncate.
  */
 int
 session_store(fuse_ino_t ino, const char *data, size_t len)
@@ -258,7 +254,7 @@ job_forget(const char *id)
 	snprintf(path, sizeof(path), "queue/%s", id);
 	fuse_lowlevel_notify_inval_entry(session, node_ino("queue"), id,
 	    strlen(id));
-	fuse_lowlevel_notify_inval_inode(session, node_ino(path), -1, 0);
+	session_forget_attrs(node_ino(path));
 }
 
 /*
@@ -276,7 +272,7 @@ job_status(const char *id)
 	fuse_lowlevel_notify_inval_entry(session, node_ino(path), "status",
 	    strlen("status"));
 	snprintf(path, sizeof(path), "queue/%s/status", id);
-	fuse_lowlevel_notify_inval_inode(session, node_ino(path), -1, 0);
+	session_forget_attrs(node_ino(path));
 }
 
 static void *
