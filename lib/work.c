@@ -90,6 +90,19 @@ work_run(void (*fn)(void *), void (*done)(void *), void *arg)
 	return rc;
 }
 
+int
+work_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
 void
 work_reap(void)
 {

@@ -12,6 +12,9 @@
  *				0, or an errno (nothing runs)
  *	work_stop()		wait for every job, run their dones, forget
  *				wake; on the owner's thread
+ *	work_thread(t, fn, arg)	a joinable thread of a module's own,
+ *				every signal blocked (they are for the FUSE
+ *				and event threads): 0, or an errno
  *
  * Thread-safe: work_run and work_reap on the owner's thread, the rest
  * is guarded by a lock.
@@ -19,9 +22,12 @@
 #ifndef MAILFS_WORK_H
 #define MAILFS_WORK_H
 
+#include <pthread.h>
+
 void	work_start(void (*wake)(void *), void *warg);
 int	work_run(void (*fn)(void *), void (*done)(void *), void *arg);
 void	work_reap(void);
 void	work_stop(void);
+int	work_thread(pthread_t *t, void *(*fn)(void *), void *arg);
 
 #endif

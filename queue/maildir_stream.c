@@ -11,12 +11,12 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/log.h"
+#include "lib/work.h"
 #include "queue/maildir.h"
 #include "queue/qlog.h"
 #include "queue/stats.h"
@@ -160,21 +160,15 @@ worker_main(void *arg)
 int
 maildir_stream_start(int n, void (*wake)(void *), void *warg)
 {
-	sigset_t all, old;
-
 	pool.wake = wake;
 	pool.warg = warg;
 	pool.todo_tail = &pool.todo;
 	if (n > WORKERS_MAX)
 		n = WORKERS_MAX;
-	/* the workers must not take the signals meant for the FUSE loop */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (; pool.nworkers < n; pool.nworkers++)
-		if (pthread_create(&pool.worker[pool.nworkers], NULL,
-		    worker_main, NULL) != 0)
+		if (work_thread(&pool.worker[pool.nworkers], worker_main,
+		    NULL) != 0)
 			break;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return pool.nworkers > 0 ? 0 : -1;
 }
 

@@ -28,13 +28,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/work.h"
 #include "queue/maildir_int.h"
 
 #define TRASH_PREFIX	".mailfs-trash-"
@@ -125,7 +125,6 @@ static int
 start(void)
 {
 	pthread_condattr_t ca;
-	sigset_t all, old;
 	int err;
 
 	if (tr.started)
@@ -139,11 +138,7 @@ start(void)
 	}
 	if (!tr.cv_ready)
 		return ENOTSUP;
-	/* signals are for the FUSE and event threads */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	err = pthread_create(&tr.th, NULL, reaper, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = work_thread(&tr.th, reaper, NULL);
 	tr.started = err == 0;
 	return err;
 }

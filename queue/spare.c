@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +36,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/work.h"
 #include "queue/spare.h"
 #include "queue/spool.h"
 
@@ -189,8 +189,6 @@ clear(int fd)
 int
 spare_start(int spoolfd, struct spool_dir *fs)
 {
-	pthread_attr_t attr;
-	sigset_t all, old;
 	int fd, err;
 
 	if (mkdirat(spoolfd, "spare", 0750) == -1 && errno != EEXIST)
@@ -208,13 +206,7 @@ spare_start(int spoolfd, struct spool_dir *fs)
 	sp.stop = sp.warned = 0;
 	sp.head = sp.n = 0;
 	sp.next = 0;
-	/* signals are for the FUSE and event threads */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_init(&attr);
-	err = pthread_create(&sp.th, &attr, filler, NULL);
-	pthread_attr_destroy(&attr);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	err = work_thread(&sp.th, filler, NULL);
 	sp.started = err == 0;
 	if (err) {
 		close(fd);
