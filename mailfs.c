@@ -320,7 +320,6 @@ main(int argc, char **argv)
 	int foreground = 0, ch, rc = 0, lockfd, nops = 0;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se;
-	struct fuse_loop_config lcfg = { .clone_fd = 0, .max_idle_threads = 16 };
 	struct event_base *base;
 	struct event *chores, *hup;
 	struct timeval every = { CHORE_INTERVAL, 0 };
@@ -484,8 +483,8 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	log_info("started, spool %s", conf.spool);
 
-	/* > 0: the number of the signal that ended it, a clean stop */
-	rc = fuse_session_loop_mt(se, &lcfg) < 0;
+	/* until unmounted or a signal: a clean stop */
+	rc = loop_run(se) < 0;
 
 	event_base_loopexit(base, NULL);
 	pthread_join(evthread, NULL);

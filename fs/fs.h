@@ -18,5 +18,8 @@ void	fs_session(struct fuse_session *se);
 /* After the session has ended: free the handles the kernel had not
  * released yet (outbox files excepted). */
 void	fs_stop(void);
+/* fs/loop.c: serve requests until the session ends (unmount, or a
+ * signal through libfuse's handlers); 0, or -1 if the loop failed. */
+int	loop_run(struct fuse_session *se);
 
 #endif
