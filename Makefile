@@ -65,9 +65,9 @@ run: deps
 	@mountpoint -q $(MNT) && fusermount3 -u $(MNT) || true
 	./mailfs -f -o spool=$(CURDIR)/$(SPOOL),listen=127.0.0.1:2525,domains=localhost $(MNT)
 
-# strace counts the daemon's syncs per message.
+# strace (in tests/deps.sh) counts the daemon's syncs per message.
 bench:
-	@sh tests/deps.sh strace
+	@sh tests/deps.sh
 	@$(MAKE) --no-print-directory mailfs
 	@sh tests/bench.sh
 

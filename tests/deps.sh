@@ -2,7 +2,7 @@
 # deps.sh - install the Debian packages mailfs builds and tests with, when
 # any is missing. As root it runs apt-get itself; otherwise it prints the
 # exact command to run. Arguments name further packages (make fuzz: clang
-# and its runtime; make bench: strace).
+# and its runtime).
 #
 # The list is what a fresh Debian 12 (minbase) lacks, each for a reason:
 #   build:  gcc make libc6-dev pkg-config, and the -dev packages of the
@@ -26,7 +26,8 @@
 #           our submission port, only recommended: t8003), sasl2-bin
 #           and libsasl2-modules (a real Postfix smarthost that wants
 #           SASL logins: t8004), sqlite3 (tampers with and checks the
-#           inbox index: t2501)
+#           inbox index: t2501), strace (holds a system call of the
+#           daemon: t1011; make bench counts syncs with it)
 # Installed with --no-install-recommends: a test that needs a recommended
 # package must name it here; `sh ../shared/fresh-check.sh` (what .ci/run
 # runs) catches one that is forgotten.
@@ -34,7 +35,7 @@ PKGS="$* gcc make libc6-dev pkg-config libfuse3-dev fuse3 libssl-dev openssl
 libc-ares-dev libevent-dev libgmime-3.0-dev libsqlite3-dev mandoc groff-base postfix
 dnsmasq-base swaks libnet-ssleay-perl mblaze python3 python3-aiosmtpd perl
 rsync vim procps systemd man-db dovecot-imapd bsd-mailx mutt git-email libmailtools-perl
-libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules sqlite3"
+libauthen-sasl-perl libio-socket-ssl-perl sasl2-bin libsasl2-modules sqlite3 strace"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
