@@ -25,6 +25,7 @@ struct node {
 	time_t given;		/* when node_ref last counted a lookup */
 	char *path;
 	int gone;		/* not in the path table */
+	int stored;		/* its content is in the kernel's page cache */
 	struct node *next_ino, *next_path;
 };
 
@@ -221,6 +222,22 @@ node_forget(uint64_t ino, uint64_t nl)
 		}
 	}
 	pthread_mutex_unlock(&lock);
+}
+
+int
+node_stored(uint64_t ino, int set)
+{
+	struct node *n;
+	int r = 0;
+
+	pthread_mutex_lock(&lock);
+	if ((n = find_ino(ino))) {
+		r = n->stored;
+		if (set)
+			n->stored = 1;
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 int

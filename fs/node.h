@@ -26,6 +26,10 @@ uint64_t node_ref(const char *path);
 uint64_t node_ino_given(const char *path, time_t *given);
 /* The kernel dropped n lookups (forget). */
 void	node_forget(uint64_t ino, uint64_t n);
+/* 1 if the content of ino was given to the kernel's page cache since the
+ * kernel looked it up (fs/tree.c: an unchanging file is stored at its
+ * first open only); with set, mark it so. 0 for an ino not held. */
+int	node_stored(uint64_t ino, int set);
 /* 1 if the kernel holds a lookup on path now. */
 int	node_held(const char *path);
 /* Copy the path of ino into buf: 0, ESTALE (unknown ino), ENAMETOOLONG. */

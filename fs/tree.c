@@ -567,8 +567,12 @@ tree_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * a status, log, stats, ctl or inbox file, or a draft). */
 	if (l.kind != K_OUTFILE || !h->writer)
 		fi->noflush = 1;
-	if (l.kind == K_INODE && fi->keep_cache && h->fd < 0)
-		session_store(ino, h->buf ? h->buf : h->data, h->len);
+	/* Stored once while the kernel holds the inode: the file never
+	 * changes, and pages the kernel dropped come back by READ. */
+	if (l.kind == K_INODE && fi->keep_cache && h->fd < 0 &&
+	    !node_stored(ino, 0) &&
+	    session_store(ino, h->buf ? h->buf : h->data, h->len) == 0)
+		node_stored(ino, 1);
 	if (fuse_reply_open(req, fi) != 0)
 		handle_free(h);
 }

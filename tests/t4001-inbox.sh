@@ -70,6 +70,20 @@ test_expect_success 'a plain message: header files decoded, body, info' '
 	test ! -e "$D/1"
 '
 
+# A decoded file is put into the kernel's page cache at its first open
+# only (fs/tree.c): pages the kernel dropped while it kept the inode come
+# back by READ.
+test_expect_success 'decoded files read the same after the kernel dropped their pages' '
+	if [ "$(id -u)" -ne 0 ]; then test_skip "drop_caches needs root"; return 0; fi
+	D=$(inbox_dir "café and été") &&
+	for f in subject from body header; do cat "$D/$f" >"$T/$f.1" || return 1; done &&
+	sync && echo 1 >/proc/sys/vm/drop_caches &&
+	for f in subject from body header; do
+		cat "$D/$f" >"$T/$f.2" && test_cmp "$T/$f.1" "$T/$f.2" || return 1
+	done &&
+	test "$(cat "$D/subject")" = "café and été"
+'
+
 test_expect_success 'the top level lists its files in the upas/fs order' '
 	D=$(inbox_dir "café and été") &&
 	ls -U "$D" >"$T/actual" &&
