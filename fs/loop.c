@@ -194,7 +194,7 @@ static void *
 loop_watch(void *arg)
 {
 	struct timespec ts;
-	uint64_t now, at;
+	uint64_t now;
 
 	(void)arg;
 	pthread_mutex_lock(&l.mu);
@@ -208,10 +208,7 @@ loop_watch(void *arg)
 			l.watch_sleeps = 0;
 			continue;
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);	/* the cond's clock */
-		at = (uint64_t)ts.tv_nsec + STALL_NS;
-		ts.tv_sec += (time_t)(at / 1000000000u);
-		ts.tv_nsec = (long)(at % 1000000000u);
+		work_deadline(&ts, CLOCK_REALTIME, STALL_NS);	/* the cond's */
 		pthread_cond_timedwait(&l.watch, &l.mu, &ts);
 	}
 	pthread_mutex_unlock(&l.mu);
@@ -295,8 +292,7 @@ loop_run(struct fuse_session *se)
 	/* a signal that comes between the test and the wait is seen at
 	 * the next timeout: libfuse's handler only sets a flag */
 	while (started && !fuse_session_exited(se)) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec++;
+		work_deadline(&ts, CLOCK_REALTIME, 1000000000L);
 		if (sem_timedwait(&l.ended, &ts) == 0)
 			break;
 	}

@@ -36,6 +36,7 @@
 
 #include "fs/outbox.h"
 #include "fs/outbox_proc.h"
+#include "lib/work.h"
 
 #define STAT_WAIT_MS	200
 
@@ -170,10 +171,7 @@ read_stat(pid_t pid, char *buf, size_t size)
 	r->refs = 2;
 	if (stat_read_queue(r) == -1)
 		stat_read_do(r);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += STAT_WAIT_MS * 1000000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
+	work_deadline(&until, CLOCK_REALTIME, STAT_WAIT_MS * 1000000L);
 	pthread_mutex_lock(&r->mu);
 	while (!r->done &&
 	    pthread_cond_timedwait(&r->done_cv, &r->mu, &until) == 0)

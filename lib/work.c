@@ -136,3 +136,15 @@ work_stop(void)
 	pthread_mutex_unlock(&w.mu);
 	work_reap();
 }
+
+void
+work_deadline(struct timespec *ts, clockid_t clock, long ns)
+{
+	clock_gettime(clock, ts);
+	ts->tv_sec += ns / 1000000000L;
+	ts->tv_nsec += ns % 1000000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}

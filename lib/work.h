@@ -15,6 +15,11 @@
  *	work_thread(t, fn, arg)	a joinable thread of a module's own,
  *				every signal blocked (they are for the FUSE
  *				and event threads): 0, or an errno
+ *	work_deadline(ts, clock, ns)
+ *				*ts = ns nanoseconds from now on clock: the
+ *				end of a pthread_cond_timedwait (whose
+ *				clock is CLOCK_REALTIME unless its condattr
+ *				says otherwise)
  *
  * Thread-safe: work_run and work_reap on the owner's thread, the rest
  * is guarded by a lock.
@@ -23,11 +28,13 @@
 #define MAILFS_WORK_H
 
 #include <pthread.h>
+#include <time.h>
 
 void	work_start(void (*wake)(void *), void *warg);
 int	work_run(void (*fn)(void *), void (*done)(void *), void *arg);
 void	work_reap(void);
 void	work_stop(void);
 int	work_thread(pthread_t *t, void *(*fn)(void *), void *arg);
+void	work_deadline(struct timespec *ts, clockid_t clock, long ns);
 
 #endif

@@ -97,12 +97,7 @@ reaper(void *arg)
 			break;
 		/* more gather meanwhile, without waking this thread */
 		if (!tr.stop) {
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			t.tv_nsec += GATHER_NS;
-			if (t.tv_nsec >= 1000000000L) {
-				t.tv_sec++;
-				t.tv_nsec -= 1000000000L;
-			}
+			work_deadline(&t, CLOCK_MONOTONIC, GATHER_NS);
 			pthread_cond_timedwait(&tr.cv, &tr.mu, &t);
 		}
 		while (tr.n > 0) {

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/work.h"
 #include "queue/spool.h"
 
 int
@@ -146,10 +147,7 @@ gather(struct spool_dir *d)
 
 	if (d->held == 0)
 		return;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += SPOOL_GROUP_DELAY_US * 1000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
+	work_deadline(&until, CLOCK_REALTIME, SPOOL_GROUP_DELAY_US * 1000L);
 	while (d->held > 0 &&
 	    pthread_cond_timedwait(&d->gathered, &d->mu, &until) == 0)
 		;
