@@ -5,7 +5,11 @@
 # file). Deliveries go to a tarpit that never answers, so that only the
 # enqueue is measured. Syncs per message: a run of N_SYNCS messages under
 # strace. Records enq1, enq1.dd, enq8, enq8.dd (msg/s), enq1.syncs,
-# enq8.syncs and rss.enq (the daemon's peak RSS over both).
+# enq8.syncs and rss.enq (the daemon's peak RSS over both); and, noted
+# without a goal, enq1.cp and enq8.cp: cp into a plain directory with no
+# sync at all. On this kind of machine that runs no faster than dd with
+# its fsync (cp is the heavier program to start): the goals ask of a
+# durable cp into mailfs about what cp does with no durability at all.
 
 # enq_mailfs RUN K: one mailfs, N_ENQ messages by K writers; records the
 # rate
@@ -32,6 +36,18 @@ enq_dd() {
 	rm -rf "$d"
 }
 
+# enq_cp RUN K: the same files by K writers with cp into a plain
+# directory, without any sync: what cp itself costs here, so the most an
+# enqueue by cp could reach (noted, no goal: dd is a lighter process)
+enq_cp() {
+	d=$T/enq$1.$2.cp
+	mkdir -p "$d"
+	s=$(timed sh "$BENCH_DIR/writers.sh" "$2" "$ALLFILES" cp "$d")
+	[ "$(count "$d")" = "$N_ENQ" ] || s=error
+	record "enq$2.cp" "$(rate "$N_ENQ" "$s")"
+	rm -rf "$d"
+}
+
 # enq_syncs K: syncs per message with K writers, N_SYNCS messages
 enq_syncs() {
 	mailfs_up "enqsync.$1" "relayhost=127.0.0.1:$TARPIT_PORT,retry=1h" ||
@@ -51,6 +67,7 @@ enq_run() {
 	for k in 1 8; do
 		enq_mailfs "$1" $k
 		enq_dd "$1" $k
+		enq_cp "$1" $k
 	done
 	[ -z "$RSS_ENQ" ] || record rss.enq "$RSS_ENQ"
 }
@@ -63,6 +80,7 @@ bench_enqueue() {
 	TARPIT_PORT=$(free_port)
 	tarpit_up "$TARPIT_PORT" || { note "enqueue: no tarpit"; return; }
 	each_run enq_run
+	note "enqueue: cp into a plain directory, no sync (no goal; cp alone): $(median enq1.cp)/s with 1 writer, $(median enq8.cp)/s with 8"
 	if command -v strace >/dev/null; then
 		enq_syncs 1
 		enq_syncs 8
