@@ -9,9 +9,9 @@
 # again at once. Records cat.cold,
 # cat.warm, grep.cold, grep.warm, mscan.cold, mscan.warm, lsl, rm (s) and
 # rss.inbox; and, noted without a goal, cat.plain and grep.plain: the
-# same commands over the same subjects as plain files on ext4, warm. On
-# this kind of machine that cat alone takes 1.4 to 2 times mscan, and
-# every FUSE open a round trip on top.
+# same commands over the same subjects as plain files on ext4, warm: the
+# cost without FUSE, to which every open through FUSE adds a round trip
+# (on this kind of machine the plain cat alone is about as slow as mscan).
 
 # inbox_start RUN: mailfs over the run's Maildir, the page cache dropped
 # first (root only); false if it did not start
