@@ -25,26 +25,18 @@ enq_mailfs() {
 	RSS_ENQ=$(max "$RSS_ENQ" "$HWM")
 }
 
-# enq_dd RUN K: the same files by K writers into a plain directory
-enq_dd() {
-	gave_up "enq$2.dd" && return
-	d=$T/enq$1.$2.dd
+# enq_plain RUN K HOW: the same files by K writers into a plain directory,
+# HOW as writers.sh takes it: dd (dd conv=fsync, the reference), or cp
+# (no sync at all: what cp itself costs here, so the most an enqueue by
+# cp could reach; noted, no goal: dd is a lighter process). Records
+# enqK.HOW.
+enq_plain() {
+	gave_up "enq$2.$3" && return
+	d=$T/enq$1.$2.$3
 	mkdir -p "$d"
-	s=$(timed sh "$BENCH_DIR/writers.sh" "$2" "$ALLFILES" dd "$d")
+	s=$(timed sh "$BENCH_DIR/writers.sh" "$2" "$ALLFILES" "$3" "$d")
 	[ "$(count "$d")" = "$N_ENQ" ] || s=error
-	record "enq$2.dd" "$(rate "$N_ENQ" "$s")"
-	rm -rf "$d"
-}
-
-# enq_cp RUN K: the same files by K writers with cp into a plain
-# directory, without any sync: what cp itself costs here, so the most an
-# enqueue by cp could reach (noted, no goal: dd is a lighter process)
-enq_cp() {
-	d=$T/enq$1.$2.cp
-	mkdir -p "$d"
-	s=$(timed sh "$BENCH_DIR/writers.sh" "$2" "$ALLFILES" cp "$d")
-	[ "$(count "$d")" = "$N_ENQ" ] || s=error
-	record "enq$2.cp" "$(rate "$N_ENQ" "$s")"
+	record "enq$2.$3" "$(rate "$N_ENQ" "$s")"
 	rm -rf "$d"
 }
 
@@ -66,8 +58,8 @@ enq_run() {
 	RSS_ENQ=""
 	for k in 1 8; do
 		enq_mailfs "$1" $k
-		enq_dd "$1" $k
-		enq_cp "$1" $k
+		enq_plain "$1" $k dd
+		enq_plain "$1" $k cp
 	done
 	[ -z "$RSS_ENQ" ] || record rss.enq "$RSS_ENQ"
 }
